@@ -1,0 +1,191 @@
+"""The ``sanad`` command: index, ask, serve, eval."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Sequence
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
+
+
+class CliError(Exception):
+    """A failure to report as one line on stderr (exit status 1)."""
+
+
+def _settings():  # noqa: ANN202 - imported lazily so `sanad --help` is instant
+    from pydantic import ValidationError
+
+    from index.config import Settings
+
+    try:
+        return Settings()
+    except ValidationError as exc:
+        raise CliError(f"bad configuration: {exc.errors()[0]['loc']}: {exc.errors()[0]['msg']}") from exc
+
+
+def _progress_factory(console):  # noqa: ANN001, ANN202
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from index.indexer import ProgressSink
+
+    class RichSink(ProgressSink):
+        def __init__(self, total: int) -> None:
+            self.progress = Progress(TextColumn("embedding"), BarColumn(), MofNCompleteColumn(),
+                                     TimeRemainingColumn(), console=console, transient=False)
+            self.task = self.progress.add_task("embed", total=total)
+            self.progress.start()
+
+        def advance(self, n: int) -> None:
+            self.progress.advance(self.task, n)
+
+        def close(self) -> None:
+            self.progress.stop()
+
+    return RichSink
+
+
+def cmd_index(args: argparse.Namespace) -> int:
+    from rich.console import Console
+
+    from index.indexer import Indexer
+
+    settings = _settings()
+    console = Console(stderr=True)
+    paths = [Path(p) for p in args.paths] or settings.corpus_paths
+    indexer = Indexer(settings)
+    try:
+        report = indexer.index(paths, prune=not args.no_prune,
+                               progress=None if args.quiet else _progress_factory(console))
+    finally:
+        indexer.close()
+    for file, message in sorted(report.errors.items()):
+        console.print(f"[yellow]skipped[/] {file}: {message}", highlight=False)
+    for file, message in sorted(report.warnings.items()):
+        console.print(f"[yellow]warning[/] {file}: {message}", highlight=False)
+    print(report.summary())
+    return 0
+
+
+def _print_answer(answer) -> None:  # noqa: ANN001
+    print(answer.answer)
+    if answer.citations:
+        print()
+    for c in answer.citations:
+        lines = f"line {c.line_start}" if c.line_start == c.line_end else f"lines {c.line_start}-{c.line_end}"
+        print(f"[{c.ref}] {c.file} ¶{c.paragraph} ({lines}): {c.quote}")
+
+
+def cmd_ask(args: argparse.Namespace) -> int:
+    from qa.answerer import Answerer, QuestionError
+
+    settings = _settings()
+    if args.file is None and not args.question:
+        raise CliError("give a QUESTION or --file FILE")
+    answerer = Answerer(settings)
+    try:
+        if args.file is not None:
+            source = sys.stdin if args.file == "-" else open(args.file, encoding="utf-8")  # noqa: SIM115
+            with source:
+                for line in source:
+                    question = line.strip()
+                    if not question:
+                        continue
+                    try:
+                        answer = answerer.ask(question, top_k=args.top_k)
+                        print(answer.model_dump_json() if args.json else "", flush=True)
+                        if not args.json:
+                            print(f"Q: {question}")
+                            _print_answer(answer)
+                    except QuestionError as exc:
+                        print(json.dumps({"question": question, "error": {"code": "bad_question",
+                                                                           "message": str(exc)}},
+                                         ensure_ascii=False), flush=True)
+            return 0
+        try:
+            answer = answerer.ask(args.question, top_k=args.top_k)
+        except QuestionError as exc:
+            raise CliError(str(exc)) from exc
+        if args.json:
+            print(answer.model_dump_json(indent=2))
+        else:
+            _print_answer(answer)
+        return 0
+    finally:
+        answerer.close()
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    try:
+        from api.server import serve
+    except ImportError as exc:  # pragma: no cover - until the HTTP API lands
+        raise CliError(f"the HTTP API is not available in this build: {exc}") from exc
+    return serve(host=args.host, port=args.port, settings=_settings())
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    try:
+        from evals.runner import run_cli
+    except ImportError as exc:  # pragma: no cover - until evals land
+        raise CliError(f"evals are not available in this build: {exc}") from exc
+    return run_cli(args, settings=_settings())
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="sanad", description="Cited answers over Arabic and English documents.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("index", help="index documents (incremental)")
+    p.add_argument("paths", nargs="*", help="folders or files (default: seeds/ or $SANAD_CORPUS_PATHS)")
+    p.add_argument("--no-prune", action="store_true", help="keep indexed files that are not under PATHS")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=cmd_index)
+
+    p = sub.add_parser("ask", help="answer a question with citations")
+    p.add_argument("question", nargs="?", help="the question, Arabic or English")
+    p.add_argument("--json", action="store_true", help="print the /v1/ask response object")
+    p.add_argument("--top-k", type=int, default=None, help="paragraphs to consider (default 5)")
+    p.add_argument("--file", help="answer one question per line of FILE ('-' = stdin)")
+    p.set_defaults(func=cmd_ask)
+
+    p = sub.add_parser("serve", help="serve the HTTP API")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=8000)
+    p.set_defaults(func=cmd_serve)
+
+    p = sub.add_parser("eval", help="run the evals")
+    p.add_argument("--set", default="seeds", help="seeds | xquad | PATH to a gold JSONL")
+    p.add_argument("--limit", type=int, default=None, help="a fixed, seeded sample of N")
+    p.add_argument("--json", dest="json_path", default=None, help="write the full report here")
+    p.add_argument("--gate", action="store_true", help="fail when a metric is below evals/thresholds.toml")
+    p.add_argument("--baseline", action="store_true", help="also run plain BM25 and plain dense")
+    p.set_defaults(func=cmd_eval)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.command == "ask" and args.top_k is not None and not 1 <= args.top_k <= 50:
+        print("error: --top-k must be between 1 and 50", file=sys.stderr)
+        return 2
+    from index.embedding import EmbedderError
+    from index.indexer import IndexerError
+    from index.vectors import VectorStoreError
+
+    try:
+        return int(args.func(args) or 0)
+    except (CliError, IndexerError, EmbedderError, VectorStoreError, OSError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,205 @@
+"""The catalog: documents (the manifest), their paragraphs and their chunks, in SQLite.
+
+A document row is the manifest entry: it is written in the same transaction as the
+document's paragraphs and chunks, and only after the chunks' vectors are in Chroma, so a
+file counts as indexed only when every store has it. Citations and ``/paragraphs``
+answers are served from here, never by re-reading a file that may have changed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sqlite3
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator, Sequence
+
+from index.chunks import Chunk
+from index.paragraphs import Paragraph, ParsedDocument
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS documents (
+    file TEXT PRIMARY KEY, sha256 TEXT NOT NULL, kind TEXT NOT NULL, title TEXT NOT NULL,
+    text TEXT NOT NULL, n_paragraphs INTEGER NOT NULL, size_bytes INTEGER NOT NULL,
+    indexed_at REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS paragraphs (
+    file TEXT NOT NULL, paragraph INTEGER NOT NULL, line_start INTEGER NOT NULL,
+    line_end INTEGER NOT NULL, char_start INTEGER NOT NULL, char_end INTEGER NOT NULL,
+    text TEXT NOT NULL, boilerplate INTEGER NOT NULL, PRIMARY KEY (file, paragraph)
+);
+CREATE TABLE IF NOT EXISTS chunks (
+    id TEXT PRIMARY KEY, file TEXT NOT NULL, paragraphs TEXT NOT NULL, text TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS chunks_by_file ON chunks (file);
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class DocumentRecord:
+    file: str
+    sha256: str
+    kind: str
+    title: str
+    n_paragraphs: int
+    size_bytes: int
+    indexed_at: float
+
+
+@dataclass(frozen=True, slots=True)
+class ChunkRecord:
+    id: str
+    file: str
+    paragraphs: tuple[int, ...]
+    text: str
+
+
+class Catalog:
+    """SQLite catalog under the data dir (WAL: readers never block the indexer)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._conn = sqlite3.connect(str(path), timeout=30, check_same_thread=False,
+                                     isolation_level=None)
+        self._conn.execute("PRAGMA journal_mode=WAL")
+        self._conn.execute("PRAGMA synchronous=NORMAL")
+        self._conn.executescript(SCHEMA)
+
+    def close(self) -> None:
+        self._conn.close()
+
+    @contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        self._conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield self._conn
+        except BaseException:
+            self._conn.execute("ROLLBACK")
+            raise
+        else:
+            self._conn.execute("COMMIT")
+
+    # --- meta ---------------------------------------------------------------------------
+    def get_meta(self, key: str) -> str | None:
+        row = self._conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return row[0] if row else None
+
+    def set_meta(self, key: str, value: str) -> None:
+        with self._transaction() as tx:
+            tx.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key, value))
+
+    # --- writes -------------------------------------------------------------------------
+    def replace_document(self, doc: ParsedDocument, chunks: Sequence[Chunk], *, size_bytes: int) -> None:
+        """Swap in one document's paragraphs, chunks and manifest row, atomically."""
+        with self._transaction() as tx:
+            tx.execute("DELETE FROM paragraphs WHERE file = ?", (doc.file,))
+            tx.execute("DELETE FROM chunks WHERE file = ?", (doc.file,))
+            tx.executemany(
+                "INSERT INTO paragraphs VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                [(p.file, p.paragraph, p.line_start, p.line_end, p.char_start, p.char_end,
+                  p.text, int(p.boilerplate)) for p in doc.paragraphs],
+            )
+            tx.executemany(
+                "INSERT INTO chunks VALUES (?, ?, ?, ?)",
+                [(c.id, c.file, json.dumps(list(c.paragraphs)), c.text) for c in chunks],
+            )
+            tx.execute(
+                "INSERT OR REPLACE INTO documents VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (doc.file, doc.sha256, doc.kind, doc.title, doc.text, len(doc.paragraphs),
+                 size_bytes, time.time()),
+            )
+
+    def delete_document(self, file: str) -> None:
+        with self._transaction() as tx:
+            tx.execute("DELETE FROM documents WHERE file = ?", (file,))
+            tx.execute("DELETE FROM paragraphs WHERE file = ?", (file,))
+            tx.execute("DELETE FROM chunks WHERE file = ?", (file,))
+
+    # --- reads --------------------------------------------------------------------------
+    def manifest(self) -> dict[str, str]:
+        """file -> sha256 of every indexed document."""
+        return dict(self._conn.execute("SELECT file, sha256 FROM documents").fetchall())
+
+    def documents(self) -> list[DocumentRecord]:
+        rows = self._conn.execute(
+            "SELECT file, sha256, kind, title, n_paragraphs, size_bytes, indexed_at "
+            "FROM documents ORDER BY file").fetchall()
+        return [DocumentRecord(*row) for row in rows]
+
+    def document(self, file: str) -> DocumentRecord | None:
+        row = self._conn.execute(
+            "SELECT file, sha256, kind, title, n_paragraphs, size_bytes, indexed_at "
+            "FROM documents WHERE file = ?", (file,)).fetchone()
+        return DocumentRecord(*row) if row else None
+
+    def document_text(self, file: str) -> str | None:
+        row = self._conn.execute("SELECT text FROM documents WHERE file = ?", (file,)).fetchone()
+        return row[0] if row else None
+
+    def paragraph(self, file: str, number: int) -> Paragraph | None:
+        row = self._conn.execute(
+            "SELECT file, paragraph, line_start, line_end, char_start, char_end, text, boilerplate "
+            "FROM paragraphs WHERE file = ? AND paragraph = ?", (file, number)).fetchone()
+        return _paragraph(row) if row else None
+
+    def paragraphs_of(self, file: str) -> list[Paragraph]:
+        rows = self._conn.execute(
+            "SELECT file, paragraph, line_start, line_end, char_start, char_end, text, boilerplate "
+            "FROM paragraphs WHERE file = ? ORDER BY paragraph", (file,)).fetchall()
+        return [_paragraph(r) for r in rows]
+
+    def chunk_ids_of(self, file: str) -> set[str]:
+        return {r[0] for r in self._conn.execute("SELECT id FROM chunks WHERE file = ?", (file,))}
+
+    def all_chunk_ids(self) -> set[str]:
+        return {r[0] for r in self._conn.execute("SELECT id FROM chunks")}
+
+    def chunks(self, ids: Sequence[str]) -> dict[str, ChunkRecord]:
+        """The chunks among ``ids`` that are committed (others are silently absent)."""
+        out: dict[str, ChunkRecord] = {}
+        for start in range(0, len(ids), 500):
+            part = list(ids[start:start + 500])
+            marks = ",".join("?" * len(part))
+            for cid, file, paras, text in self._conn.execute(
+                    f"SELECT id, file, paragraphs, text FROM chunks WHERE id IN ({marks})", part):
+                out[cid] = ChunkRecord(cid, file, tuple(json.loads(paras)), text)
+        return out
+
+    def iter_chunks(self) -> Iterator[ChunkRecord]:
+        for cid, file, paras, text in self._conn.execute(
+                "SELECT id, file, paragraphs, text FROM chunks ORDER BY id"):
+            yield ChunkRecord(cid, file, tuple(json.loads(paras)), text)
+
+    def paragraphs_for(self, keys: Sequence[tuple[str, int]]) -> dict[tuple[str, int], Paragraph]:
+        out: dict[tuple[str, int], Paragraph] = {}
+        for file, number in keys:
+            para = self.paragraph(file, number)
+            if para is not None:
+                out[(file, number)] = para
+        return out
+
+    def stamp(self) -> str:
+        """A digest of the committed chunk ids: derived indexes built from it carry it."""
+        digest = hashlib.sha256()
+        for (cid,) in self._conn.execute("SELECT id FROM chunks ORDER BY id"):
+            digest.update(cid.encode())
+            digest.update(b"\0")
+        return digest.hexdigest()
+
+    def counts(self) -> dict[str, int]:
+        return {
+            "documents": self._conn.execute("SELECT COUNT(*) FROM documents").fetchone()[0],
+            "paragraphs": self._conn.execute("SELECT COUNT(*) FROM paragraphs").fetchone()[0],
+            "chunks": self._conn.execute("SELECT COUNT(*) FROM chunks").fetchone()[0],
+        }
+
+
+def _paragraph(row: tuple) -> Paragraph:
+    file, number, ls, le, cs, ce, text, boiler = row
+    return Paragraph(file=file, paragraph=number, line_start=ls, line_end=le, char_start=cs,
+                     char_end=ce, text=text, boilerplate=bool(boiler))

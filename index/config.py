@@ -1,0 +1,77 @@
+"""Sanad's one settings class. Every field reads a ``SANAD_<NAME>`` environment variable."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from index.model_fetch import default_models_dir
+
+#: the name that means "the verified EmbeddingGemma folder assembled by index.model_fetch"
+DEFAULT_EMBED_MODEL = "embeddinggemma-300m"
+
+
+class Settings(BaseSettings):
+    """Configuration for indexing, answering and serving (env prefix ``SANAD_``)."""
+
+    model_config = SettingsConfigDict(env_prefix="SANAD_", extra="ignore")
+
+    # --- state and corpus -------------------------------------------------------------
+    data_dir: Path = Field(Path(".sanad"), description="where the index and its catalog live")
+    corpus_paths: Annotated[list[Path], NoDecode] = Field(
+        default_factory=lambda: [Path("seeds")],
+        description="folders or files `sanad index` reads when given no path",
+    )
+    max_file_bytes: int = Field(10_000_000, gt=0, description="larger files are skipped with a message")
+
+    # --- embedding ----------------------------------------------------------------------
+    embed_model: str = Field(
+        DEFAULT_EMBED_MODEL,
+        description="`embeddinggemma-300m` (verified PyPI transport), a sentence-transformers "
+        "folder path or hub name (needs the model in the local HF cache), or `hash` "
+        "(deterministic, no semantics: smoke tests only)",
+    )
+    models_dir: Path = Field(default_factory=default_models_dir)
+    embed_batch_size: int = Field(16, gt=0)
+    torch_threads: int = Field(1, ge=1, description="intra-op threads for encoding (1 is fastest here)")
+
+    # --- vector store ---------------------------------------------------------------------
+    chroma_url: str | None = Field(None, description="http://host:port of a Chroma server; embedded if unset")
+    chroma_collection: str = "sanad"
+
+    # --- retrieval and answering ------------------------------------------------------------
+    top_k: int = Field(5, ge=1, le=50, description="citations considered per answer")
+    candidates: int = Field(30, ge=1, le=500, description="candidates each retriever returns before fusion")
+    lexical_weight_ar: float = Field(0.3, ge=0, description="weight of BM25 ranks for Arabic questions")
+    lexical_weight_en: float = Field(0.1, ge=0, description="weight of BM25 ranks for English questions")
+    min_similarity: float = Field(
+        0.40, description="abstain when the best paragraph's cosine similarity is below this"
+    )
+    max_citations: int = Field(3, ge=1, le=10)
+    max_question_chars: int = Field(1000, ge=10)
+
+    @field_validator("corpus_paths", mode="before")
+    @classmethod
+    def _split_paths(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [p for p in value.split(",") if p.strip()]
+        return value
+
+    @property
+    def catalog_path(self) -> Path:
+        return self.data_dir / "catalog.sqlite3"
+
+    @property
+    def chroma_path(self) -> Path:
+        return self.data_dir / "chroma"
+
+    @property
+    def lexical_path(self) -> Path:
+        return self.data_dir / "lexical"
+
+    @property
+    def lock_path(self) -> Path:
+        return self.data_dir / "index.lock"

@@ -1,0 +1,114 @@
+"""The dense side: chunk vectors in Chroma, through llama-index's ``ChromaVectorStore``.
+
+We always hand Chroma our own embeddings (its default embedding function would try to
+download a model). The collection uses cosine distance; llama-index reports
+``exp(-distance)`` as similarity, which we turn back into cosine similarity.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Sequence
+from urllib.parse import urlparse
+
+import numpy as np
+from llama_index.core.schema import NodeRelationship, RelatedNodeInfo, TextNode
+from llama_index.core.vector_stores.types import VectorStoreQuery
+
+from index.chunks import Chunk
+from index.config import Settings
+
+
+class VectorStoreError(RuntimeError):
+    """Chroma could not be reached or opened; the message says which and why."""
+
+
+def chroma_client(settings: Settings):  # noqa: ANN201 - chromadb's client classes
+    import chromadb
+    from chromadb.config import Settings as ChromaSettings
+
+    chroma_settings = ChromaSettings(anonymized_telemetry=False, allow_reset=False)
+    try:
+        if settings.chroma_url:
+            url = urlparse(settings.chroma_url)
+            return chromadb.HttpClient(
+                host=url.hostname or "127.0.0.1", port=url.port or 8000,
+                ssl=url.scheme == "https", settings=chroma_settings,
+            )
+        settings.chroma_path.mkdir(parents=True, exist_ok=True)
+        return chromadb.PersistentClient(path=str(settings.chroma_path), settings=chroma_settings)
+    except Exception as exc:  # noqa: BLE001
+        where = settings.chroma_url or settings.chroma_path
+        raise VectorStoreError(f"cannot open Chroma at {where}: {exc}") from exc
+
+
+class ChunkVectors:
+    """Add, delete and query chunk vectors of one Chroma collection."""
+
+    def __init__(self, settings: Settings) -> None:
+        from llama_index.vector_stores.chroma import ChromaVectorStore
+
+        self._client = chroma_client(settings)
+        try:
+            self._collection = self._client.get_or_create_collection(
+                settings.chroma_collection, metadata={"hnsw:space": "cosine"},
+                embedding_function=None,
+            )
+        except Exception as exc:  # noqa: BLE001
+            raise VectorStoreError(f"cannot open Chroma collection {settings.chroma_collection!r}: {exc}") from exc
+        self.store = ChromaVectorStore(chroma_collection=self._collection)
+
+    def count(self) -> int:
+        return int(self._collection.count())
+
+    def all_ids(self) -> set[str]:
+        ids: set[str] = set()
+        offset, page = 0, 5000
+        while True:
+            got = self._collection.get(include=[], limit=page, offset=offset)["ids"]
+            ids.update(got)
+            if len(got) < page:
+                return ids
+            offset += page
+
+    def existing_ids(self, ids: Sequence[str]) -> set[str]:
+        if not ids:
+            return set()
+        return set(self._collection.get(ids=list(ids), include=[])["ids"])
+
+    def add(self, chunks: Sequence[Chunk], vectors: np.ndarray) -> None:
+        if not chunks:
+            return
+        nodes = [
+            TextNode(
+                id_=chunk.id, text=chunk.text, embedding=vector.tolist(),
+                metadata={"file": chunk.file, "p_start": chunk.paragraphs[0], "p_end": chunk.paragraphs[-1]},
+                relationships={NodeRelationship.SOURCE: RelatedNodeInfo(node_id=chunk.file)},
+            )
+            for chunk, vector in zip(chunks, vectors, strict=True)
+        ]
+        self.store.add(nodes)
+
+    def delete_ids(self, ids: Sequence[str]) -> None:
+        ids = list(ids)
+        for start in range(0, len(ids), 5000):
+            self.store.delete_nodes(node_ids=ids[start:start + 5000])
+
+    def query(self, vector: np.ndarray, k: int) -> list[tuple[str, float]]:
+        """(chunk id, cosine similarity), best first."""
+        if k <= 0 or self.count() == 0:
+            return []
+        result = self.store.query(VectorStoreQuery(query_embedding=vector.tolist(), similarity_top_k=k))
+        sims = result.similarities or []
+        return [(cid, 1.0 + math.log(max(sim, 1e-12))) for cid, sim in zip(result.ids or [], sims)]
+
+    def similarities(self, vector: np.ndarray, ids: Sequence[str]) -> dict[str, float]:
+        """Cosine similarity of ``vector`` with the stored vectors of ``ids`` (those present)."""
+        if not ids:
+            return {}
+        got = self._collection.get(ids=list(ids), include=["embeddings"])
+        embeddings = got.get("embeddings")
+        if embeddings is None or len(got["ids"]) == 0:
+            return {}
+        matrix = np.asarray(embeddings, dtype=np.float32)
+        return dict(zip(got["ids"], (matrix @ np.asarray(vector, dtype=np.float32)).tolist()))

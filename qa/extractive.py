@@ -1,0 +1,142 @@
+"""The embedded default answerer: quote the sentences that answer, cite each, or abstain.
+
+No language model writes anything here: the answer is a short frame in the question's
+language around verbatim quotes of the best paragraphs, each followed by its ``[n]``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Sequence
+
+import numpy as np
+from llama_index.core.schema import NodeWithScore
+
+from index.arabic import Analyzer
+from index.catalog import Catalog
+from index.embedding import SanadEmbedding
+from index.paragraphs import Paragraph
+from qa.models import Answer, Citation, Language, paragraph_url
+from qa.sentences import sentence_spans
+
+ABSTAIN = {
+    "ar": "لا تتضمن المستندات المتاحة إجابة عن هذا السؤال.",
+    "en": "The documents do not contain an answer to this question.",
+}
+EMPTY_INDEX = {
+    "ar": "لا توجد مستندات مفهرسة بعد.",
+    "en": "No documents are indexed yet.",
+}
+FRAME = {
+    "ar": ("بحسب المستندات: ", "\n\nوورد أيضاً: "),
+    "en": ("According to the documents (quoted in the source language): ", "\n\nAlso: "),
+}
+
+#: a whole paragraph is quoted when it is this short (characters) or has one sentence
+WHOLE_PARAGRAPH_CHARS = 300
+#: a further citation must score within this of the best (cosine similarity)
+CITATION_MARGIN = 0.06
+
+
+@dataclass(frozen=True)
+class Quote:
+    paragraph: Paragraph
+    start: int  # offsets inside paragraph.text
+    end: int
+    score: float
+
+
+class ExtractiveComposer:
+    """Turns retrieved chunks into a cited extractive answer.
+
+    Parameters
+    ----------
+    catalog: where paragraphs (text and offsets) are read from.
+    embedder: scores a long paragraph's sentences against the question.
+    min_similarity: abstain when no chunk's cosine similarity reaches this.
+    max_citations: at most this many quotes.
+    """
+
+    def __init__(self, *, catalog: Catalog, embedder: SanadEmbedding, min_similarity: float,
+                 max_citations: int = 3, analyzer: Analyzer | None = None) -> None:
+        self.catalog = catalog
+        self.embedder = embedder
+        self.min_similarity = min_similarity
+        self.max_citations = max_citations
+        self.analyzer = analyzer or Analyzer()
+
+    def compose(self, question: str, language: Language, nodes: Sequence[NodeWithScore],
+                *, query_vector: np.ndarray | None = None) -> Answer:
+        if not nodes:
+            return Answer(answer=EMPTY_INDEX[language] if self.catalog.counts()["chunks"] == 0
+                          else ABSTAIN[language], language=language, answerable=False)
+        scored = [(n, n.node.metadata.get("dense")) for n in nodes]
+        best = max((s for _, s in scored if s is not None), default=None)
+        if best is None or best < self.min_similarity:
+            return Answer(answer=ABSTAIN[language], language=language, answerable=False)
+
+        chosen = [n for n, s in scored if s is not None and s >= max(self.min_similarity, best - CITATION_MARGIN)]
+        chosen = chosen[: self.max_citations]
+        if query_vector is None:
+            query_vector = self.embedder.embed_queries([question])[0]
+        quotes: list[Quote] = []
+        seen: set[tuple[str, int]] = set()
+        for node in chosen:
+            quote = self._best_quote(question, node, query_vector)
+            if quote is None:
+                continue
+            key = (quote.paragraph.file, quote.paragraph.paragraph)
+            if key in seen:
+                continue
+            seen.add(key)
+            quotes.append(quote)
+        if not quotes:
+            return Answer(answer=ABSTAIN[language], language=language, answerable=False)
+
+        citations = [self._citation(i, q) for i, q in enumerate(quotes, 1)]
+        first, more = FRAME[language]
+        parts = [f"{first}{citations[0].quote} [1]"]
+        parts += [f"{more}{c.quote} [{c.ref}]" for c in citations[1:]]
+        return Answer(answer="".join(parts), language=language, answerable=True, citations=citations)
+
+    def _best_quote(self, question: str, node: NodeWithScore, query_vector: np.ndarray) -> Quote | None:
+        meta = node.node.metadata
+        paragraphs = [p for p in (self.catalog.paragraph(meta["file"], n) for n in meta["paragraphs"]) if p]
+        if not paragraphs:
+            return None
+        chunk_score = float(meta.get("dense") or 0.0)
+        candidates: list[tuple[Paragraph, int, int]] = []
+        for para in paragraphs:
+            spans = sentence_spans(para.text)
+            if len(spans) <= 1 or len(para.text) <= WHOLE_PARAGRAPH_CHARS:
+                candidates.append((para, 0, len(para.text)))
+            else:
+                candidates.extend((para, s, e) for s, e in spans)
+        if len(candidates) == 1:
+            para, s, e = candidates[0]
+            return Quote(para, s, e, chunk_score)
+        texts = [para.text[s:e] for para, s, e in candidates]
+        sims = self.embedder.embed_documents(texts) @ np.asarray(query_vector, dtype=np.float32)
+        q_tokens = set(self.analyzer.analyze(question))
+        best_i, best_val = 0, -1e9
+        for i, text in enumerate(texts):
+            tokens = set(self.analyzer.analyze(text))
+            overlap = len(q_tokens & tokens) / len(q_tokens) if q_tokens else 0.0
+            value = float(sims[i]) + 0.15 * overlap
+            if value > best_val:
+                best_i, best_val = i, value
+        para, s, e = candidates[best_i]
+        return Quote(para, s, e, chunk_score)
+
+    @staticmethod
+    def _citation(ref: int, quote: Quote) -> Citation:
+        para = quote.paragraph
+        text = para.text[quote.start:quote.end]
+        line_start = para.line_start + para.text.count("\n", 0, quote.start)
+        line_end = line_start + text.count("\n")
+        return Citation(
+            ref=ref, file=para.file, paragraph=para.paragraph, line_start=line_start,
+            line_end=line_end, char_start=para.char_start + quote.start,
+            char_end=para.char_start + quote.end, quote=text, score=round(quote.score, 4),
+            url=paragraph_url(para.file, para.paragraph),
+        )

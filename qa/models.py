@@ -1,0 +1,49 @@
+"""The answer contract (DESIGN.md "Citation" and ``POST /v1/ask``), shared by qa/ and api/."""
+
+from __future__ import annotations
+
+from typing import Literal
+from urllib.parse import quote
+
+from pydantic import BaseModel, Field
+
+Language = Literal["ar", "en"]
+
+
+def paragraph_url(file: str, paragraph: int) -> str:
+    """Where a citation resolves: ``GET /v1/documents/{file}/paragraphs/{n}``."""
+    return f"/v1/documents/{quote(file, safe='')}/paragraphs/{paragraph}"
+
+
+class Citation(BaseModel):
+    """One cited span: ``document_text[char_start:char_end] == quote``."""
+
+    ref: int = Field(..., ge=1, description="the number used by the [n] marker in the answer")
+    file: str = Field(..., description="path relative to the corpus root, POSIX separators")
+    paragraph: int = Field(..., ge=1, description="1-based paragraph number in reading order")
+    line_start: int = Field(..., ge=1, description="1-based line of the quote's first character")
+    line_end: int = Field(..., ge=1, description="1-based line of the quote's last character")
+    char_start: int = Field(..., ge=0, description="offset of the quote in the document text")
+    char_end: int = Field(..., ge=0)
+    quote: str = Field(..., description="verbatim text of the document at [char_start, char_end)")
+    score: float = Field(..., description="cosine similarity of the question and the cited chunk")
+    url: str = Field(..., description="the API path of the cited paragraph")
+
+
+class Answer(BaseModel):
+    """What ``POST /v1/ask`` returns and ``sanad ask --json`` prints."""
+
+    answer: str
+    language: Language
+    answerable: bool
+    citations: list[Citation] = Field(default_factory=list)
+    conversation_id: str = ""
+    answerer: str = "extractive"
+    timings_ms: dict[str, float] = Field(default_factory=dict)
+
+
+class AskRequest(BaseModel):
+    question: str = Field(..., min_length=1, description="the question, Arabic or English")
+    top_k: int | None = Field(None, ge=1, le=50, description="how many paragraphs to consider")
+    conversation_id: str | None = Field(None, max_length=128)
+    stream: bool = False

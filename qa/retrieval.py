@@ -1,0 +1,116 @@
+"""Hybrid retrieval: dense (Chroma) and lexical (BM25), fused by weighted reciprocal rank.
+
+Equal-weight RRF was measured to hurt (MODELS.md): BM25's ranking of an English question
+over Arabic text is noise. So dense ranks carry full weight and BM25 ranks a smaller,
+per-language weight (``SANAD_LEXICAL_WEIGHT_AR`` / ``_EN``); with a weight of 0 this is
+dense retrieval exactly. Only chunks committed in the catalog are returned, so a reader
+never sees a half-indexed file.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+from llama_index.core.base.base_retriever import BaseRetriever
+from llama_index.core.schema import NodeWithScore, QueryBundle, TextNode
+
+from index.catalog import Catalog
+from index.embedding import SanadEmbedding
+from index.lexical import LexicalIndex
+from index.vectors import ChunkVectors
+from qa.language import detect_language
+
+RRF_K = 60
+
+
+@dataclass
+class RetrievalStats:
+    """Timings of the last retrieval, in milliseconds."""
+
+    timings_ms: dict[str, float] = field(default_factory=dict)
+
+
+class HybridRetriever(BaseRetriever):
+    """Dense + BM25 retrieval over one index. ``mode`` picks "hybrid", "dense" or "lexical".
+
+    Each returned node is a chunk: ``node.metadata`` has ``file``, ``paragraphs``,
+    ``dense`` (cosine similarity, or None when the chunk came from BM25 alone) and
+    ``lexical`` (BM25 score or None).
+    """
+
+    def __init__(
+        self,
+        *,
+        embedder: SanadEmbedding,
+        vectors: ChunkVectors,
+        lexical: LexicalIndex,
+        catalog: Catalog,
+        top_k: int = 5,
+        candidates: int = 30,
+        lexical_weight_ar: float = 0.3,
+        lexical_weight_en: float = 0.1,
+        mode: str = "hybrid",
+    ) -> None:
+        super().__init__()
+        if mode not in ("hybrid", "dense", "lexical"):
+            raise ValueError(f"unknown retrieval mode {mode!r}")
+        self.embedder = embedder
+        self.vectors = vectors
+        self.lexical = lexical
+        self.catalog = catalog
+        self.top_k = top_k
+        self.candidates = candidates
+        self.weights = {"ar": lexical_weight_ar, "en": lexical_weight_en}
+        self.mode = mode
+        self.stats = RetrievalStats()
+
+    def _retrieve(self, query_bundle: QueryBundle) -> list[NodeWithScore]:
+        timings: dict[str, float] = {}
+        question = query_bundle.query_str
+        dense: list[tuple[str, float]] = []
+        vector: np.ndarray | None = None
+        if self.mode != "lexical":
+            if query_bundle.embedding is None:
+                t0 = time.perf_counter()
+                vector = self.embedder.embed_queries([question])[0]
+                timings["encode"] = (time.perf_counter() - t0) * 1000
+            else:
+                vector = np.asarray(query_bundle.embedding, dtype=np.float32)
+            t0 = time.perf_counter()
+            dense = self.vectors.query(vector, self.candidates)
+            timings["dense"] = (time.perf_counter() - t0) * 1000
+        lexical: list[tuple[str, float]] = []
+        weight = self.weights[detect_language(question)] if self.mode == "hybrid" else 1.0
+        if self.mode != "dense" and weight > 0:
+            t0 = time.perf_counter()
+            lexical = self.lexical.search(question, self.candidates)
+            timings["lexical"] = (time.perf_counter() - t0) * 1000
+
+        t0 = time.perf_counter()
+        dense_score = dict(dense)
+        lexical_score = dict(lexical)
+        fused: dict[str, float] = {}
+        for rank, (cid, _) in enumerate(dense, 1):
+            fused[cid] = fused.get(cid, 0.0) + 1.0 / (RRF_K + rank)
+        for rank, (cid, _) in enumerate(lexical, 1):
+            fused[cid] = fused.get(cid, 0.0) + weight / (RRF_K + rank)
+        ranked = sorted(fused, key=lambda c: (-fused[c], -dense_score.get(c, -1.0), c))
+        records = self.catalog.chunks(ranked[: max(self.top_k * 3, self.top_k)])
+        ranked = [cid for cid in ranked if cid in records][: self.top_k]
+        if vector is not None:
+            missing = [cid for cid in ranked if cid not in dense_score]
+            if missing:  # found by BM25 alone: still give it a cosine score (for abstention)
+                dense_score.update(self.vectors.similarities(vector, missing))
+        nodes = []
+        for cid in ranked:
+            rec = records[cid]
+            node = TextNode(id_=cid, text=rec.text, metadata={
+                "file": rec.file, "paragraphs": list(rec.paragraphs),
+                "dense": dense_score.get(cid), "lexical": lexical_score.get(cid),
+            })
+            nodes.append(NodeWithScore(node=node, score=fused[cid]))
+        timings["fuse"] = (time.perf_counter() - t0) * 1000
+        self.stats = RetrievalStats(timings)
+        return nodes
