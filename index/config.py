@@ -45,19 +45,41 @@ class Settings(BaseSettings):
     # --- retrieval and answering ------------------------------------------------------------
     top_k: int = Field(5, ge=1, le=50, description="citations considered per answer")
     candidates: int = Field(30, ge=1, le=500, description="candidates each retriever returns before fusion")
-    lexical_weight_ar: float = Field(0.3, ge=0, description="weight of BM25 ranks for Arabic questions")
-    lexical_weight_en: float = Field(0.1, ge=0, description="weight of BM25 ranks for English questions")
+    lexical_weight_ar: float = Field(0.1, ge=0, description="weight of the relative BM25 score for Arabic questions")
+    lexical_weight_en: float = Field(0.05, ge=0, description="weight of the relative BM25 score for English questions")
     min_similarity: float = Field(
-        0.40, description="abstain when the best paragraph's cosine similarity is below this"
+        0.46, description="abstain when the best paragraph's cosine similarity is below this"
     )
     max_citations: int = Field(3, ge=1, le=10)
     max_question_chars: int = Field(1000, ge=10)
+
+    # --- HTTP API ---
+    api_keys: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, repr=False,
+        description="comma-separated bearer keys; when set, every /v1 route needs "
+        "`Authorization: Bearer KEY` (/healthz, /readyz, /metrics stay open)",
+    )
+    cors_origins: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, description="comma-separated origins allowed by CORS (`*` = any); none if unset"
+    )
+    rate_limit_per_minute: int = Field(
+        120, ge=0, description="requests per minute per API key (or client IP) on /v1 routes; 0 = off"
+    )
+    max_body_bytes: int = Field(2_000_000, gt=0, description="larger request bodies get 413 (uploads excepted)")
+    max_upload_bytes: int = Field(10_000_000, gt=0, description="largest document POST /v1/documents accepts")
 
     @field_validator("corpus_paths", mode="before")
     @classmethod
     def _split_paths(cls, value: object) -> object:
         if isinstance(value, str):
             return [p for p in value.split(",") if p.strip()]
+        return value
+
+    @field_validator("api_keys", "cors_origins", mode="before")
+    @classmethod
+    def _split_words(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [p.strip() for p in value.split(",") if p.strip()]
         return value
 
     @property

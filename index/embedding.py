@@ -69,6 +69,13 @@ class SentenceTransformerEmbedding(SanadEmbedding):
         from sentence_transformers import SentenceTransformer
 
         torch.set_num_threads(threads)
+        try:  # transformers' "Loading weights" bar and info logs are noise in a CLI
+            from transformers.utils import logging as hf_logging
+
+            hf_logging.disable_progress_bar()
+            hf_logging.set_verbosity_error()
+        except ImportError:  # pragma: no cover
+            pass
         try:
             self._model = SentenceTransformer(model_name_or_path, device="cpu")
         except Exception as exc:  # noqa: BLE001 - any load failure becomes one clear message

@@ -32,10 +32,10 @@ FRAME = {
     "en": ("According to the documents (quoted in the source language): ", "\n\nAlso: "),
 }
 
-#: a whole paragraph is quoted when it is this short (characters) or has one sentence
-WHOLE_PARAGRAPH_CHARS = 300
+#: a paragraph of one sentence, or of two sentences within this many characters, is quoted whole
+WHOLE_PARAGRAPH_CHARS = 200
 #: a further citation must score within this of the best (cosine similarity)
-CITATION_MARGIN = 0.06
+CITATION_MARGIN = 0.10
 
 
 @dataclass(frozen=True)
@@ -70,26 +70,26 @@ class ExtractiveComposer:
         if not nodes:
             return Answer(answer=EMPTY_INDEX[language] if self.catalog.counts()["chunks"] == 0
                           else ABSTAIN[language], language=language, answerable=False)
-        scored = [(n, n.node.metadata.get("dense")) for n in nodes]
-        best = max((s for _, s in scored if s is not None), default=None)
-        if best is None or best < self.min_similarity:
+        scored = [(n, n.node.metadata.get("dense")) for n in nodes if n.node.metadata.get("dense") is not None]
+        if not scored:
             return Answer(answer=ABSTAIN[language], language=language, answerable=False)
-
-        chosen = [n for n, s in scored if s is not None and s >= max(self.min_similarity, best - CITATION_MARGIN)]
-        chosen = chosen[: self.max_citations]
+        best_chunk = max(s for _, s in scored)
         if query_vector is None:
             query_vector = self.embedder.embed_queries([question])[0]
+        # a quote's score is the better of its chunk's and its sentence's similarity, so a
+        # long paragraph whose one sentence answers is not diluted below the threshold
         quotes: list[Quote] = []
         seen: set[tuple[str, int]] = set()
-        for node in chosen:
+        for node, chunk_score in scored:
+            if chunk_score < best_chunk - CITATION_MARGIN or len(quotes) >= self.max_citations:
+                continue
             quote = self._best_quote(question, node, query_vector)
-            if quote is None:
+            if quote is None or (quote.paragraph.file, quote.paragraph.paragraph) in seen:
                 continue
-            key = (quote.paragraph.file, quote.paragraph.paragraph)
-            if key in seen:
-                continue
-            seen.add(key)
+            seen.add((quote.paragraph.file, quote.paragraph.paragraph))
             quotes.append(quote)
+        best = max((q.score for q in quotes), default=-1.0)
+        quotes = [q for q in quotes if q.score >= max(self.min_similarity, best - CITATION_MARGIN)]
         if not quotes:
             return Answer(answer=ABSTAIN[language], language=language, answerable=False)
 
@@ -108,7 +108,7 @@ class ExtractiveComposer:
         candidates: list[tuple[Paragraph, int, int]] = []
         for para in paragraphs:
             spans = sentence_spans(para.text)
-            if len(spans) <= 1 or len(para.text) <= WHOLE_PARAGRAPH_CHARS:
+            if len(spans) <= 1 or (len(spans) == 2 and len(para.text) <= WHOLE_PARAGRAPH_CHARS):
                 candidates.append((para, 0, len(para.text)))
             else:
                 candidates.extend((para, s, e) for s, e in spans)
@@ -126,7 +126,7 @@ class ExtractiveComposer:
             if value > best_val:
                 best_i, best_val = i, value
         para, s, e = candidates[best_i]
-        return Quote(para, s, e, chunk_score)
+        return Quote(para, s, e, max(chunk_score, float(sims[best_i])))
 
     @staticmethod
     def _citation(ref: int, quote: Quote) -> Citation:

@@ -12,9 +12,21 @@ def _is_arabic(ch: str) -> bool:
 
 
 def detect_language(text: str) -> Language:
-    """"ar" when Arabic-script letters are at least as many as Latin ones, else "en"."""
-    arabic = sum(1 for ch in text if ch.isalpha() and _is_arabic(ch))
-    latin = sum(1 for ch in text if ch.isalpha() and ch.isascii())
-    if arabic == 0 and latin == 0:
-        return "en"
-    return "ar" if arabic >= latin else "en"
+    """"ar" when more words are in Arabic script than in Latin script (ties: by letters), else "en".
+
+    Words, not letters, so that long Latin names inside an Arabic question ("ما موقف NATO
+    من Ukraine؟") do not outvote it.
+    """
+    arabic_words = latin_words = arabic_letters = latin_letters = 0
+    for word in text.split():
+        ar = sum(1 for ch in word if ch.isalpha() and _is_arabic(ch))
+        la = sum(1 for ch in word if ch.isalpha() and ch.isascii())
+        arabic_letters += ar
+        latin_letters += la
+        if ar > la:
+            arabic_words += 1
+        elif la > ar:
+            latin_words += 1
+    if arabic_words != latin_words:
+        return "ar" if arabic_words > latin_words else "en"
+    return "ar" if arabic_letters > latin_letters else "en"

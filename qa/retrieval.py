@@ -1,9 +1,10 @@
-"""Hybrid retrieval: dense (Chroma) and lexical (BM25), fused by weighted reciprocal rank.
+"""Hybrid retrieval: dense (Chroma) and lexical (BM25), fused around the dense score.
 
-Equal-weight RRF was measured to hurt (MODELS.md): BM25's ranking of an English question
-over Arabic text is noise. So dense ranks carry full weight and BM25 ranks a smaller,
-per-language weight (``SANAD_LEXICAL_WEIGHT_AR`` / ``_EN``); with a weight of 0 this is
-dense retrieval exactly. Only chunks committed in the catalog are returned, so a reader
+Equal-weight reciprocal-rank fusion was measured to hurt (MODELS.md), and rank fusion
+throws away how far ahead the dense winner is. So the fused score is the chunk's cosine
+similarity plus a small, per-language bonus for its BM25 score relative to the query's best
+(``SANAD_LEXICAL_WEIGHT_AR`` / ``_EN``): BM25 breaks near-ties (names, numbers) but cannot
+overturn a clear dense winner, and with a weight of 0 this is dense retrieval exactly. Only chunks committed in the catalog are returned, so a reader
 never sees a half-indexed file.
 """
 
@@ -22,7 +23,6 @@ from index.lexical import LexicalIndex
 from index.vectors import ChunkVectors
 from qa.language import detect_language
 
-RRF_K = 60
 
 
 @dataclass
@@ -49,8 +49,8 @@ class HybridRetriever(BaseRetriever):
         catalog: Catalog,
         top_k: int = 5,
         candidates: int = 30,
-        lexical_weight_ar: float = 0.3,
-        lexical_weight_en: float = 0.1,
+        lexical_weight_ar: float = 0.1,
+        lexical_weight_en: float = 0.05,
         mode: str = "hybrid",
     ) -> None:
         super().__init__()
@@ -91,18 +91,20 @@ class HybridRetriever(BaseRetriever):
         t0 = time.perf_counter()
         dense_score = dict(dense)
         lexical_score = dict(lexical)
-        fused: dict[str, float] = {}
-        for rank, (cid, _) in enumerate(dense, 1):
-            fused[cid] = fused.get(cid, 0.0) + 1.0 / (RRF_K + rank)
-        for rank, (cid, _) in enumerate(lexical, 1):
-            fused[cid] = fused.get(cid, 0.0) + weight / (RRF_K + rank)
-        ranked = sorted(fused, key=lambda c: (-fused[c], -dense_score.get(c, -1.0), c))
-        records = self.catalog.chunks(ranked[: max(self.top_k * 3, self.top_k)])
-        ranked = [cid for cid in ranked if cid in records][: self.top_k]
+        pool = list(dict.fromkeys([cid for cid, _ in dense] + [cid for cid, _ in lexical]))
+        records = self.catalog.chunks(pool)
+        pool = [cid for cid in pool if cid in records]
         if vector is not None:
-            missing = [cid for cid in ranked if cid not in dense_score]
-            if missing:  # found by BM25 alone: still give it a cosine score (for abstention)
+            missing = [cid for cid in pool if cid not in dense_score]
+            if missing:  # found by BM25 alone: give it its cosine score too
                 dense_score.update(self.vectors.similarities(vector, missing))
+        top_lexical = max(lexical_score.values(), default=0.0) or 1.0
+        if self.mode == "lexical":
+            fused = {cid: lexical_score.get(cid, 0.0) for cid in pool}
+        else:
+            fused = {cid: dense_score.get(cid, -1.0) + weight * lexical_score.get(cid, 0.0) / top_lexical
+                     for cid in pool}
+        ranked = sorted(pool, key=lambda c: (-fused[c], c))[: self.top_k]
         nodes = []
         for cid in ranked:
             rec = records[cid]

@@ -1,0 +1,125 @@
+"""``POST /v1/chat/completions``: enough of OpenAI's Chat Completions API for chat front ends.
+
+The last user message is the question; earlier user messages are the conversation's
+history (follow-ups are made standalone as in ``/v1/ask``); system and assistant messages
+are ignored, and so are sampling options. ``model`` is echoed. The reply's content is the
+cited answer with its ``[n]`` markers and a "Sources:" list; the citations also ride in
+an extra top-level field ``citations`` (and in the last chunk when streaming).
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from typing import Any, Iterator
+
+from fastapi import APIRouter
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse, StreamingResponse
+from pydantic import BaseModel, ConfigDict, Field
+
+from api.errors import ApiError
+from api.streaming import SSE_HEADERS, sse, word_groups
+from qa.conversation import resolve_questions
+from qa.models import Answer
+
+MODEL_NAME = "sanad"
+
+
+class ChatMessage(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    role: str
+    content: str | list[dict[str, Any]] | None = None
+
+    def text(self) -> str:
+        if self.content is None:
+            return ""
+        if isinstance(self.content, str):
+            return self.content
+        return "\n".join(str(p.get("text", "")) for p in self.content if p.get("type") in ("text", "input_text"))
+
+
+class ChatRequest(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    model: str = MODEL_NAME
+    messages: list[ChatMessage] = Field(..., min_length=1)
+    stream: bool = False
+    top_k: int | None = Field(None, ge=1, le=50, description="Sanad extension: paragraphs to consider")
+
+
+def sources_block(answer: Answer) -> str:
+    lines = []
+    for c in answer.citations:
+        where = f"line {c.line_start}" if c.line_start == c.line_end else f"lines {c.line_start}-{c.line_end}"
+        lines.append(f"[{c.ref}] {c.file} ¶{c.paragraph}, {where}")
+    return "Sources:\n" + "\n".join(lines) if lines else ""
+
+
+def message_content(answer: Answer) -> str:
+    block = sources_block(answer)
+    return f"{answer.answer}\n\n{block}" if block else answer.answer
+
+
+def _usage(question: str, content: str) -> dict[str, int]:
+    prompt, completion = len(question.split()), len(content.split())
+    return {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion}
+
+
+def completion_object(answer: Answer, *, model: str, question: str) -> dict[str, Any]:
+    content = message_content(answer)
+    return {
+        "id": f"chatcmpl-{uuid.uuid4().hex}",
+        "object": "chat.completion",
+        "created": int(time.time()),
+        "model": model,
+        "choices": [{"index": 0, "message": {"role": "assistant", "content": content},
+                     "finish_reason": "stop", "logprobs": None}],
+        "usage": _usage(question, content),
+        "citations": [c.model_dump(mode="json") for c in answer.citations],
+        "answerable": answer.answerable,
+    }
+
+
+def completion_chunks(answer: Answer, *, model: str) -> Iterator[bytes]:
+    cid, created = f"chatcmpl-{uuid.uuid4().hex}", int(time.time())
+
+    def chunk(delta: dict[str, Any], finish: str | None = None, **extra: Any) -> bytes:
+        body = {"id": cid, "object": "chat.completion.chunk", "created": created, "model": model,
+                "choices": [{"index": 0, "delta": delta, "finish_reason": finish, "logprobs": None}], **extra}
+        return sse(None, body)
+
+    yield chunk({"role": "assistant", "content": ""})
+    for piece in word_groups(message_content(answer)):
+        yield chunk({"content": piece})
+    yield chunk({}, "stop", citations=[c.model_dump(mode="json") for c in answer.citations],
+                answerable=answer.answerable)
+    yield b"data: [DONE]\n\n"
+
+
+def build_router(service) -> APIRouter:  # noqa: ANN001 - api.service.Service
+    router = APIRouter(prefix="/v1", tags=["openai"])
+
+    @router.get("/models")
+    async def list_models() -> dict[str, Any]:
+        """The one model name (any name is accepted by /chat/completions)."""
+        return {"object": "list", "data": [{"id": MODEL_NAME, "object": "model", "created": 0,
+                                            "owned_by": "sanad"}]}
+
+    @router.post("/chat/completions")
+    async def chat_completions(request: ChatRequest) -> Any:
+        users = [m.text() for m in request.messages if m.role == "user"]
+        users = [u for u in users if u.strip()]
+        if not users:
+            raise ApiError(422, "messages need at least one non-empty user message", code="invalid_request")
+        question, earlier = users[-1], users[:-1]
+        service.require_ready()
+        service.check_question(question)
+        history = resolve_questions(earlier, max_chars=service.settings.max_question_chars)
+        answer, _ = await run_in_threadpool(service.ask, question, top_k=request.top_k, history=history)
+        model = request.model or MODEL_NAME
+        if request.stream:
+            return StreamingResponse(completion_chunks(answer, model=model), media_type="text/event-stream",
+                                     headers=SSE_HEADERS)
+        return JSONResponse(completion_object(answer, model=model, question=question))
+
+    return router

@@ -1,0 +1,387 @@
+"""``sanad eval``: index a set's corpus into a temp dir, ask every question, report, gate.
+
+The user's data dir is never touched: the corpus is indexed into a fresh temporary data
+dir (embedded Chroma, even when ``SANAD_CHROMA_URL`` is set). The embedding model is
+loaded once and shared by the indexer and the answerer. For each question:
+
+1. ``Answerer.ask`` (what a user gets; its ``timings_ms["total"]`` is the latency);
+2. ``Answerer.retrieve(top_k=10, mode="hybrid")`` for Sanad's retrieval metrics;
+3. with ``--baseline``, the same with ``mode="lexical"`` (plain BM25) and ``mode="dense"``.
+
+Query vectors are cached by text, so steps 2-3 reuse the vector step 1 computed (the
+encode in step 1 is real, so latency is honest); passages are never cached.
+
+Exit status of :func:`run_cli`: 0 done (and the gate passed), 1 the gate failed,
+2 the eval could not run (missing data, bad gold set, bad thresholds file).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import tempfile
+import time
+from collections import OrderedDict
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Callable, Protocol, Sequence
+
+import numpy as np
+from pydantic import PrivateAttr
+
+from evals.gate import THRESHOLDS_PATH, Check, ThresholdsError, check, load_thresholds, thresholds_for
+from evals.metrics import (
+    ANSWER_METRICS,
+    RETRIEVAL_DEPTH,
+    RETRIEVAL_METRICS,
+    CitedSpan,
+    RetrievedChunk,
+    Row,
+    by_kind,
+    summarize,
+)
+from evals.sets import EvalSet, EvalSetError, GoldItem, load_set, resolve_gold
+from index.catalog import Catalog
+from index.config import Settings
+from index.embedding import SanadEmbedding, build_embedder
+
+#: retrieval systems compared: report key -> ``Answerer.retrieve`` mode
+SYSTEMS = {"sanad": "hybrid", "bm25": "lexical", "dense": "dense"}
+SYSTEM_LABELS = {"sanad": "Sanad (hybrid)", "bm25": "BM25", "dense": "dense"}
+
+
+class EvalError(RuntimeError):
+    """The eval cannot run or its inputs are inconsistent; the message says why."""
+
+
+class AnswererLike(Protocol):
+    catalog: Catalog
+
+    def ask(self, question: str, *, top_k: int | None = None) -> Any: ...
+
+    def retrieve(self, question: str, *, top_k: int | None = None, mode: str = "hybrid") -> list[Any]: ...
+
+    def close(self) -> None: ...
+
+
+AnswererFactory = Callable[[Settings, SanadEmbedding], AnswererLike]
+
+
+# --------------------------------------------------------------------------- embedder
+class QueryCachingEmbedding(SanadEmbedding):
+    """Wraps an embedder; remembers query vectors by text (passages pass straight through)."""
+
+    _inner: Any = PrivateAttr()
+    _cache: Any = PrivateAttr()
+    _max: int = PrivateAttr(default=8192)
+
+    def __init__(self, inner: SanadEmbedding, *, max_entries: int = 8192) -> None:
+        super().__init__(model_name=inner.model_name, embed_batch_size=inner.embed_batch_size)
+        self._inner = inner
+        self._cache = OrderedDict()
+        self._max = max_entries
+
+    @classmethod
+    def class_name(cls) -> str:
+        return "QueryCachingEmbedding"
+
+    @property
+    def inner(self) -> SanadEmbedding:
+        return self._inner
+
+    def embed_documents(self, texts: Sequence[str]) -> np.ndarray:
+        return self._inner.embed_documents(texts)
+
+    def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
+        texts = list(texts)
+        missing = [t for t in dict.fromkeys(texts) if t not in self._cache]
+        if missing:
+            for text, vec in zip(missing, self._inner.embed_queries(missing), strict=True):
+                self._cache[text] = np.asarray(vec, dtype=np.float32)
+                if len(self._cache) > self._max:
+                    self._cache.popitem(last=False)
+        if not texts:
+            return self._inner.embed_queries(texts)
+        vectors = []
+        for text in texts:
+            vec = self._cache.get(text)
+            if vec is None:  # evicted within this very call (huge batch): encode again
+                vec = np.asarray(self._inner.embed_queries([text])[0], dtype=np.float32)
+            vectors.append(vec)
+        return np.stack(vectors)
+
+    @property
+    def dimension(self) -> int:
+        return self._inner.dimension
+
+
+# --------------------------------------------------------------------------- progress
+class _Progress:
+    """A rich progress display on stderr (no-op when ``console`` is None)."""
+
+    def __init__(self, console: Any | None) -> None:
+        self.bar = None
+        if console is not None:
+            from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn,
+                                       TimeElapsedColumn, TimeRemainingColumn)
+
+            self.bar = Progress(TextColumn("{task.description:<10}"), BarColumn(), MofNCompleteColumn(),
+                                TimeElapsedColumn(), TextColumn("eta"), TimeRemainingColumn(),
+                                console=console, transient=False)
+
+    def __enter__(self) -> "_Progress":
+        if self.bar is not None:
+            self.bar.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.bar is not None:
+            self.bar.stop()
+
+    def task(self, description: str, total: int) -> Callable[[int], None]:
+        if self.bar is None:
+            return lambda n: None
+        task_id = self.bar.add_task(description, total=total)
+        return lambda n: self.bar.advance(task_id, n)
+
+    def index_sink_factory(self) -> Callable[[int], Any] | None:
+        if self.bar is None:
+            return None
+        from index.indexer import ProgressSink
+
+        progress = self
+
+        class Sink(ProgressSink):
+            def __init__(self, total: int) -> None:
+                self._advance = progress.task("indexing", total)
+
+            def advance(self, n: int) -> None:
+                self._advance(n)
+
+            def close(self) -> None:
+                pass
+
+        return Sink
+
+
+# --------------------------------------------------------------------------- evaluation
+def _chunks(nodes: Sequence[Any]) -> list[RetrievedChunk]:
+    out = []
+    for n in nodes:
+        meta = n.node.metadata
+        out.append(RetrievedChunk(file=meta["file"], paragraphs=[int(p) for p in meta["paragraphs"]],
+                                  dense=meta.get("dense"), lexical=meta.get("lexical")))
+    return out
+
+
+def evaluate(items: Sequence[GoldItem], gold: dict[str, list[tuple[str, int]]], answerer: AnswererLike,
+             *, systems: Sequence[str] = ("sanad",), ask: bool = True,
+             advance: Callable[[int], None] = lambda n: None) -> list[Row]:
+    """Ask every item and retrieve for each system; one :class:`Row` per item."""
+    from qa.answerer import QuestionError
+
+    texts: dict[str, str | None] = {}
+
+    def document_text(file: str) -> str | None:
+        if file not in texts:
+            texts[file] = answerer.catalog.document_text(file)
+        return texts[file]
+
+    rows = []
+    for item in items:
+        question = item.question.strip()
+        row = Row(id=item.id, lang=item.lang, question=question, answerable=item.answerable,
+                  gold=list(gold.get(item.id, [])), answers=list(item.answers), kind=item.kind)
+        try:
+            if ask:
+                answer = answerer.ask(question)
+                row.asked = True
+                row.predicted_answerable = bool(answer.answerable)
+                row.answer = answer.answer
+                row.latency_ms = float(answer.timings_ms.get("total")) if answer.timings_ms.get("total") is not None else None
+                for c in answer.citations:
+                    text = document_text(c.file)
+                    row.citations.append(CitedSpan(
+                        file=c.file, paragraph=c.paragraph, quote=c.quote, char_start=c.char_start,
+                        char_end=c.char_end,
+                        verbatim=text is not None and text[c.char_start:c.char_end] == c.quote))
+            for system in systems:
+                row.retrieved[system] = _chunks(answerer.retrieve(question, top_k=RETRIEVAL_DEPTH,
+                                                                  mode=SYSTEMS[system]))
+        except QuestionError as exc:
+            row.error = str(exc)
+            row.asked = False
+        rows.append(row)
+        advance(1)
+    return rows
+
+
+def _settings_summary(settings: Settings) -> dict[str, Any]:
+    keys = ("embed_model", "top_k", "candidates", "lexical_weight_ar", "lexical_weight_en",
+            "min_similarity", "max_citations", "torch_threads", "embed_batch_size")
+    return {k: getattr(settings, k) for k in keys}
+
+
+def run_eval(eval_set: EvalSet, settings: Settings, *, baseline: bool = False,
+             embedder: SanadEmbedding | None = None, answerer_factory: AnswererFactory | None = None,
+             console: Any | None = None) -> dict[str, Any]:
+    """Index ``eval_set``'s corpus into a temp data dir, run it, and return the full report."""
+    from index.indexer import Indexer
+    from qa.answerer import Answerer
+
+    systems = ["sanad", "bm25", "dense"] if baseline else ["sanad"]
+    timings: dict[str, float] = {}
+    started = time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix="sanad-eval-") as tmp, _Progress(console) as progress:
+        run_settings = settings.model_copy(update={
+            "data_dir": Path(tmp) / "data", "chroma_url": None, "chroma_collection": "sanad_eval"})
+        t0 = time.perf_counter()
+        base = embedder if embedder is not None else build_embedder(run_settings)
+        shared = base if isinstance(base, QueryCachingEmbedding) else QueryCachingEmbedding(base)
+        timings["load_model"] = time.perf_counter() - t0
+
+        t0 = time.perf_counter()
+        indexer = Indexer(run_settings, embedder=shared)
+        try:
+            report = indexer.index(eval_set.corpus_paths, progress=progress.index_sink_factory())
+            counts = indexer.catalog.counts()
+        finally:
+            indexer.close()
+        if report.errors:
+            raise EvalError("could not index the corpus: " + "; ".join(f"{f}: {m}" for f, m in report.errors.items()))
+        timings["index"] = time.perf_counter() - t0
+
+        factory = answerer_factory or (lambda s, e: Answerer(s, embedder=e))
+        answerer = factory(run_settings, shared)
+        try:
+            gold, problems = resolve_gold(eval_set.items, answerer.catalog)
+            if problems:
+                shown = "; ".join(problems[:5]) + (f"; ... {len(problems) - 5} more" if len(problems) > 5 else "")
+                raise EvalError(f"the gold set does not match the indexed corpus: {shown}")
+            t0 = time.perf_counter()
+            rows = evaluate(eval_set.items, gold, answerer, systems=systems,
+                            advance=progress.task("questions", len(eval_set.items)))
+            timings["questions"] = time.perf_counter() - t0
+        finally:
+            answerer.close()
+    timings["total"] = time.perf_counter() - started
+
+    metrics = summarize(rows, systems)
+    return {
+        "set": eval_set.name,
+        "description": eval_set.description,
+        "sample": eval_set.sample,
+        "corpus": {"root": str(eval_set.corpus_root), **counts},
+        "systems": systems,
+        "settings": _settings_summary(settings),
+        "machine": {"platform": platform.platform(), "cpus": os.cpu_count()},
+        "finished_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "seconds": {k: round(v, 1) for k, v in timings.items()},
+        "counts": metrics.pop("counts"),
+        "metrics": metrics,
+        "by_kind": by_kind(rows) if len({r.kind for r in rows}) > 1 else {},
+        "rows": [r.to_json() for r in rows],
+    }
+
+
+# --------------------------------------------------------------------------- output
+def _fmt(metric: str, value: float | None) -> str:
+    if value is None:
+        return "-"
+    if metric.endswith("_ms"):
+        return f"{value:,.0f}"
+    return f"{value:.3f}"
+
+
+def render(report: dict[str, Any], console: Any) -> None:
+    """The readable tables: Sanad per slice; with baselines, retrieval side by side."""
+    from rich.table import Table
+
+    metrics = report["metrics"]
+    slices = list(metrics["sanad"])
+    counts = report["counts"]
+    title = f"sanad eval: {report['set']} ({report['description']})"
+    table = Table(title=title, title_justify="left")
+    table.add_column("metric")
+    for name in slices:
+        c = counts[name]
+        table.add_column(f"{name}\n{c['questions']} q ({c['unanswerable']} unans.)", justify="right")
+    for metric in RETRIEVAL_METRICS + ANSWER_METRICS:
+        table.add_row(metric, *(_fmt(metric, metrics["sanad"][s].get(metric)) for s in slices))
+    console.print(table)
+
+    if len(report["systems"]) > 1:
+        comp = Table(title=f"retrieval, top {RETRIEVAL_DEPTH} chunks: Sanad vs baselines", title_justify="left")
+        comp.add_column("slice")
+        comp.add_column("system")
+        for metric in RETRIEVAL_METRICS:
+            comp.add_column(metric, justify="right")
+        for name in slices:
+            for system in report["systems"]:
+                comp.add_row(name, SYSTEM_LABELS[system],
+                             *(_fmt(m, metrics[system][name].get(m)) for m in RETRIEVAL_METRICS),
+                             end_section=system == report["systems"][-1])
+        console.print(comp)
+    secs = report["seconds"]
+    console.print(f"model {secs.get('load_model', 0):.0f}s, index {secs.get('index', 0):.0f}s "
+                  f"({report['corpus']['paragraphs']} paragraphs), questions {secs.get('questions', 0):.0f}s, "
+                  f"total {secs.get('total', 0):.0f}s", highlight=False)
+
+
+def render_gate(checks: Sequence[Check], console: Any) -> None:
+    failed = [c for c in checks if not c.passed]
+    for c in checks:
+        mark = "[green]pass[/]" if c.passed else "[red]FAIL[/]"
+        console.print(f"gate {mark} {c.describe()}", highlight=False)
+    if failed:
+        console.print(f"[red]gate failed[/]: {len(failed)} of {len(checks)} checks: "
+                      + ", ".join(sorted({c.metric for c in failed})), highlight=False)
+    else:
+        console.print(f"[green]gate passed[/]: {len(checks)} checks", highlight=False)
+
+
+# --------------------------------------------------------------------------- CLI
+def run_cli(args: argparse.Namespace, *, settings: Settings, embedder: SanadEmbedding | None = None,
+            answerer_factory: AnswererFactory | None = None, thresholds_path: Path | None = None) -> int:
+    """``sanad eval``: ``args`` has ``set``, ``limit``, ``json_path``, ``gate``, ``baseline``.
+
+    ``embedder``, ``answerer_factory`` and ``thresholds_path`` are for tests.
+    """
+    from rich.console import Console
+
+    out = Console(soft_wrap=False)
+    err = Console(stderr=True)
+    spec = getattr(args, "set", "seeds") or "seeds"
+    limit = getattr(args, "limit", None)
+    try:
+        eval_set = load_set(spec, limit=limit)
+        thresholds = None
+        if getattr(args, "gate", False):
+            thresholds = thresholds_for(load_thresholds(thresholds_path or THRESHOLDS_PATH), eval_set.name)
+        report = run_eval(eval_set, settings, baseline=bool(getattr(args, "baseline", False)),
+                          embedder=embedder, answerer_factory=answerer_factory, console=err)
+    except (EvalSetError, ThresholdsError, EvalError) as exc:
+        err.print(f"error: {exc}", highlight=False, markup=False)
+        return 2
+
+    render(report, out)
+    status = 0
+    if thresholds is not None:
+        checks = check(report["metrics"]["sanad"], thresholds, eval_set.name)
+        report["gate"] = {"thresholds": str(thresholds_path or THRESHOLDS_PATH),
+                          "passed": all(c.passed for c in checks), "checks": [c.to_json() for c in checks]}
+        render_gate(checks, out)
+        failed = [c for c in checks if not c.passed]
+        if failed:
+            for c in failed:
+                err.print(f"gate failed: {c.describe()}", highlight=False, markup=False)
+            status = 1
+    json_path = getattr(args, "json_path", None)
+    if json_path:
+        path = Path(json_path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(report, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
+        err.print(f"report written to {path}", highlight=False)
+    return status

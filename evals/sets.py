@@ -1,0 +1,286 @@
+"""Gold sets: which questions, which corpus, and which paragraphs answer each question.
+
+A set is a list of :class:`GoldItem` over one corpus (a folder, or a list of files whose
+names are relative to their folder). Three kinds:
+
+- ``seeds``: ``evals/data/seeds_gold.jsonl`` over ``seeds/`` (repo root);
+- ``xquad``: ``<evaldata>/xquad/questions.jsonl`` over ``<evaldata>/xquad/contexts/``;
+  every question is asked twice, in Arabic and in English; ``limit`` counts ARTICLES;
+- any gold JSONL ``PATH`` (same fields as the seeds set), whose corpus is found by the
+  convention in :func:`corpus_for_jsonl`.
+
+Gold references are ``{"file", "line"}`` (the paragraph whose lines include ``line``) or
+``{"file", "paragraph"}`` (1-based); they are resolved against the catalog after indexing
+(:func:`resolve_gold`), so they follow the indexer's own paragraph numbering.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Sequence
+
+#: the seed of every sample: a given ``--limit`` always selects the same items/articles
+SAMPLE_SEED = 20261122
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+DATA_DIR = Path(__file__).resolve().parent / "data"
+SEEDS_GOLD = DATA_DIR / "seeds_gold.jsonl"
+SEEDS_CORPUS = REPO_ROOT / "seeds"
+
+
+class EvalSetError(RuntimeError):
+    """A set cannot be loaded (missing data, bad gold line); the message says what to do."""
+
+
+@dataclass(frozen=True)
+class GoldItem:
+    """One question and what counts as a right answer to it."""
+
+    id: str
+    lang: str  # "ar" | "en"
+    question: str
+    gold_refs: tuple[dict[str, Any], ...]  # {"file", "line"} or {"file", "paragraph"}
+    answers: tuple[str, ...]
+    answerable: bool
+    kind: str = ""
+
+
+@dataclass
+class EvalSet:
+    """A named list of gold items and the corpus they refer to."""
+
+    name: str
+    items: list[GoldItem]
+    corpus_paths: list[Path]  # what to hand the indexer: one folder, or files
+    corpus_root: Path  # the folder gold ``file`` names are relative to
+    description: str = ""
+    sample: dict[str, Any] = field(default_factory=dict)  # what --limit selected
+
+
+# --------------------------------------------------------------------------- helpers
+def seeded_take(values: Sequence[Any], n: int | None) -> list[Any]:
+    """The first ``n`` of a fixed seeded shuffle of ``values`` (all when ``n`` is None).
+
+    The shuffle does not depend on ``n``, so a smaller sample is a subset of a larger one.
+    The result keeps the original order.
+    """
+    values = list(values)
+    if n is None or n >= len(values):
+        return values
+    if n < 1:
+        raise EvalSetError(f"--limit must be at least 1 (got {n})")
+    order = list(range(len(values)))
+    random.Random(SAMPLE_SEED).shuffle(order)
+    keep = sorted(order[:n])
+    return [values[i] for i in keep]
+
+
+def evaldata_dir() -> Path:
+    """``$SANAD_EVALDATA_DIR`` or ``<repo>/../shared/evaldata``; an error if absent."""
+    env = os.environ.get("SANAD_EVALDATA_DIR")
+    if env:
+        path = Path(env).expanduser()
+        if not path.is_dir():
+            raise EvalSetError(f"SANAD_EVALDATA_DIR={env} is not a folder")
+        return path
+    path = REPO_ROOT.parent / "shared" / "evaldata"
+    if not path.is_dir():
+        raise EvalSetError(
+            f"the shared evaluation data is not at {path}; set SANAD_EVALDATA_DIR to the folder "
+            "that holds xquad/ (contexts/ and questions.jsonl)")
+    return path
+
+
+def xquad_dir() -> Path:
+    base = evaldata_dir()
+    for candidate in (base / "xquad", base):
+        if (candidate / "questions.jsonl").is_file() and (candidate / "contexts").is_dir():
+            return candidate
+    raise EvalSetError(f"no XQuAD data under {base} (expected xquad/questions.jsonl and xquad/contexts/)")
+
+
+def _read_jsonl(path: Path) -> list[dict[str, Any]]:
+    rows = []
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except OSError as exc:
+        raise EvalSetError(f"cannot read {path}: {exc}") from exc
+    for n, raw in enumerate(lines, 1):
+        if not raw.strip():
+            continue
+        try:
+            row = json.loads(raw)
+        except json.JSONDecodeError as exc:
+            raise EvalSetError(f"{path}:{n}: not JSON: {exc}") from exc
+        if not isinstance(row, dict):
+            raise EvalSetError(f"{path}:{n}: expected a JSON object")
+        rows.append(row)
+    return rows
+
+
+def item_from_json(row: dict[str, Any], where: str) -> GoldItem:
+    """A gold item from one JSONL object (fields of ``evals/data/seeds_gold.jsonl``)."""
+    try:
+        question = str(row["question"])
+        gold = row.get("gold") or []
+        answers = [str(a) for a in row.get("answers") or []]
+        answerable = bool(row.get("answerable", bool(gold)))
+    except (KeyError, TypeError) as exc:
+        raise EvalSetError(f"{where}: missing or bad field {exc}") from exc
+    refs = []
+    for ref in gold:
+        if not isinstance(ref, dict) or "file" not in ref or not ({"line", "paragraph"} & ref.keys()):
+            raise EvalSetError(f"{where}: a gold ref needs file and line (or paragraph): {ref!r}")
+        refs.append(dict(ref))
+    lang = row.get("lang")
+    if lang not in ("ar", "en"):
+        from qa.language import detect_language
+
+        lang = detect_language(question)
+    return GoldItem(id=str(row.get("id") or where), lang=lang, question=question,
+                    gold_refs=tuple(refs), answers=tuple(answers), answerable=answerable,
+                    kind=str(row.get("kind") or ("answerable" if answerable else "unanswerable")))
+
+
+# --------------------------------------------------------------------------- sets
+def corpus_for_jsonl(path: Path, rows: list[dict[str, Any]]) -> Path:
+    """The corpus folder of a gold JSONL, by this convention (first that applies):
+
+    1. ``$SANAD_EVAL_CORPUS``;
+    2. a ``"corpus"`` field on the items (the first one found), a folder relative to the
+       JSONL's own folder (or absolute);
+    3. a folder beside the JSONL named like it without ``.jsonl`` and without a trailing
+       ``_gold`` (``mine_gold.jsonl`` -> ``mine/``).
+    """
+    env = os.environ.get("SANAD_EVAL_CORPUS")
+    if env:
+        candidate = Path(env).expanduser()
+        tried = [f"$SANAD_EVAL_CORPUS={env}"]
+    else:
+        field_value = next((r["corpus"] for r in rows if r.get("corpus")), None)
+        if field_value:
+            candidate = (path.parent / str(field_value)).resolve()
+            tried = [f'"corpus": {field_value!r} (relative to {path.parent})']
+        else:
+            stem = path.name.removesuffix(".jsonl").removesuffix("_gold")
+            candidate = path.parent / stem
+            tried = [f"the folder {candidate}"]
+    if not candidate.is_dir():
+        raise EvalSetError(
+            f"no corpus for {path}: looked for {tried[0]}. Set SANAD_EVAL_CORPUS, add a "
+            '"corpus" field to the items, or put the documents in a folder named like the file')
+    return candidate
+
+
+def load_jsonl_set(path: Path, *, limit: int | None = None, name: str | None = None,
+                   corpus: Path | None = None) -> EvalSet:
+    """A gold JSONL over its corpus; ``limit`` = a seeded sample of that many questions."""
+    path = Path(path)
+    if not path.is_file():
+        raise EvalSetError(f"no gold file {path} (give seeds, xquad or a gold JSONL path)")
+    rows = _read_jsonl(path)
+    if not rows:
+        raise EvalSetError(f"{path} holds no questions")
+    root = corpus if corpus is not None else corpus_for_jsonl(path, rows)
+    items = [item_from_json(r, f"{path.name}:{i}") for i, r in enumerate(rows, 1)]
+    ids = [it.id for it in items]
+    if len(set(ids)) != len(ids):
+        raise EvalSetError(f"{path}: item ids are not unique")
+    chosen = seeded_take(items, limit)
+    set_name = name or path.name.removesuffix(".jsonl").removesuffix("_gold")
+    return EvalSet(name=set_name, items=chosen, corpus_paths=[root], corpus_root=root,
+                   description=f"{path} over {root}",
+                   sample={"unit": "questions", "limit": limit, "of": len(items), "seed": SAMPLE_SEED})
+
+
+def load_seeds(*, limit: int | None = None) -> EvalSet:
+    if not SEEDS_CORPUS.is_dir():
+        raise EvalSetError(f"the seed corpus is not at {SEEDS_CORPUS}")
+    return load_jsonl_set(SEEDS_GOLD, limit=limit, name="seeds", corpus=SEEDS_CORPUS)
+
+
+def load_xquad(*, limit: int | None = None) -> EvalSet:
+    """XQuAD over the sampled articles; each question asked in Arabic and in English.
+
+    ``limit`` counts ARTICLES (files, 5 paragraphs each), not questions: indexing a paragraph
+    costs ~1.2 s on a 2-core CPU, so sampling whole articles is what makes a run cheap, and
+    every sampled paragraph keeps its real competitors (the other paragraphs of its article).
+    """
+    base = xquad_dir()
+    contexts = base / "contexts"
+    files = sorted(p.name for p in contexts.glob("*.txt"))
+    if not files:
+        raise EvalSetError(f"no .txt contexts in {contexts}")
+    chosen = seeded_take(files, limit)
+    keep = set(chosen)
+    items: list[GoldItem] = []
+    n_questions = 0
+    for row in _read_jsonl(base / "questions.jsonl"):
+        if row["file"] not in keep:
+            continue
+        n_questions += 1
+        ref = ({"file": row["file"], "paragraph": int(row["paragraph"])},)
+        answer_ar = str(row["answer_ar"])
+        answer_en = str(row["answer_en"])
+        items.append(GoldItem(id=f"{row['id']}-ar", lang="ar", question=str(row["question_ar"]),
+                              gold_refs=ref, answers=(answer_ar,), answerable=True, kind="xquad"))
+        items.append(GoldItem(id=f"{row['id']}-en", lang="en", question=str(row["question_en"]),
+                              gold_refs=ref, answers=(answer_ar, answer_en), answerable=True,
+                              kind="xquad"))
+    return EvalSet(name="xquad", items=items, corpus_paths=[contexts / f for f in chosen],
+                   corpus_root=contexts,
+                   description=f"XQuAD: {len(chosen)} of {len(files)} articles, {n_questions} questions x 2 languages",
+                   sample={"unit": "articles", "limit": limit, "of": len(files), "seed": SAMPLE_SEED,
+                           "files": chosen, "questions": n_questions})
+
+
+def load_set(spec: str, *, limit: int | None = None) -> EvalSet:
+    """``seeds``, ``xquad`` or a path to a gold JSONL."""
+    if spec == "seeds":
+        return load_seeds(limit=limit)
+    if spec == "xquad":
+        return load_xquad(limit=limit)
+    return load_jsonl_set(Path(spec), limit=limit)
+
+
+# --------------------------------------------------------------------------- gold resolution
+def resolve_gold(items: Sequence[GoldItem], catalog: Any) -> tuple[dict[str, list[tuple[str, int]]], list[str]]:
+    """Map each item's gold refs to (file, paragraph) keys using the catalog's paragraphs.
+
+    Returns (id -> keys, problems). A ``line`` ref resolves to the paragraph whose lines
+    include it; a ref to a missing file/paragraph, or to a boilerplate paragraph (never
+    retrieved), is a problem: a broken gold set must not silently lower the figures.
+    """
+    cache: dict[str, list[Any]] = {}
+    resolved: dict[str, list[tuple[str, int]]] = {}
+    problems: list[str] = []
+    for item in items:
+        keys: list[tuple[str, int]] = []
+        for ref in item.gold_refs:
+            file = str(ref["file"])
+            if file not in cache:
+                cache[file] = list(catalog.paragraphs_of(file))
+            paras = cache[file]
+            if not paras:
+                problems.append(f"{item.id}: {file} is not in the indexed corpus")
+                continue
+            if "paragraph" in ref:
+                match = [p for p in paras if p.paragraph == int(ref["paragraph"])]
+            else:
+                line = int(ref["line"])
+                match = [p for p in paras if p.line_start <= line <= p.line_end]
+            if not match:
+                problems.append(f"{item.id}: no paragraph for {ref} in {file}")
+                continue
+            para = match[0]
+            if para.boilerplate:
+                problems.append(f"{item.id}: {ref} is a boilerplate paragraph (never retrieved)")
+            key = (para.file, para.paragraph)
+            if key not in keys:
+                keys.append(key)
+        resolved[item.id] = keys
+    return resolved, problems

@@ -1,0 +1,86 @@
+"""Helpers for the API tests: a real uvicorn server in a thread, hash-embedder settings.
+
+Imported by tests/test_api*.py (tests/conftest.py belongs to another area). Settings are
+always built with an explicit ``data_dir`` so an autouse ``SANAD_DATA_DIR`` fixture or the
+process cwd never matters.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
+
+ROOT = Path(__file__).resolve().parents[1]
+SEEDS = ROOT / "seeds"
+
+#: explicit values for every HTTP setting, so SANAD_* variables in the environment don't leak in
+HTTP_DEFAULTS: dict[str, Any] = {"api_keys": [], "cors_origins": [], "rate_limit_per_minute": 0,
+                                 "max_body_bytes": 2_000_000, "max_upload_bytes": 10_000_000}
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def make_settings(data_dir: Path, **overrides: Any):  # noqa: ANN201 - index.config.Settings
+    from index.config import Settings
+
+    values = {**HTTP_DEFAULTS, **overrides}
+    return Settings(data_dir=data_dir, **values)
+
+
+def copy_seeds(dest: Path) -> Path:
+    target = dest / "seeds"
+    shutil.copytree(SEEDS, target)
+    return target
+
+
+class LiveServer:
+    """``api.server.build_server`` run by uvicorn in a daemon thread on a free port."""
+
+    def __init__(self, settings, **app_kwargs: Any) -> None:  # noqa: ANN001
+        from api.server import build_server
+
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.server = build_server(host="127.0.0.1", port=self.port, settings=settings,
+                                   log_level="warning", access_log=False, **app_kwargs)
+        self.thread = threading.Thread(target=self.server.run, name=f"uvicorn-{self.port}", daemon=True)
+
+    @property
+    def app(self):  # noqa: ANN201
+        return self.server.config.app
+
+    def start(self, *, ready_timeout: float = 300.0) -> "LiveServer":
+        self.thread.start()
+        deadline = time.monotonic() + ready_timeout
+        while time.monotonic() < deadline:
+            if not self.thread.is_alive():
+                raise RuntimeError("the uvicorn thread ended before the server was ready")
+            try:
+                r = httpx.get(self.url + "/readyz", timeout=5)
+                if r.status_code == 200:
+                    return self
+                if r.json().get("error", {}).get("code") == "load_failed":
+                    raise RuntimeError(f"server failed to load: {r.text}")
+            except httpx.TransportError:
+                pass
+            time.sleep(0.1)
+        raise RuntimeError(f"server at {self.url} not ready after {ready_timeout} s")
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=15)

@@ -1,0 +1,90 @@
+"""Shared fixtures: all state in temp dirs, fakes in one place, the real model loaded once.
+
+- every test gets its own ``SANAD_DATA_DIR`` (autouse), so nothing touches ./.sanad;
+- ``hash_settings`` is the deterministic fake: the hashing embedder (no semantics, fast);
+- ``seeds_settings`` / ``real_answerer`` index a copy of seeds/ once per session with the
+  real default model (integration tests).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+os.environ["HF_HUB_OFFLINE"] = "1"
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
+
+from index.config import Settings  # noqa: E402
+from index.paragraphs import decode_text  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[1]
+SEEDS = REPO / "seeds"
+
+
+@pytest.fixture(autouse=True)
+def isolated_state(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Point all Sanad state of this test at a temp dir."""
+    data = tmp_path / "sanad-data"
+    monkeypatch.setenv("SANAD_DATA_DIR", str(data))
+    for var in ("SANAD_EMBED_MODEL", "SANAD_CHROMA_URL", "SANAD_CORPUS_PATHS", "SANAD_API_KEYS"):
+        monkeypatch.delenv(var, raising=False)
+    return data
+
+
+@pytest.fixture
+def hash_settings(tmp_path: Path) -> Settings:
+    """Settings with the deterministic hashing embedder (the one registered fake)."""
+    return Settings(data_dir=tmp_path / "hash-data", embed_model="hash")
+
+
+@pytest.fixture
+def seeds_copy(tmp_path: Path) -> Path:
+    """A writable copy of the seed corpus."""
+    dest = tmp_path / "corpus"
+    shutil.copytree(SEEDS, dest)
+    return dest
+
+
+@pytest.fixture(scope="session")
+def real_embedder():  # noqa: ANN201
+    from index.embedding import build_embedder
+
+    return build_embedder(Settings(data_dir=Path("/nonexistent-unused")))
+
+
+@pytest.fixture(scope="session")
+def seeds_settings(tmp_path_factory: pytest.TempPathFactory, real_embedder) -> Settings:  # noqa: ANN001
+    """The seeds indexed once with the real model into a session temp dir."""
+    from index.indexer import Indexer
+
+    root = tmp_path_factory.mktemp("seeds-index")
+    corpus = root / "corpus"
+    shutil.copytree(SEEDS, corpus)
+    settings = Settings(data_dir=root / "data", corpus_paths=[corpus])
+    indexer = Indexer(settings, embedder=real_embedder)
+    report = indexer.index([corpus], progress=None)
+    indexer.close()
+    assert len(report.added) == 5 and not report.errors
+    return settings
+
+
+@pytest.fixture(scope="session")
+def real_answerer(seeds_settings: Settings, real_embedder):  # noqa: ANN001, ANN201
+    from qa.answerer import Answerer
+
+    answerer = Answerer(seeds_settings, embedder=real_embedder)
+    yield answerer
+    answerer.close()
+
+
+def assert_verbatim(citations, corpus: Path) -> None:  # noqa: ANN001
+    """Every citation's quote is the file's text at its offsets, and its lines are right."""
+    for c in citations:
+        text = decode_text((corpus / c.file).read_bytes())
+        assert text[c.char_start:c.char_end] == c.quote, c
+        assert text.count("\n", 0, c.char_start) + 1 == c.line_start, c
+        assert text.count("\n", 0, max(c.char_end - 1, c.char_start)) + 1 == c.line_end, c

@@ -1,0 +1,241 @@
+"""Incremental indexing, removal, crash safety and bad input, with the hashing embedder."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from index.catalog import Catalog
+from index.config import Settings
+from index.embedding import HashEmbedding
+from index.indexer import Indexer, IndexerError, index_lock
+from index.lexical import LexicalIndex
+from index.vectors import ChunkVectors
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def snapshot(settings: Settings) -> dict:
+    catalog = Catalog(settings.catalog_path)
+    lexical = LexicalIndex.load(settings.lexical_path)
+    state = {
+        "manifest": catalog.manifest(),
+        "chunks": sorted(catalog.all_chunk_ids()),
+        "chroma": sorted(ChunkVectors(settings).all_ids()),
+        "lexical": sorted(lexical.ids),
+        "stamp": lexical.stamp,
+        "counts": catalog.counts(),
+    }
+    catalog.close()
+    return state
+
+
+def run_index(settings: Settings, corpus: Path, embedder=None):  # noqa: ANN001, ANN201
+    indexer = Indexer(settings, embedder=embedder)
+    try:
+        return indexer.index([corpus])
+    finally:
+        indexer.close()
+
+
+def test_first_run_fills_every_store_consistently(hash_settings: Settings, seeds_copy: Path) -> None:
+    report = run_index(hash_settings, seeds_copy)
+    assert sorted(report.added) == sorted(p.name for p in seeds_copy.glob("*.txt"))
+    assert not report.errors and report.chunks_embedded > 0
+    state = snapshot(hash_settings)
+    assert state["chunks"] == state["chroma"] == state["lexical"]
+    assert len(state["chunks"]) == report.chunks_embedded
+    assert state["counts"]["documents"] == 5
+
+
+def test_unchanged_rerun_embeds_nothing(hash_settings: Settings, seeds_copy: Path) -> None:
+    run_index(hash_settings, seeds_copy)
+    before = snapshot(hash_settings)
+    report = run_index(hash_settings, seeds_copy)
+    assert report.chunks_embedded == 0 and len(report.unchanged) == 5
+    assert not (report.added or report.changed or report.removed)
+    assert snapshot(hash_settings) == before
+
+
+def test_editing_one_file_reembeds_only_its_new_chunks(hash_settings: Settings, seeds_copy: Path) -> None:
+    run_index(hash_settings, seeds_copy)
+    before = snapshot(hash_settings)
+    target = seeds_copy / "003_9157ba4207286d92.txt"
+    target.write_text(target.read_text(encoding="utf-8") + "\nفقرة جديدة تماما أضيفت إلى نهاية الملف لاختبار الفهرسة التزايدية.\n",
+                      encoding="utf-8")
+    report = run_index(hash_settings, seeds_copy)
+    assert report.changed == [target.name] and len(report.unchanged) == 4
+    assert report.chunks_embedded == 1  # only the new paragraph; unchanged paragraphs keep their ids
+    after = snapshot(hash_settings)
+    assert len(after["chunks"]) == len(before["chunks"]) + 1
+    assert after["chunks"] == after["chroma"] == after["lexical"]
+    assert after["manifest"][target.name] != before["manifest"][target.name]
+
+
+def test_changing_a_paragraph_replaces_its_chunk(hash_settings: Settings, seeds_copy: Path) -> None:
+    run_index(hash_settings, seeds_copy)
+    target = seeds_copy / "000_51f39cb05999d58c.txt"
+    lines = target.read_text(encoding="utf-8").split("\n")
+    lines[0] = lines[0].replace("ستولتنبرغ", "ستولتنبرغ (نص معدل)")
+    target.write_text("\n".join(lines), encoding="utf-8")
+    before = snapshot(hash_settings)
+    report = run_index(hash_settings, seeds_copy)
+    assert report.chunks_embedded == 1
+    after = snapshot(hash_settings)
+    assert len(after["chunks"]) == len(before["chunks"])
+    assert set(after["chunks"]) != set(before["chunks"])
+    assert after["chunks"] == after["chroma"] == after["lexical"]
+    catalog = Catalog(hash_settings.catalog_path)
+    assert "نص معدل" in catalog.paragraph(target.name, 1).text
+    catalog.close()
+
+
+def test_removed_file_leaves_no_trace(hash_settings: Settings, seeds_copy: Path) -> None:
+    run_index(hash_settings, seeds_copy)
+    gone = "002_89118faa34ef236d.txt"
+    (seeds_copy / gone).unlink()
+    report = run_index(hash_settings, seeds_copy)
+    assert report.removed == [gone]
+    state = snapshot(hash_settings)
+    assert gone not in state["manifest"]
+    assert not [c for c in state["chroma"] + state["lexical"] + state["chunks"] if c.startswith(gone)]
+    assert state["chunks"] == state["chroma"] == state["lexical"]
+
+
+class CrashingEmbedder(HashEmbedding):
+    """Dies (like a killed process would) on its Nth call."""
+
+    calls_before_crash: int = 0
+
+    def embed_documents(self, texts):  # noqa: ANN001, ANN201
+        if self.calls_before_crash <= 0:
+            raise SystemExit("simulated crash")
+        self.calls_before_crash -= 1
+        return super().embed_documents(texts)
+
+
+@pytest.mark.parametrize("crash_after", [0, 1, 3, 6])
+def test_interrupted_run_resumes_to_the_clean_state(tmp_path: Path, seeds_copy: Path, crash_after: int) -> None:
+    clean = Settings(data_dir=tmp_path / "clean", embed_model="hash", embed_batch_size=2)
+    run_index(clean, seeds_copy)
+    crashed = Settings(data_dir=tmp_path / "crashed", embed_model="hash", embed_batch_size=2)
+    with pytest.raises(SystemExit):
+        run_index(crashed, seeds_copy, embedder=CrashingEmbedder(calls_before_crash=crash_after))
+    report = run_index(crashed, seeds_copy)
+    assert not report.errors
+    assert snapshot(crashed) == snapshot(clean)
+
+
+def test_orphan_vectors_from_a_crash_are_removed(hash_settings: Settings, seeds_copy: Path) -> None:
+    run_index(hash_settings, seeds_copy)
+    from index.chunks import Chunk
+
+    vectors = ChunkVectors(hash_settings)
+    orphan = Chunk(id="ghost.txt#1-1#0", file="ghost.txt", paragraphs=(1,), text="orphan")
+    vectors.add([orphan], HashEmbedding().embed_documents(["orphan"]))
+    report = run_index(hash_settings, seeds_copy)
+    assert report.orphans_removed == 1
+    assert "ghost.txt#1-1#0" not in ChunkVectors(hash_settings).all_ids()
+
+
+def test_kill_9_mid_run_then_rerun_matches_clean_run(tmp_path: Path) -> None:
+    """A real `sanad index` process killed with SIGKILL at several moments."""
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    for i in range(40):
+        (corpus / f"doc{i:02d}.txt").write_text(
+            "\n".join(f"Paragraph {j} of document {i}: {'word ' * (5 + j)}" for j in range(12)), encoding="utf-8")
+    env = {**os.environ, "SANAD_EMBED_MODEL": "hash", "SANAD_EMBED_BATCH_SIZE": "1"}
+    cmd = [sys.executable, "-m", "api.cli", "index", str(corpus), "--quiet"]
+
+    clean_dir = tmp_path / "clean"
+    subprocess.run(cmd, env={**env, "SANAD_DATA_DIR": str(clean_dir)}, cwd=REPO, check=True, capture_output=True)
+    clean = snapshot(Settings(data_dir=clean_dir, embed_model="hash"))
+
+    data = tmp_path / "killed"
+    kills = 0
+    for target_docs in (3, 15, 30):
+        proc = subprocess.Popen(cmd, env={**env, "SANAD_DATA_DIR": str(data)}, cwd=REPO,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 120
+        while proc.poll() is None and time.monotonic() < deadline:
+            if _documents(data) >= target_docs:
+                proc.send_signal(signal.SIGKILL)
+                kills += 1
+                break
+            time.sleep(0.005)
+        proc.wait(timeout=60)
+    assert kills >= 2, "the indexer finished before it could be killed; make the corpus bigger"
+    done = subprocess.run(cmd, env={**env, "SANAD_DATA_DIR": str(data)}, cwd=REPO, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert snapshot(Settings(data_dir=data, embed_model="hash")) == clean
+
+
+def _documents(data: Path) -> int:
+    db = data / "catalog.sqlite3"
+    if not db.exists():
+        return 0
+    try:
+        conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=0.1)
+        try:
+            return conn.execute("SELECT COUNT(*) FROM documents").fetchone()[0]
+        finally:
+            conn.close()
+    except sqlite3.Error:
+        return 0
+
+
+def test_second_indexer_is_refused_while_one_runs(hash_settings: Settings, seeds_copy: Path) -> None:
+    indexer = Indexer(hash_settings)
+    with index_lock(hash_settings.lock_path):
+        with pytest.raises(IndexerError, match="another `sanad index` is running"):
+            indexer.index([seeds_copy])
+    indexer.close()
+
+
+def test_bad_files_are_reported_and_the_rest_indexed(hash_settings: Settings, seeds_copy: Path) -> None:
+    (seeds_copy / "empty.txt").write_bytes(b"")
+    (seeds_copy / "binary.txt").write_bytes(b"abc\x00def")
+    (seeds_copy / "latin1.txt").write_bytes("caf\xe9".encode("latin-1"))
+    (seeds_copy / "notes.pdf").write_bytes(b"%PDF-1.4")
+    (seeds_copy / "page.html").write_text("<html><body><h1>Title</h1><p>Hello &amp; welcome.</p></body></html>",
+                                          encoding="utf-8")
+    report = run_index(hash_settings, seeds_copy)
+    assert "binary" in report.errors["binary.txt"]
+    assert "UTF-8" in report.errors["latin1.txt"]
+    assert "empty" in report.warnings["empty.txt"]
+    assert "notes.pdf" not in report.added  # unsupported types in a folder are skipped quietly
+    assert {"page.html", "empty.txt", *(p.name for p in seeds_copy.glob("0*.txt"))} == set(report.added)
+    catalog = Catalog(hash_settings.catalog_path)
+    assert catalog.paragraph("page.html", 2).text == "Hello & welcome."
+    catalog.close()
+
+
+def test_oversized_file_is_skipped_with_a_message(tmp_path: Path, seeds_copy: Path) -> None:
+    settings = Settings(data_dir=tmp_path / "d", embed_model="hash", max_file_bytes=4000)
+    report = run_index(settings, seeds_copy)
+    assert report.errors  # the larger seeds exceed 4000 bytes
+    assert all("limit" in msg or "large" in msg for msg in report.errors.values())
+    assert report.added  # the smaller ones are indexed
+
+
+def test_index_built_with_another_model_is_refused(hash_settings: Settings, seeds_copy: Path) -> None:
+    run_index(hash_settings, seeds_copy)
+    other = hash_settings.model_copy(update={"embed_model": "some-other-model"})
+    with pytest.raises(IndexerError, match="built with the embedder"):
+        Indexer(other)
+
+
+def test_missing_path_is_a_clear_error(hash_settings: Settings, tmp_path: Path) -> None:
+    indexer = Indexer(hash_settings)
+    with pytest.raises(IndexerError, match="no such file or folder"):
+        indexer.index([tmp_path / "nope"])
+    indexer.close()
