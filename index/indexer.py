@@ -254,14 +254,19 @@ class Indexer:
 
     def refresh_lexical(self) -> LexicalIndex:
         """Rebuild the BM25 index from the catalog when it is missing or stale."""
-        stamp = self.catalog.stamp()
-        try:
-            current = LexicalIndex.load(self.settings.lexical_path)
-            if current.stamp == stamp:
-                return current
-        except FileNotFoundError:
-            pass
-        return build_lexical(self.catalog, self.settings.lexical_path, stamp=stamp)
+        return current_lexical(self.catalog, self.settings.lexical_path, save=True)
+
+
+def current_lexical(catalog: Catalog, directory: Path, *, save: bool) -> LexicalIndex:
+    """The saved BM25 index if it matches the catalog's stamp, else one rebuilt from the catalog."""
+    stamp = catalog.stamp()
+    try:
+        lexical = LexicalIndex.load(directory)
+        if lexical.stamp == stamp:
+            return lexical
+    except FileNotFoundError:
+        pass
+    return build_lexical(catalog, directory if save else None, stamp=stamp)
 
 
 def build_lexical(catalog: Catalog, directory: Path | None, *, stamp: str) -> LexicalIndex:

@@ -9,7 +9,7 @@ from llama_index.core.schema import NodeWithScore, QueryBundle
 from index.catalog import Catalog
 from index.config import Settings
 from index.embedding import SanadEmbedding, build_embedder
-from index.indexer import build_lexical
+from index.indexer import current_lexical
 from index.lexical import LexicalIndex
 from index.vectors import ChunkVectors
 from qa.extractive import ExtractiveComposer
@@ -52,14 +52,8 @@ class Answerer:
         )
 
     def _load_lexical(self) -> LexicalIndex:
-        stamp = self.catalog.stamp()
-        try:
-            lexical = LexicalIndex.load(self.settings.lexical_path)
-            if lexical.stamp == stamp:
-                return lexical
-        except FileNotFoundError:
-            pass
-        return build_lexical(self.catalog, None, stamp=stamp)  # derived data: rebuilt in memory
+        # derived data: a stale or missing saved index is rebuilt in memory, never written here
+        return current_lexical(self.catalog, self.settings.lexical_path, save=False)
 
     def reload(self) -> None:
         """Pick up what an indexer committed since start-up (lexical index)."""
