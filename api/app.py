@@ -8,7 +8,7 @@ that needs the index answers 503 until then too.
 from __future__ import annotations
 
 from contextlib import asynccontextmanager
-from typing import Any, AsyncIterator, Callable
+from typing import TYPE_CHECKING, Any, AsyncIterator, Callable
 from urllib.parse import quote
 
 from fastapi import FastAPI
@@ -26,19 +26,23 @@ from index.config import Settings
 from qa.conversation import Turn
 from qa.models import Answer, AskRequest
 
+if TYPE_CHECKING:
+    from qa.answerer import Answerer
+
 API_VERSION = "0.1.0"
 _ERR = {"description": "error", "content": {"application/json": {"schema": ERROR_SCHEMA}}}
 
 
-def create_app(settings: Settings, *, answerer: Any = None,
-               loader: Callable[[Settings], Any] | None = None) -> FastAPI:
+def create_app(settings: Settings, *, answerer: Answerer | None = None,
+               loader: Callable[[Settings], Answerer] | None = None) -> FastAPI:
     """Build the app.
 
     Parameters
     ----------
     settings: the one Settings object (data dir, model, HTTP limits and keys).
     answerer: an already-loaded ``qa.answerer.Answerer`` to serve (the app then only opens
-        its Indexer and catalog at start-up); else one is loaded in the background.
+        its Indexer and catalog at start-up, and closes it at shutdown); else one is loaded
+        in the background.
     loader: builds the Answerer from settings in the background thread (default:
         ``Answerer(settings)``); tests pass a slow one to observe ``/readyz`` = 503.
     """

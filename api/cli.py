@@ -58,6 +58,9 @@ def cmd_index(args: argparse.Namespace) -> int:
     settings = _settings()
     console = Console(stderr=True)
     paths = [Path(p) for p in args.paths] or settings.corpus_paths
+    uploads = settings.data_dir / "uploads"
+    if uploads.is_dir():  # documents uploaded through the API are part of the corpus
+        paths = [*paths, uploads]
     indexer = Indexer(settings)
     try:
         report = indexer.index(paths, prune=not args.no_prune,

@@ -2,8 +2,8 @@
 
 Uploads are indexed synchronously: ``POST /v1/documents`` returns (201) only once the new
 document is embedded, committed and visible to ``/v1/ask``. For the small documents an
-API upload carries this takes well under a second per page on CPU, and it spares
-clients a job-polling protocol; bulk loads should use ``sanad index`` instead.
+API upload carries this takes seconds on CPU, and it spares clients a job-polling
+protocol; bulk loads should use ``sanad index`` instead.
 """
 
 from __future__ import annotations

@@ -71,11 +71,7 @@ class Answerer:
 
     def retrieve(self, question: str, *, top_k: int | None = None, mode: str = "hybrid") -> list[NodeWithScore]:
         retriever = self.retriever if mode == "hybrid" else self._retriever(mode)
-        retriever.top_k = top_k or self.settings.top_k
-        try:
-            return retriever.retrieve(QueryBundle(query_str=question))
-        finally:
-            retriever.top_k = self.settings.top_k
+        return retriever.search(QueryBundle(query_str=question), top_k=top_k or self.settings.top_k)
 
     def ask(self, question: str, *, top_k: int | None = None) -> Answer:
         started = time.perf_counter()
@@ -85,11 +81,8 @@ class Answerer:
         vector = self.embedder.embed_queries([question])[0]
         encode_ms = (time.perf_counter() - t0) * 1000
         t0 = time.perf_counter()
-        self.retriever.top_k = top_k or self.settings.top_k
-        try:
-            nodes = self.retriever.retrieve(QueryBundle(query_str=question, embedding=vector.tolist()))
-        finally:
-            self.retriever.top_k = self.settings.top_k
+        nodes = self.retriever.search(QueryBundle(query_str=question, embedding=vector.tolist()),
+                                      top_k=top_k or self.settings.top_k)
         retrieve_ms = (time.perf_counter() - t0) * 1000
         t0 = time.perf_counter()
         answer = self.composer.compose(question, language, nodes, query_vector=vector)

@@ -22,7 +22,6 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Sequence
 
-from qa.language import detect_language
 from qa.models import Answer, Language
 
 #: a question with at most this many words is treated as a follow-up (when there is history)
@@ -171,6 +170,6 @@ class ConversationStore:
 
 
 __all__ = [
-    "ConversationStore", "Turn", "answer_in_language", "detect_language", "is_follow_up",
-    "resolve_questions", "standalone_question",
+    "ConversationStore", "Turn", "answer_in_language", "is_follow_up", "resolve_questions",
+    "standalone_question",
 ]

@@ -6,6 +6,8 @@ language around verbatim quotes of the best paragraphs, each followed by its ``[
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Sequence
 
@@ -34,6 +36,8 @@ FRAME = {
 
 #: a paragraph of one sentence, or of two sentences within this many characters, is quoted whole
 WHOLE_PARAGRAPH_CHARS = 200
+#: sentence vectors kept between questions (a long paragraph is split the same way each time)
+SENTENCE_CACHE_SIZE = 20_000
 #: a further citation must score within this of the best (cosine similarity)
 CITATION_MARGIN = 0.10
 
@@ -64,6 +68,26 @@ class ExtractiveComposer:
         self.min_similarity = min_similarity
         self.max_citations = max_citations
         self.analyzer = analyzer or Analyzer()
+        self._sentence_vectors: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._cache_lock = threading.Lock()
+
+    def _embed_sentences(self, texts: list[str]) -> np.ndarray:
+        """Document vectors of sentences, from an LRU cache where possible."""
+        with self._cache_lock:
+            missing = [t for t in dict.fromkeys(texts) if t not in self._sentence_vectors]
+        fresh = dict(zip(missing, self.embedder.embed_documents(missing))) if missing else {}
+        with self._cache_lock:
+            self._sentence_vectors.update(fresh)
+            out = []
+            for text in texts:
+                vec = fresh.get(text)
+                if vec is None:
+                    vec = self._sentence_vectors[text]
+                    self._sentence_vectors.move_to_end(text)
+                out.append(vec)
+            while len(self._sentence_vectors) > SENTENCE_CACHE_SIZE:
+                self._sentence_vectors.popitem(last=False)
+        return np.stack(out)
 
     def compose(self, question: str, language: Language, nodes: Sequence[NodeWithScore],
                 *, query_vector: np.ndarray | None = None) -> Answer:
@@ -116,7 +140,7 @@ class ExtractiveComposer:
             para, s, e = candidates[0]
             return Quote(para, s, e, chunk_score)
         texts = [para.text[s:e] for para, s, e in candidates]
-        sims = self.embedder.embed_documents(texts) @ np.asarray(query_vector, dtype=np.float32)
+        sims = self._embed_sentences(texts) @ np.asarray(query_vector, dtype=np.float32)
         q_tokens = set(self.analyzer.analyze(question))
         best_i, best_val = 0, -1e9
         for i, text in enumerate(texts):

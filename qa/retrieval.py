@@ -67,6 +67,10 @@ class HybridRetriever(BaseRetriever):
         self.stats = RetrievalStats()
 
     def _retrieve(self, query_bundle: QueryBundle) -> list[NodeWithScore]:
+        return self.search(query_bundle, top_k=self.top_k)
+
+    def search(self, query_bundle: QueryBundle, *, top_k: int) -> list[NodeWithScore]:
+        """The retrieval itself, with ``top_k`` per call (no shared state: thread-safe use)."""
         timings: dict[str, float] = {}
         question = query_bundle.query_str
         dense: list[tuple[str, float]] = []
@@ -104,7 +108,7 @@ class HybridRetriever(BaseRetriever):
         else:
             fused = {cid: dense_score.get(cid, -1.0) + weight * lexical_score.get(cid, 0.0) / top_lexical
                      for cid in pool}
-        ranked = sorted(pool, key=lambda c: (-fused[c], c))[: self.top_k]
+        ranked = sorted(pool, key=lambda c: (-fused[c], c))[:top_k]
         nodes = []
         for cid in ranked:
             rec = records[cid]
