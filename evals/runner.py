@@ -123,6 +123,7 @@ class _Progress:
 
     def __init__(self, console: Any | None) -> None:
         self.bar = None
+        self.console = console
         if console is not None:
             from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn,
                                        TimeElapsedColumn, TimeRemainingColumn)
@@ -132,19 +133,34 @@ class _Progress:
                                 console=console, transient=False)
 
     def __enter__(self) -> "_Progress":
-        if self.bar is not None:
+        if self.bar is not None and self.console.is_terminal:
             self.bar.start()
         return self
 
     def __exit__(self, *exc: object) -> None:
-        if self.bar is not None:
+        if self.bar is not None and self.console.is_terminal:
             self.bar.stop()
 
     def task(self, description: str, total: int) -> Callable[[int], None]:
         if self.bar is None:
             return lambda n: None
+        if not self.console.is_terminal:  # CI logs: a plain line at every 10%, not a live bar
+            return self._log_lines(description, total)
         task_id = self.bar.add_task(description, total=total)
         return lambda n: self.bar.advance(task_id, n)
+
+    def _log_lines(self, description: str, total: int) -> Callable[[int], None]:
+        state = {"done": 0, "next": 0.1, "t0": time.perf_counter()}
+
+        def advance(n: int) -> None:
+            state["done"] += n
+            if total and (state["done"] / total >= state["next"] or state["done"] >= total):
+                while state["next"] <= state["done"] / total:
+                    state["next"] += 0.1
+                elapsed = time.perf_counter() - state["t0"]
+                self.console.print(f"{description}: {state['done']}/{total} ({elapsed:.0f}s)", highlight=False)
+
+        return advance
 
     def index_sink_factory(self) -> Callable[[int], Any] | None:
         if self.bar is None:
