@@ -367,6 +367,10 @@ def run_cli(args: argparse.Namespace, *, settings: Settings, embedder: SanadEmbe
     """
     from rich.console import Console
 
+    from index.embedding import EmbedderError
+    from index.indexer import IndexerError
+    from index.vectors import VectorStoreError
+
     out = Console(soft_wrap=False)
     err = Console(stderr=True)
     spec = getattr(args, "set", "seeds") or "seeds"
@@ -378,7 +382,7 @@ def run_cli(args: argparse.Namespace, *, settings: Settings, embedder: SanadEmbe
             thresholds = thresholds_for(load_thresholds(thresholds_path or THRESHOLDS_PATH), eval_set.name)
         report = run_eval(eval_set, settings, baseline=bool(getattr(args, "baseline", False)),
                           embedder=embedder, answerer_factory=answerer_factory, console=err)
-    except (EvalSetError, ThresholdsError, EvalError) as exc:
+    except (EvalSetError, ThresholdsError, EvalError, EmbedderError, IndexerError, VectorStoreError) as exc:
         err.print(f"error: {exc}", highlight=False, markup=False)
         return 2
 
