@@ -167,6 +167,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", dest="json_path", default=None, help="write the full report here")
     p.add_argument("--gate", action="store_true", help="fail when a metric is below evals/thresholds.toml")
     p.add_argument("--baseline", action="store_true", help="also run plain BM25 and plain dense")
+    p.add_argument("--corpus", default=None, help="the corpus folder of a PATH gold set")
     p.set_defaults(func=cmd_eval)
     return parser
 

@@ -376,7 +376,8 @@ def run_cli(args: argparse.Namespace, *, settings: Settings, embedder: SanadEmbe
     spec = getattr(args, "set", "seeds") or "seeds"
     limit = getattr(args, "limit", None)
     try:
-        eval_set = load_set(spec, limit=limit)
+        corpus = getattr(args, "corpus", None)
+        eval_set = load_set(spec, limit=limit, corpus=Path(corpus) if corpus else None)
         thresholds = None
         if getattr(args, "gate", False):
             thresholds = thresholds_for(load_thresholds(thresholds_path or THRESHOLDS_PATH), eval_set.name)

@@ -238,13 +238,15 @@ def load_xquad(*, limit: int | None = None) -> EvalSet:
                            "files": chosen, "questions": n_questions})
 
 
-def load_set(spec: str, *, limit: int | None = None) -> EvalSet:
-    """``seeds``, ``xquad`` or a path to a gold JSONL."""
+def load_set(spec: str, *, limit: int | None = None, corpus: Path | None = None) -> EvalSet:
+    """``seeds``, ``xquad`` or a path to a gold JSONL (``corpus`` overrides its convention)."""
     if spec == "seeds":
         return load_seeds(limit=limit)
     if spec == "xquad":
         return load_xquad(limit=limit)
-    return load_jsonl_set(Path(spec), limit=limit)
+    if corpus is not None and not Path(corpus).is_dir():
+        raise EvalSetError(f"--corpus {corpus} is not a folder")
+    return load_jsonl_set(Path(spec), limit=limit, corpus=Path(corpus) if corpus is not None else None)
 
 
 # --------------------------------------------------------------------------- gold resolution
