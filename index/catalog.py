@@ -175,14 +175,6 @@ class Catalog:
                 "SELECT id, file, paragraphs, text FROM chunks ORDER BY id"):
             yield ChunkRecord(cid, file, tuple(json.loads(paras)), text)
 
-    def paragraphs_for(self, keys: Sequence[tuple[str, int]]) -> dict[tuple[str, int], Paragraph]:
-        out: dict[tuple[str, int], Paragraph] = {}
-        for file, number in keys:
-            para = self.paragraph(file, number)
-            if para is not None:
-                out[(file, number)] = para
-        return out
-
     def stamp(self) -> str:
         """A digest of the committed chunk ids: derived indexes built from it carry it."""
         digest = hashlib.sha256()

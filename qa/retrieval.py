@@ -10,8 +10,6 @@ never sees a half-indexed file.
 
 from __future__ import annotations
 
-import time
-from dataclasses import dataclass, field
 
 import numpy as np
 from llama_index.core.base.base_retriever import BaseRetriever
@@ -24,12 +22,6 @@ from index.vectors import ChunkVectors
 from qa.language import detect_language
 
 
-
-@dataclass
-class RetrievalStats:
-    """Timings of the last retrieval, in milliseconds."""
-
-    timings_ms: dict[str, float] = field(default_factory=dict)
 
 
 class HybridRetriever(BaseRetriever):
@@ -64,35 +56,25 @@ class HybridRetriever(BaseRetriever):
         self.candidates = candidates
         self.weights = {"ar": lexical_weight_ar, "en": lexical_weight_en}
         self.mode = mode
-        self.stats = RetrievalStats()
 
     def _retrieve(self, query_bundle: QueryBundle) -> list[NodeWithScore]:
         return self.search(query_bundle, top_k=self.top_k)
 
     def search(self, query_bundle: QueryBundle, *, top_k: int) -> list[NodeWithScore]:
         """The retrieval itself, with ``top_k`` per call (no shared state: thread-safe use)."""
-        timings: dict[str, float] = {}
         question = query_bundle.query_str
         dense: list[tuple[str, float]] = []
         vector: np.ndarray | None = None
         if self.mode != "lexical":
             if query_bundle.embedding is None:
-                t0 = time.perf_counter()
                 vector = self.embedder.embed_queries([question])[0]
-                timings["encode"] = (time.perf_counter() - t0) * 1000
             else:
                 vector = np.asarray(query_bundle.embedding, dtype=np.float32)
-            t0 = time.perf_counter()
             dense = self.vectors.query(vector, self.candidates)
-            timings["dense"] = (time.perf_counter() - t0) * 1000
         lexical: list[tuple[str, float]] = []
         weight = self.weights[detect_language(question)] if self.mode == "hybrid" else 1.0
         if self.mode != "dense" and weight > 0:
-            t0 = time.perf_counter()
             lexical = self.lexical.search(question, self.candidates)
-            timings["lexical"] = (time.perf_counter() - t0) * 1000
-
-        t0 = time.perf_counter()
         dense_score = dict(dense)
         lexical_score = dict(lexical)
         pool = list(dict.fromkeys([cid for cid, _ in dense] + [cid for cid, _ in lexical]))
@@ -117,6 +99,4 @@ class HybridRetriever(BaseRetriever):
                 "dense": dense_score.get(cid), "lexical": lexical_score.get(cid),
             })
             nodes.append(NodeWithScore(node=node, score=fused[cid]))
-        timings["fuse"] = (time.perf_counter() - t0) * 1000
-        self.stats = RetrievalStats(timings)
         return nodes
