@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -41,6 +41,9 @@ class Settings(BaseSettings):
     # --- vector store ---------------------------------------------------------------------
     chroma_url: str | None = Field(None, description="http://host:port of a Chroma server; embedded if unset")
     chroma_collection: str = "sanad"
+    chroma_auth_token: str | None = Field(
+        None, repr=False, description="token sent to the Chroma server (Authorization: Bearer), if it needs one"
+    )
 
     # --- retrieval and answering ------------------------------------------------------------
     top_k: int = Field(5, ge=1, le=50, description="citations considered per answer")
@@ -67,6 +70,32 @@ class Settings(BaseSettings):
     )
     max_body_bytes: int = Field(2_000_000, gt=0, description="larger request bodies get 413 (uploads excepted)")
     max_upload_bytes: int = Field(10_000_000, gt=0, description="largest document POST /v1/documents accepts")
+
+    # --- answerer (extractive default; optional LLM) ---
+    answerer: Literal["extractive", "llm"] = Field(
+        "extractive", description="`extractive` (embedded, no LLM) or `llm` (OpenAI-compatible or Ollama endpoint)"
+    )
+    llm_base_url: str | None = Field(
+        None, description="OpenAI-compatible base URL (e.g. http://127.0.0.1:8080/v1) or an Ollama URL"
+    )
+    llm_model: str | None = Field(None, description="model name the LLM endpoint serves")
+    llm_api_key: str | None = Field(None, repr=False, description="API key for the LLM endpoint, if it needs one")
+    llm_provider: Literal["openai", "ollama"] = Field(
+        "openai", description="`openai` (any OpenAI-compatible server: vLLM, llama.cpp, hosted) or `ollama`"
+    )
+    llm_timeout_s: float = Field(60.0, gt=0, description="give up on the LLM after this long and answer extractively")
+    llm_max_evidence_chars: int = Field(
+        6000, gt=0, description="evidence text given to the LLM is trimmed to this many characters"
+    )
+
+    # --- Slack bot (routes are off unless the bot token and signing secret are set) ---
+    slack_bot_token: str | None = Field(None, repr=False, description="xoxb-... bot token")
+    slack_signing_secret: str | None = Field(None, repr=False, description="signing secret of the Slack app")
+    slack_app_token: str | None = Field(None, repr=False, description="xapp-... app-level token (Socket Mode)")
+    slack_command: str = Field("/ask", description="slash command the bot answers")
+    public_url: str = Field(
+        "http://127.0.0.1:8000", description="base URL citation links point at (Slack messages, etc.)"
+    )
 
     @field_validator("corpus_paths", mode="before")
     @classmethod
