@@ -59,9 +59,11 @@ class EvalError(RuntimeError):
 class AnswererLike(Protocol):
     catalog: Catalog
 
-    def ask(self, question: str, *, top_k: int | None = None) -> Any: ...
+    def ask(self, question: str, *, top_k: int | None = None,
+            exclude_files: frozenset[str] = frozenset()) -> Any: ...
 
-    def retrieve(self, question: str, *, top_k: int | None = None, mode: str = "hybrid") -> list[Any]: ...
+    def retrieve(self, question: str, *, top_k: int | None = None, mode: str = "hybrid",
+                 exclude_files: frozenset[str] = frozenset()) -> list[Any]: ...
 
     def close(self) -> None: ...
 
@@ -211,8 +213,9 @@ def evaluate(items: Sequence[GoldItem], gold: dict[str, list[tuple[str, int]]], 
         row = Row(id=item.id, lang=item.lang, question=question, answerable=item.answerable,
                   gold=list(gold.get(item.id, [])), answers=list(item.answers), kind=item.kind)
         try:
+            extra = {"exclude_files": frozenset(item.exclude_files)} if item.exclude_files else {}
             if ask:
-                answer = answerer.ask(question)
+                answer = answerer.ask(question, **extra)
                 row.asked = True
                 row.predicted_answerable = bool(answer.answerable)
                 row.answer = answer.answer
@@ -225,7 +228,7 @@ def evaluate(items: Sequence[GoldItem], gold: dict[str, list[tuple[str, int]]], 
                         verbatim=text is not None and text[c.char_start:c.char_end] == c.quote))
             for system in systems:
                 row.retrieved[system] = _chunks(answerer.retrieve(question, top_k=RETRIEVAL_DEPTH,
-                                                                  mode=SYSTEMS[system]))
+                                                                  mode=SYSTEMS[system], **extra))
         except QuestionError as exc:
             row.error = str(exc)
             row.asked = False

@@ -16,6 +16,7 @@ Gold references are ``{"file", "line"}`` (the paragraph whose lines include ``li
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import random
@@ -47,6 +48,8 @@ class GoldItem:
     answers: tuple[str, ...]
     answerable: bool
     kind: str = ""
+    #: documents left out when this question is asked (an "absent article" question)
+    exclude_files: tuple[str, ...] = ()
 
 
 @dataclass
@@ -203,12 +206,25 @@ def load_seeds(*, limit: int | None = None) -> EvalSet:
     return load_jsonl_set(SEEDS_GOLD, limit=limit, name="seeds", corpus=SEEDS_CORPUS)
 
 
+#: one XQuAD question in this many is also asked with its article left out of the corpus
+ABSENT_EVERY = 4
+
+
+def absent_question(question_id: str) -> bool:
+    """Whether an XQuAD question is also asked as an "absent article" question (fixed by its id)."""
+    return int(hashlib.sha256(f"{SAMPLE_SEED}:{question_id}".encode()).hexdigest(), 16) % ABSENT_EVERY == 0
+
+
 def load_xquad(*, limit: int | None = None) -> EvalSet:
     """XQuAD over the sampled articles; each question asked in Arabic and in English.
 
     ``limit`` counts ARTICLES (files, 5 paragraphs each), not questions: indexing a paragraph
     costs ~1.2 s on a 2-core CPU, so sampling whole articles is what makes a run cheap, and
     every sampled paragraph keeps its real competitors (the other paragraphs of its article).
+
+    One question in :data:`ABSENT_EVERY` is asked a second time (kind ``xquad-absent``, not
+    answerable) with its own article left out of retrieval: the abstention check on
+    questions whose answer is not in the corpus.
     """
     base = xquad_dir()
     contexts = base / "contexts"
@@ -231,6 +247,12 @@ def load_xquad(*, limit: int | None = None) -> EvalSet:
         items.append(GoldItem(id=f"{row['id']}-en", lang="en", question=str(row["question_en"]),
                               gold_refs=ref, answers=(answer_ar, answer_en), answerable=True,
                               kind="xquad"))
+        if absent_question(str(row["id"])):
+            # the same question asked with its article left out: a correct system abstains
+            for lang in ("ar", "en"):
+                items.append(GoldItem(id=f"{row['id']}-{lang}-absent", lang=lang,
+                                      question=str(row[f"question_{lang}"]), gold_refs=(), answers=(),
+                                      answerable=False, kind="xquad-absent", exclude_files=(row["file"],)))
     return EvalSet(name="xquad", items=items, corpus_paths=[contexts / f for f in chosen],
                    corpus_root=contexts,
                    description=f"XQuAD: {len(chosen)} of {len(files)} articles, {n_questions} questions x 2 languages",

@@ -69,11 +69,15 @@ class Answerer:
                 f"the question is {len(question)} characters; the limit is {self.settings.max_question_chars}")
         return question
 
-    def retrieve(self, question: str, *, top_k: int | None = None, mode: str = "hybrid") -> list[NodeWithScore]:
+    def retrieve(self, question: str, *, top_k: int | None = None, mode: str = "hybrid",
+                 exclude_files: frozenset[str] = frozenset()) -> list[NodeWithScore]:
         retriever = self.retriever if mode == "hybrid" else self._retriever(mode)
-        return retriever.search(QueryBundle(query_str=question), top_k=top_k or self.settings.top_k)
+        return retriever.search(QueryBundle(query_str=question), top_k=top_k or self.settings.top_k,
+                                exclude_files=exclude_files)
 
-    def ask(self, question: str, *, top_k: int | None = None) -> Answer:
+    def ask(self, question: str, *, top_k: int | None = None,
+            exclude_files: frozenset[str] = frozenset()) -> Answer:
+        """Answer ``question``; ``exclude_files`` leaves those documents out (evals)."""
         started = time.perf_counter()
         question = self.validate(question)
         language = detect_language(question)
@@ -82,7 +86,7 @@ class Answerer:
         encode_ms = (time.perf_counter() - t0) * 1000
         t0 = time.perf_counter()
         nodes = self.retriever.search(QueryBundle(query_str=question, embedding=vector.tolist()),
-                                      top_k=top_k or self.settings.top_k)
+                                      top_k=top_k or self.settings.top_k, exclude_files=exclude_files)
         retrieve_ms = (time.perf_counter() - t0) * 1000
         t0 = time.perf_counter()
         answer = self.composer.compose(question, language, nodes, query_vector=vector)
@@ -95,3 +99,14 @@ class Answerer:
 
     def close(self) -> None:
         self.catalog.close()
+
+
+def build_answerer(settings: Settings, *, embedder: SanadEmbedding | None = None) -> Answerer:
+    """The answerer ``settings.answerer`` names: ``Answerer`` (extractive) or, for ``llm``,
+    ``qa.generative.GenerativeAnswerer``, which answers extractively (with a warning) whenever
+    its LLM is not configured, unreachable, too slow, or unsupported by the evidence."""
+    if settings.answerer == "llm":
+        from qa.generative import GenerativeAnswerer
+
+        return GenerativeAnswerer(settings, embedder=embedder)
+    return Answerer(settings, embedder=embedder)

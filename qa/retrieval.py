@@ -60,8 +60,12 @@ class HybridRetriever(BaseRetriever):
     def _retrieve(self, query_bundle: QueryBundle) -> list[NodeWithScore]:
         return self.search(query_bundle, top_k=self.top_k)
 
-    def search(self, query_bundle: QueryBundle, *, top_k: int) -> list[NodeWithScore]:
-        """The retrieval itself, with ``top_k`` per call (no shared state: thread-safe use)."""
+    def search(self, query_bundle: QueryBundle, *, top_k: int,
+               exclude_files: frozenset[str] | set[str] = frozenset()) -> list[NodeWithScore]:
+        """The retrieval itself, with ``top_k`` per call (no shared state: thread-safe use).
+
+        ``exclude_files``: chunks of these files are left out (the evals use it to ask a
+        question against a corpus that lacks its document)."""
         question = query_bundle.query_str
         dense: list[tuple[str, float]] = []
         vector: np.ndarray | None = None
@@ -79,12 +83,12 @@ class HybridRetriever(BaseRetriever):
         lexical_score = dict(lexical)
         pool = list(dict.fromkeys([cid for cid, _ in dense] + [cid for cid, _ in lexical]))
         records = self.catalog.chunks(pool)
-        pool = [cid for cid in pool if cid in records]
+        pool = [cid for cid in pool if cid in records and records[cid].file not in exclude_files]
         if vector is not None:
             missing = [cid for cid in pool if cid not in dense_score]
             if missing:  # found by BM25 alone: give it its cosine score too
                 dense_score.update(self.vectors.similarities(vector, missing))
-        top_lexical = max(lexical_score.values(), default=0.0) or 1.0
+        top_lexical = max((lexical_score.get(cid, 0.0) for cid in pool), default=0.0) or 1.0
         if self.mode == "lexical":
             fused = {cid: lexical_score.get(cid, 0.0) for cid in pool}
         else:

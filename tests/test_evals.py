@@ -24,6 +24,7 @@ from evals.sets import (
     GoldItem,
     corpus_for_jsonl,
     load_jsonl_set,
+    absent_question,
     load_xquad,
     resolve_gold,
     seeded_take,
@@ -262,7 +263,15 @@ def test_xquad_limit_counts_articles_and_asks_both_languages(tmp_path: Path, mon
     monkeypatch.setenv("SANAD_EVALDATA_DIR", str(_fake_xquad(tmp_path)))
     xs = load_xquad(limit=2)
     assert len(xs.corpus_paths) == 2 and xs.sample["files"] == [p.name for p in xs.corpus_paths]
-    assert len(xs.items) == 2 * 2 * 2  # 2 articles x 2 questions x 2 languages
+    answerable = [i for i in xs.items if i.kind == "xquad"]
+    assert len(answerable) == 2 * 2 * 2  # 2 articles x 2 questions x 2 languages
+    absent = [i for i in xs.items if i.kind == "xquad-absent"]
+    assert absent  # the fixed selection picks question 0-3 here
+    assert len(absent) == 2 * sum(absent_question(i.id.removesuffix("-ar")) for i in answerable if i.lang == "ar")
+    for item in absent:  # asked again without its own article: must not be answerable
+        assert not item.answerable and not item.gold_refs and item.exclude_files
+        twin = next(i for i in answerable if i.id == item.id.removesuffix("-absent"))
+        assert item.question == twin.question and item.exclude_files == (twin.gold_refs[0]["file"],)
     ar = next(i for i in xs.items if i.lang == "ar")
     en = next(i for i in xs.items if i.lang == "en" and i.id.split("-")[:2] == ar.id.split("-")[:2])
     assert ar.answers == (ar.answers[0],) and en.answers[0] == ar.answers[0] and len(en.answers) == 2
