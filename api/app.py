@@ -21,12 +21,13 @@ from api.errors import ERROR_SCHEMA, error_response, install_error_handlers
 from api.metrics import Metrics, MetricsMiddleware
 from api.security import BodySizeLimitMiddleware, GuardMiddleware
 from api.service import Service
-from api.streaming import SSE_HEADERS, ask_events
+from api.streaming import SSE_HEADERS, ask_events, live_ask_events
 from index.config import Settings
 from qa.conversation import Turn
 from qa.models import Answer, AskRequest
 
 if TYPE_CHECKING:
+    from api.slack import SlackOptions
     from qa.answerer import Answerer
 
 API_VERSION = "0.1.0"
@@ -34,7 +35,8 @@ _ERR = {"description": "error", "content": {"application/json": {"schema": ERROR
 
 
 def create_app(settings: Settings, *, answerer: Answerer | None = None,
-               loader: Callable[[Settings], Answerer] | None = None) -> FastAPI:
+               loader: Callable[[Settings], Answerer] | None = None,
+               slack: SlackOptions | None = None) -> FastAPI:
     """Build the app.
 
     Parameters
@@ -45,6 +47,8 @@ def create_app(settings: Settings, *, answerer: Answerer | None = None,
         in the background.
     loader: builds the Answerer from settings in the background thread (default:
         ``Answerer(settings)``); tests pass a slow one to observe ``/readyz`` = 503.
+    slack: how the Slack bot reaches Slack (tests point it at a local server); the bot's
+        ``POST /slack/events`` is mounted only when its token and signing secret are set.
     """
     metrics = Metrics()
     service = Service(settings, answerer=answerer, loader=loader, metrics=metrics)
@@ -110,7 +114,7 @@ def create_app(settings: Settings, *, answerer: Answerer | None = None,
     @app.post("/v1/ask", response_model=Answer, tags=["answers"],
               responses={200: {"content": {"text/event-stream": {}},
                                "description": "the answer (JSON), or SSE when `stream` is true"},
-                         401: _ERR, 413: _ERR, 422: _ERR, 429: _ERR, 503: _ERR})
+                         400: _ERR, 401: _ERR, 413: _ERR, 422: _ERR, 429: _ERR, 503: _ERR})
     async def ask(request: AskRequest) -> Any:
         """Answer a question with verbatim, cited quotes.
 
@@ -123,6 +127,15 @@ def create_app(settings: Settings, *, answerer: Answerer | None = None,
         store = service.conversations
         cid = request.conversation_id or store.new_id()
         history = [t.standalone for t in store.history(cid)] if request.conversation_id else []
+        if request.stream and service.generative:  # true token streaming from the LLM
+            events, standalone = service.ask_stream(request.question, top_k=request.top_k, history=history)
+
+            def finalize(answer: Answer) -> Answer:
+                store.append(cid, Turn(request.question.strip(), standalone, answer.answer))
+                return answer.model_copy(update={"conversation_id": cid})
+
+            return StreamingResponse(live_ask_events(events, finalize), media_type="text/event-stream",
+                                     headers={**SSE_HEADERS, "X-Sanad-Standalone-Question": quote(standalone, safe="")})
         answer, standalone = await run_in_threadpool(service.ask, request.question, top_k=request.top_k,
                                                       history=history)
         store.append(cid, Turn(request.question.strip(), standalone, answer.answer))
@@ -135,4 +148,7 @@ def create_app(settings: Settings, *, answerer: Answerer | None = None,
 
     app.include_router(documents.build_router(service))
     app.include_router(openai_compat.build_router(service))
+    from api.slack import install as install_slack
+
+    install_slack(app, service, settings, options=slack)
     return app

@@ -22,6 +22,8 @@ from qa.models import Answer
 
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
 STAGE_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
+#: the values of ``sanad_feedback_total{value=...}``
+FEEDBACK_VALUES = ("helpful", "not_helpful")
 
 
 class Metrics:
@@ -50,11 +52,21 @@ class Metrics:
         self.chunks = Gauge("sanad_chunks", "chunks (embedded units) in the index", registry=r)
         self.ready = Gauge("sanad_ready", "1 once the model and stores are loaded", registry=r)
         self.conversations = Gauge("sanad_conversations", "conversations held in memory", registry=r)
+        self.feedback = Counter("sanad_feedback_total", "feedback on answers (Slack buttons) by value",
+                                ["value"], registry=r)
+        for value in FEEDBACK_VALUES:
+            self.feedback.labels(value)  # both series exist (at 0) before the first vote
 
     def observe_answer(self, answer: Answer) -> None:
         for stage, ms in answer.timings_ms.items():
             self.stages.labels(stage).observe(ms / 1000.0)
         self.answers.labels(answer.language, str(answer.answerable).lower()).inc()
+
+    def observe_feedback(self, value: str) -> None:
+        """One vote: ``helpful`` or ``not_helpful``."""
+        if value not in FEEDBACK_VALUES:
+            raise ValueError(f"unknown feedback value: {value!r}")
+        self.feedback.labels(value).inc()
 
     def set_counts(self, counts: dict[str, int]) -> None:
         self.documents.set(counts.get("documents", 0))

@@ -1,0 +1,176 @@
+"""The bolt ``App``: listeners for mentions, DMs, the slash command and the feedback buttons.
+
+Every listener acknowledges at once and answers in a *lazy listener* (bolt runs it on its
+thread pool after the ack), so Slack gets its 200 well within 3 seconds while the model
+works. The same App serves HTTP (``POST /slack/events``, see ``api.slack.routes``) and
+Socket Mode (``sanad slack --socket``).
+
+- ``app_mention`` (channels) and ``message`` with ``channel_type == "im"`` (DMs): the reply
+  goes to the question's thread, and the thread (channel + thread_ts) is the conversation,
+  so a follow-up in it ("and who represented Russia?") is read with the earlier question.
+- Events are answered once: a middleware remembers ``event_id`` (bounded LRU) and acks a
+  retry (``X-Slack-Retry-Num``) of an event already taken without doing anything.
+- Messages from bots (``bot_id``), edits and other subtypes, and the bot's own posts are
+  skipped (bolt's ``IgnoringSelfEvents`` drops the latter too).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from typing import TYPE_CHECKING, Any, Callable
+
+from slack_bolt import Ack, App, BoltContext, BoltRequest, BoltResponse, Respond
+from slack_sdk import WebClient
+
+from api.errors import ApiError
+from api.slack import SlackOptions, render
+from api.slack.feedback import FeedbackRecorder
+from api.slack.inbound import SeenSet, clean_question, conversation_id, skip_reason, thread_of
+from qa.conversation import Turn
+from qa.language import detect_language
+
+if TYPE_CHECKING:
+    from api.service import Service
+    from index.config import Settings
+
+log = logging.getLogger("sanad.slack")
+
+
+class SlackBot:
+    """Owns the bolt App (built on first use: in production that calls ``auth.test``)."""
+
+    def __init__(self, service: Service, settings: Settings, *, options: SlackOptions | None = None) -> None:
+        self.service = service
+        self.settings = settings
+        self.options = options or SlackOptions()
+        self.events = SeenSet(max_items=10_000)
+        self.feedback = FeedbackRecorder(service.metrics)
+        self._app: App | None = None
+        self._lock = threading.Lock()
+
+    # --- the App --------------------------------------------------------------------
+    def app(self) -> App:
+        """The bolt App, built once (thread-safe)."""
+        with self._lock:
+            if self._app is None:
+                self._app = self._build()
+            return self._app
+
+    def _build(self) -> App:
+        if not self.settings.slack_bot_token:
+            raise RuntimeError("SANAD_SLACK_BOT_TOKEN is not set")
+        client_args: dict[str, Any] = {"token": self.settings.slack_bot_token}
+        if self.options.api_base_url:
+            client_args["base_url"] = self.options.api_base_url
+        app = App(
+            client=WebClient(**client_args),
+            signing_secret=self.settings.slack_signing_secret or "",
+            token_verification_enabled=self.options.token_verification_enabled,
+            process_before_response=False,
+            logger=logging.getLogger("sanad.slack.bolt"),
+            name="sanad",
+        )
+        app.use(self._answer_each_event_once)
+        app.event("app_mention")(ack=_ack, lazy=[self._on_mention])
+        app.event("message")(ack=_ack, lazy=[self._on_message])
+        app.command(self.settings.slack_command)(ack=self._ack_command, lazy=[self._on_command])
+        app.action(render.FEEDBACK_UP)(self._on_feedback)
+        app.action(render.FEEDBACK_DOWN)(self._on_feedback)
+        return app
+
+    # --- middleware -------------------------------------------------------------------
+    def _answer_each_event_once(self, req: BoltRequest, resp: BoltResponse,
+                                next: Callable[[], BoltResponse]) -> BoltResponse:  # noqa: A002
+        """Ack (and do nothing for) an event whose ``event_id`` was already taken."""
+        body = req.body or {}
+        event_id = body.get("event_id") if body.get("type") == "event_callback" else None
+        if event_id and not self.events.add(event_id):
+            retry = (req.headers.get("x-slack-retry-num") or ["-"])[0]
+            reason = (req.headers.get("x-slack-retry-reason") or ["-"])[0]
+            log.info("event %s already taken; skipped (retry %s, %s)", event_id, retry, reason)
+            return BoltResponse(status=200, body="", headers={"x-slack-no-retry": "1"})
+        return next()
+
+    # --- events -------------------------------------------------------------------------
+    def _on_mention(self, event: dict, body: dict, context: BoltContext, client: WebClient) -> None:
+        self._answer_event(event, team_id=body.get("team_id"), context=context, client=client)
+
+    def _on_message(self, event: dict, body: dict, context: BoltContext, client: WebClient) -> None:
+        if event.get("channel_type") != "im":
+            return  # channel messages reach us as app_mention
+        self._answer_event(event, team_id=body.get("team_id"), context=context, client=client)
+
+    def _answer_event(self, event: dict, *, team_id: str | None, context: BoltContext,
+                      client: WebClient) -> None:
+        reason = skip_reason(event, bot_user_id=context.bot_user_id)
+        if reason:
+            log.debug("skipped %s event: %s", event.get("type"), reason)
+            return
+        channel = str(event["channel"])
+        thread_ts = thread_of(event)
+        question = clean_question(str(event.get("text") or ""), bot_user_id=context.bot_user_id)
+        cid = conversation_id(team_id=team_id, channel=channel, thread_ts=thread_ts)
+        message = self.answer(question, conversation=cid)
+        client.chat_postMessage(channel=channel, thread_ts=thread_ts, unfurl_links=False,
+                                unfurl_media=False, **message)
+
+    # --- slash command -------------------------------------------------------------------
+    def _ack_command(self, ack: Ack, command: dict) -> None:
+        question = clean_question(str(command.get("text") or ""))
+        language = detect_language(question) if question else "en"
+        if not question:
+            ack(response_type="ephemeral", text=render.text_for("usage", "en", cmd=self.settings.slack_command))
+            return
+        ack(response_type="ephemeral",
+            text=render.format_text(render.text_for("working", language, q=question)))
+
+    def _on_command(self, command: dict, respond: Respond) -> None:
+        question = clean_question(str(command.get("text") or ""))
+        if not question:
+            return
+        message = self.answer(question, conversation=None, asked_by=command.get("user_id"))
+        respond(response_type="in_channel", replace_original=False, **message)
+
+    # --- feedback -------------------------------------------------------------------------
+    def _on_feedback(self, ack: Ack, body: dict, action: dict, respond: Respond) -> None:
+        ack()
+        container = body.get("container") or {}
+        message_ts = str(container.get("message_ts") or (body.get("message") or {}).get("ts") or "")
+        channel = str(container.get("channel_id") or (body.get("channel") or {}).get("id") or "")
+        user = str((body.get("user") or {}).get("id") or "")
+        value, counted = self.feedback.record(action_id=action["action_id"], user_id=user,
+                                              channel=channel, message_ts=message_ts)
+        language = action.get("value") if action.get("value") in ("ar", "en") else "en"
+        text = render.text_for(f"thanks_{value}" if counted else "already_voted", language)
+        if body.get("response_url"):
+            respond(response_type="ephemeral", replace_original=False, text=render.format_text(text))
+
+    # --- answering ---------------------------------------------------------------------------
+    def answer(self, question: str, *, conversation: str | None,
+               asked_by: str | None = None) -> dict[str, Any]:
+        """The Block Kit message answering ``question`` (recording the turn in ``conversation``)."""
+        language = detect_language(question) if question else "en"
+        if not question:
+            return render.notice_message(render.text_for("usage", language, cmd=self.settings.slack_command))
+        if not self.service.wait_ready(self.options.ready_timeout_s):
+            return render.notice_message(render.text_for("not_ready", language))
+        store = self.service.conversations
+        history = [t.standalone for t in store.history(conversation)] if conversation else []
+        try:
+            answer, standalone = self.service.ask(question, history=history)
+        except ApiError as exc:
+            log.info("question refused: %s", exc.message)
+            return render.notice_message(exc.message)
+        except Exception:  # noqa: BLE001 - the user gets a message, the log the traceback
+            log.exception("answering a Slack question failed")
+            return render.notice_message(render.text_for("failed", language))
+        if conversation:
+            store.append(conversation, Turn(question, standalone, answer.answer))
+        return render.answer_message(answer, public_url=self.settings.public_url,
+                                     question=question if asked_by else None, asked_by=asked_by)
+
+
+def _ack(ack: Ack) -> None:
+    """Events: acknowledge at once; the lazy listener does the work."""
+    ack()

@@ -1,0 +1,102 @@
+"""``POST /slack/events``: Events API, slash commands and interactivity through bolt.
+
+The request goes through bolt's FastAPI (Starlette) adapter conversions
+(``to_bolt_request`` / ``to_starlette_response``). The adapter's own ``handle`` calls the
+synchronous ``App.dispatch`` on the event loop, where bolt then polls for the ack; here
+``dispatch`` runs in the threadpool instead, so other requests are never stalled.
+
+Before bolt sees a request, its signature is checked with slack_sdk's ``SignatureVerifier``
+(the same HMAC-SHA256 of ``v0:{timestamp}:{body}`` and 5-minute window bolt applies) and
+the exact signed request is refused if it was already accepted (a replay inside the window;
+events are exempt, as the bot acks a repeated ``event_id`` without acting on it). So a
+forged, stale or replayed request gets ``401`` and has no effect at all: bolt is not even
+built for it. bolt verifies the signature again itself.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+
+from fastapi import APIRouter, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import Response
+from slack_bolt.adapter.starlette.handler import to_bolt_request, to_starlette_response
+from slack_sdk.signature import SignatureVerifier
+
+from api.errors import ERROR_SCHEMA, error_response
+from api.slack.bolt_app import SlackBot
+from api.slack.inbound import SeenSet
+
+log = logging.getLogger("sanad.slack")
+
+#: Slack's (and bolt's) timestamp window, seconds
+REPLAY_WINDOW_S = 300
+_ERR = {"description": "error", "content": {"application/json": {"schema": ERROR_SCHEMA}}}
+
+
+class SlackEventsHandler:
+    """Verifies, de-replays and dispatches one Slack HTTP request to the bot's bolt App."""
+
+    def __init__(self, bot: SlackBot) -> None:
+        self.bot = bot
+        self.verifier = SignatureVerifier(signing_secret=bot.settings.slack_signing_secret or "")
+        self.accepted = SeenSet(max_items=100_000, ttl_s=REPLAY_WINDOW_S + 60)
+
+    def check(self, request: Request, body: bytes) -> str | None:
+        """Why the request must be refused (401), or None."""
+        timestamp = request.headers.get("x-slack-request-timestamp", "")
+        signature = request.headers.get("x-slack-signature", "")
+        if not timestamp.isdigit() or not signature:
+            return "missing or malformed Slack signature headers"
+        if abs(time.time() - int(timestamp)) > REPLAY_WINDOW_S:
+            return "stale Slack request timestamp"
+        if not self.verifier.is_valid(body=body, timestamp=timestamp, signature=signature):
+            return "invalid Slack request signature"
+        if not _is_event(body) and not self.accepted.add((timestamp, signature)):
+            return "replayed Slack request"
+        return None
+
+    async def handle(self, request: Request) -> Response:
+        body = await request.body()
+        reason = self.check(request, body)
+        if reason:
+            log.warning("refused a Slack request from %s: %s", request.client.host if request.client else "?", reason)
+            return error_response(401, "unauthorized", reason)
+        try:
+            app = await run_in_threadpool(self.bot.app)
+        except Exception as exc:  # noqa: BLE001 - e.g. auth.test refused the token
+            log.error("the Slack app could not start: %s", exc)
+            return error_response(503, "not_ready", "the Slack integration could not start; see the server log",
+                                  {"Retry-After": "30"})
+        bolt_response = await run_in_threadpool(app.dispatch, to_bolt_request(request, body))
+        if bolt_response.status == 401:
+            return error_response(401, "unauthorized", "invalid Slack request signature")
+        return to_starlette_response(bolt_response)
+
+
+def _is_event(body: bytes) -> bool:
+    """An Events API callback: answered once per ``event_id`` by the bot, so a repeat of it
+    (a Slack retry, which may carry the same timestamp and signature) is acked, not refused."""
+    if not body.lstrip().startswith(b"{"):
+        return False
+    try:
+        return json.loads(body).get("type") == "event_callback"
+    except (ValueError, AttributeError):
+        return False
+
+
+def build_router(bot: SlackBot) -> APIRouter:
+    """The ``/slack/events`` route for ``bot``."""
+    handler = SlackEventsHandler(bot)
+    router = APIRouter(tags=["slack"])
+
+    @router.post("/slack/events", response_class=Response, responses={401: _ERR, 503: _ERR})
+    async def slack_events(request: Request) -> Response:
+        """Slack Events API (`app_mention`, `message.im`), the slash command and interactivity
+        (feedback buttons). Signed requests only (HMAC-SHA256, 5-minute window); answers are
+        posted to Slack after the acknowledgement."""
+        return await handler.handle(request)
+
+    return router

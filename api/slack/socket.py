@@ -1,0 +1,52 @@
+"""``sanad slack --socket``: the bot over Socket Mode (no public URL needed).
+
+bolt's ``SocketModeHandler`` with slack_sdk's built-in WebSocket client (no extra
+dependency) opens an outbound connection with the app-level token (``xapp-...``); events,
+the slash command and button clicks arrive over it and are handled by the same App as
+``POST /slack/events``. The model loads in the background while the connection opens.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from api.slack import SlackOptions
+    from index.config import Settings
+
+log = logging.getLogger("sanad.slack")
+
+
+class SlackConfigError(Exception):
+    """The settings lack what Socket Mode needs (reported as one line, exit status 1)."""
+
+
+def missing_socket_settings(settings: Settings) -> list[str]:
+    """The environment variables Socket Mode needs that are unset."""
+    needed = (("SANAD_SLACK_BOT_TOKEN", settings.slack_bot_token),
+              ("SANAD_SLACK_APP_TOKEN", settings.slack_app_token))
+    return [name for name, value in needed if not value]
+
+
+def run_socket_mode(settings: Settings, *, options: SlackOptions | None = None) -> int:
+    """Connect and serve until interrupted; returns the exit status."""
+    missing = missing_socket_settings(settings)
+    if missing:
+        raise SlackConfigError(f"Socket Mode needs {' and '.join(missing)} (the bot token xoxb-... and the "
+                               "app-level token xapp-... with connections:write)")
+    from slack_bolt.adapter.socket_mode import SocketModeHandler
+
+    from api.service import Service
+    from api.slack.bolt_app import SlackBot
+
+    service = Service(settings)
+    service.start_loading()
+    try:
+        bot = SlackBot(service, settings, options=options)
+        handler = SocketModeHandler(bot.app(), app_token=settings.slack_app_token)
+        log.info("Sanad Slack bot connecting over Socket Mode (data dir %s)", settings.data_dir)
+        handler.start()  # blocks until interrupted
+    finally:
+        service.close()
+    return 0
