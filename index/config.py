@@ -53,6 +53,11 @@ class Settings(BaseSettings):
     min_similarity: float = Field(
         0.46, description="abstain when the best paragraph's cosine similarity is below this"
     )
+    answer_margin: float = Field(
+        0.15, ge=0, description="answer below min_similarity when the best paragraph's cosine beats the "
+        "mean of the next five by this much (0 = off)",
+    )
+    margin_floor: float = Field(0.30, description="...but never below this cosine similarity")
     max_citations: int = Field(3, ge=1, le=10)
     max_question_chars: int = Field(1000, ge=10)
 

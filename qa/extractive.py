@@ -57,15 +57,20 @@ class ExtractiveComposer:
     ----------
     catalog: where paragraphs (text and offsets) are read from.
     embedder: scores a long paragraph's sentences against the question.
-    min_similarity: abstain when no chunk's cosine similarity reaches this.
+    min_similarity: abstain when no chunk's cosine similarity reaches this...
+    answer_margin: ...unless the best chunk stands this far above the runners-up (the
+        retriever's ``margin``) and reaches ``margin_floor``; 0 turns the rule off.
     max_citations: at most this many quotes.
     """
 
     def __init__(self, *, catalog: Catalog, embedder: SanadEmbedding, min_similarity: float,
-                 max_citations: int = 3, analyzer: Analyzer | None = None) -> None:
+                 max_citations: int = 3, answer_margin: float = 0.0, margin_floor: float = 0.0,
+                 analyzer: Analyzer | None = None) -> None:
         self.catalog = catalog
         self.embedder = embedder
         self.min_similarity = min_similarity
+        self.answer_margin = answer_margin
+        self.margin_floor = margin_floor
         self.max_citations = max_citations
         self.analyzer = analyzer or Analyzer()
         self._sentence_vectors: OrderedDict[str, np.ndarray] = OrderedDict()
@@ -113,7 +118,12 @@ class ExtractiveComposer:
             seen.add((quote.paragraph.file, quote.paragraph.paragraph))
             quotes.append(quote)
         best = max((q.score for q in quotes), default=-1.0)
-        quotes = [q for q in quotes if q.score >= max(self.min_similarity, best - CITATION_MARGIN)]
+        margin = nodes[0].node.metadata.get("margin")
+        threshold = self.min_similarity
+        if (self.answer_margin > 0 and margin is not None and margin >= self.answer_margin
+                and best >= self.margin_floor):
+            threshold = min(threshold, best)  # a clear winner: answer even below the threshold
+        quotes = [q for q in quotes if q.score >= max(threshold, best - CITATION_MARGIN)]
         if not quotes:
             return Answer(answer=ABSTAIN[language], language=language, answerable=False)
 

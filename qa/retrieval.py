@@ -10,7 +10,6 @@ never sees a half-indexed file.
 
 from __future__ import annotations
 
-
 import numpy as np
 from llama_index.core.base.base_retriever import BaseRetriever
 from llama_index.core.schema import NodeWithScore, QueryBundle, TextNode
@@ -24,12 +23,30 @@ from qa.language import detect_language
 
 
 
+#: the dense margin compares the best cosine with the mean of the next this many
+MARGIN_RUNNERS_UP = 5
+
+
+def dense_margin(scores: list[float]) -> float | None:
+    """How far the best cosine stands above the mean of the next :data:`MARGIN_RUNNERS_UP`.
+
+    A question whose answer is in the corpus usually has one paragraph well ahead of the
+    rest; a question about something absent gets a flat list of loosely related paragraphs.
+    None when there are too few candidates to tell."""
+    ranked = sorted(scores, reverse=True)
+    if len(ranked) < 3:
+        return None
+    runners = ranked[1:1 + MARGIN_RUNNERS_UP]
+    return float(ranked[0] - sum(runners) / len(runners))
+
+
 class HybridRetriever(BaseRetriever):
     """Dense + BM25 retrieval over one index. ``mode`` picks "hybrid", "dense" or "lexical".
 
     Each returned node is a chunk: ``node.metadata`` has ``file``, ``paragraphs``,
-    ``dense`` (cosine similarity, or None when the chunk came from BM25 alone) and
-    ``lexical`` (BM25 score or None).
+    ``dense`` (cosine similarity, or None when the chunk came from BM25 alone),
+    ``lexical`` (BM25 score or None) and ``margin`` (:func:`dense_margin` of the query's
+    candidates, the same on every node).
     """
 
     def __init__(
@@ -89,6 +106,7 @@ class HybridRetriever(BaseRetriever):
             if missing:  # found by BM25 alone: give it its cosine score too
                 dense_score.update(self.vectors.similarities(vector, missing))
         top_lexical = max((lexical_score.get(cid, 0.0) for cid in pool), default=0.0) or 1.0
+        margin = dense_margin([dense_score[cid] for cid in pool if cid in dense_score])
         if self.mode == "lexical":
             fused = {cid: lexical_score.get(cid, 0.0) for cid in pool}
         else:
@@ -100,7 +118,7 @@ class HybridRetriever(BaseRetriever):
             rec = records[cid]
             node = TextNode(id_=cid, text=rec.text, metadata={
                 "file": rec.file, "paragraphs": list(rec.paragraphs),
-                "dense": dense_score.get(cid), "lexical": lexical_score.get(cid),
+                "dense": dense_score.get(cid), "lexical": lexical_score.get(cid), "margin": margin,
             })
             nodes.append(NodeWithScore(node=node, score=fused[cid]))
         return nodes
