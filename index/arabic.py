@@ -48,6 +48,11 @@ def _build_table() -> dict[int, str | None]:
     for cp in range(0x06D6, 0x06EE):
         table[cp] = None
     table[0x0640] = None
+    # The other Arabic combining marks: honorific signs and small fatha/damma/kasra
+    # (U+0610-061A), Arabic Extended-A/B Quranic marks and open/curly tanween and harakat
+    # (U+0898-089F, U+08CA-08FF except U+08E2, a format character).
+    for cp in (*range(0x0610, 0x061B), *range(0x0898, 0x08A0), *range(0x08CA, 0x08E2), *range(0x08E3, 0x0900)):
+        table[cp] = None
 
     # Invisible format characters: zero-width space/joiners, LRM/RLM, Arabic
     # letter mark, BOM / zero-width no-break space, bidi embeddings/isolates,
@@ -105,7 +110,8 @@ _TABLE: dict[int, str | None] = _build_table()
 def normalize_arabic(text: str) -> str:
     """Normalise Arabic orthography and casefold Latin; idempotent.
 
-    Removes diacritics (U+064B-065F, U+0670, U+06D6-06ED), tatweel and
+    Removes diacritics and Quranic marks (U+064B-065F, U+0670, U+06D6-06ED,
+    U+0610-061A, U+0898-089F, U+08CA-08FF but U+08E2), tatweel and
     zero-width/bidi format characters; maps alef variants to ``ا``, ``ى``->``ي``,
     ``ة``->``ه``, ``ؤ``->``و``, ``ئ``->``ي``; Arabic-Indic and Persian digits to
     ASCII; ``، ؛ ؟ « »`` to spaces; presentation-form ligatures to base letters.

@@ -51,6 +51,16 @@ class DocumentRecord:
 
 
 @dataclass(frozen=True, slots=True)
+class StoredDocument:
+    """What the catalog keeps of one indexed document."""
+
+    doc: ParsedDocument
+    chunks: tuple[Chunk, ...]
+    size_bytes: int
+    indexed_at: float
+
+
+@dataclass(frozen=True, slots=True)
 class ChunkRecord:
     id: str
     file: str
@@ -94,31 +104,81 @@ class Catalog:
             tx.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key, value))
 
     # --- writes -------------------------------------------------------------------------
-    def replace_document(self, doc: ParsedDocument, chunks: Sequence[Chunk], *, size_bytes: int) -> None:
+    def replace_document(self, doc: ParsedDocument, chunks: Sequence[Chunk], *, size_bytes: int,
+                         indexed_at: float | None = None) -> None:
         """Swap in one document's paragraphs, chunks and manifest row, atomically."""
-        with self._transaction() as tx:
-            tx.execute("DELETE FROM paragraphs WHERE file = ?", (doc.file,))
-            tx.execute("DELETE FROM chunks WHERE file = ?", (doc.file,))
-            tx.executemany(
-                "INSERT INTO paragraphs VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                [(p.file, p.paragraph, p.line_start, p.line_end, p.char_start, p.char_end,
-                  p.text, int(p.boilerplate)) for p in doc.paragraphs],
-            )
-            tx.executemany(
-                "INSERT INTO chunks VALUES (?, ?, ?, ?)",
-                [(c.id, c.file, json.dumps(list(c.paragraphs)), c.text) for c in chunks],
-            )
-            tx.execute(
-                "INSERT OR REPLACE INTO documents VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                (doc.file, doc.sha256, doc.kind, doc.title, doc.text, len(doc.paragraphs),
-                 size_bytes, time.time()),
-            )
+        self.apply([StoredDocument(doc, tuple(chunks), size_bytes, indexed_at or time.time())], ())
 
     def delete_document(self, file: str) -> None:
+        self.apply((), (file,))
+
+    def apply(self, puts: Sequence["StoredDocument"], removes: Sequence[str],
+              meta: dict[str, str] | None = None, *, expect: tuple[str, str | None] | None = None) -> bool:
+        """Swap in ``puts``, drop ``removes`` and set ``meta``, all in one transaction.
+
+        Readers (in WAL mode, each on its own connection) see all of it or none of it. With
+        ``expect=(key, value)`` nothing is written, and False returned, unless meta ``key``
+        still holds ``value`` (a sync applies a diff only to the state it computed it from).
+        """
         with self._transaction() as tx:
-            tx.execute("DELETE FROM documents WHERE file = ?", (file,))
-            tx.execute("DELETE FROM paragraphs WHERE file = ?", (file,))
-            tx.execute("DELETE FROM chunks WHERE file = ?", (file,))
+            if expect is not None:
+                row = tx.execute("SELECT value FROM meta WHERE key = ?", (expect[0],)).fetchone()
+                if (row[0] if row else None) != expect[1]:
+                    return False
+            for file in removes:
+                _delete(tx, file)
+            for stored in puts:
+                doc = stored.doc
+                _delete(tx, doc.file)
+                tx.executemany(
+                    "INSERT INTO paragraphs VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    [(p.file, p.paragraph, p.line_start, p.line_end, p.char_start, p.char_end,
+                      p.text, int(p.boilerplate)) for p in doc.paragraphs],
+                )
+                tx.executemany(
+                    "INSERT INTO chunks VALUES (?, ?, ?, ?)",
+                    [(c.id, c.file, json.dumps(list(c.paragraphs)), c.text) for c in stored.chunks],
+                )
+                tx.execute(
+                    "INSERT INTO documents VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    (doc.file, doc.sha256, doc.kind, doc.title, doc.text, len(doc.paragraphs),
+                     stored.size_bytes, stored.indexed_at),
+                )
+            for key, value in (meta or {}).items():
+                tx.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key, value))
+        return True
+
+    def clear(self) -> None:
+        """Forget every document (a replica's cache of another server starts over)."""
+        with self._transaction() as tx:
+            tx.execute("DELETE FROM documents")
+            tx.execute("DELETE FROM paragraphs")
+            tx.execute("DELETE FROM chunks")
+            tx.execute("DELETE FROM meta WHERE key != 'source'")
+
+    # --- consistent reads -----------------------------------------------------------------
+    @contextmanager
+    def snapshot(self) -> Iterator[None]:
+        """Every read inside sees one committed state (a SQLite read transaction).
+
+        An answer reads chunk records, then paragraphs: without a snapshot an indexer
+        committing in between could pair an old chunk with a new paragraph table.
+        Re-entrant: an inner ``snapshot()`` joins the outer one.
+        """
+        if self._conn.in_transaction:
+            yield
+            return
+        self._conn.execute("BEGIN")
+        try:
+            self._conn.execute("SELECT 1 FROM documents LIMIT 1").fetchall()  # pins the snapshot now
+            yield
+        finally:
+            if self._conn.in_transaction:
+                self._conn.execute("COMMIT")
+
+    def data_version(self) -> int:
+        """Changes whenever another connection (another process, a sync) commits."""
+        return int(self._conn.execute("PRAGMA data_version").fetchone()[0])
 
     # --- reads --------------------------------------------------------------------------
     def manifest(self) -> dict[str, str]:
@@ -189,6 +249,12 @@ class Catalog:
             "paragraphs": self._conn.execute("SELECT COUNT(*) FROM paragraphs").fetchone()[0],
             "chunks": self._conn.execute("SELECT COUNT(*) FROM chunks").fetchone()[0],
         }
+
+
+def _delete(tx: sqlite3.Connection, file: str) -> None:
+    tx.execute("DELETE FROM documents WHERE file = ?", (file,))
+    tx.execute("DELETE FROM paragraphs WHERE file = ?", (file,))
+    tx.execute("DELETE FROM chunks WHERE file = ?", (file,))
 
 
 def _paragraph(row: tuple) -> Paragraph:

@@ -3,32 +3,71 @@
 Order of writes for one file, chosen so that a crash at any point loses nothing and a
 rerun ends in exactly the state of a clean run:
 
-1. embed the chunks Chroma does not have yet and add them (new ids only);
-2. swap the file's paragraphs, chunks and manifest row in one catalog transaction;
-3. delete the file's old chunk ids from Chroma.
+1. embed the chunks Chroma does not have yet and add them (new ids only; a chunk id
+   carries a hash of its text, so an existing id already holds the right vector);
+2. (server mode) write the file version's document record to the server's catalog
+   collection (immutable, named by file + content hash: :mod:`index.shared_catalog`);
+3. commit: embedded, swap the file's paragraphs, chunks and manifest row in one catalog
+   transaction; server, upsert the manifest record (the one atomic commit point every
+   replica syncs to), then apply the same change to the local catalog cache;
+4. delete the file's old chunk ids from Chroma (and, server, its old document record).
 
-A crash after 1 leaves vectors the catalog does not know: every run starts by deleting
-such orphans, and readers ignore them. The lexical index is derived from the catalog and
-rebuilt when the catalog's stamp changes. A lock file keeps two indexers apart.
+A crash before 3 leaves vectors and records no committed manifest names: readers ignore
+them (retrieval keeps only chunk ids its catalog snapshot knows), the next run reuses the
+vectors it still needs and deletes the rest at its end. A crash after 3 leaves stale
+vectors that the committed catalog no longer names: the same clean-up. The lexical index
+is derived from the catalog and rebuilt when the catalog's stamp changes.
+
+Writers are kept apart by a lock file in the data dir and, in server mode, by a lease
+record on the server (owner, host, pid, expiry) so indexers on other machines wait too.
+
+``SANAD_TEST_CRASH_AT=point[:n]`` (tests only) makes the process SIGKILL itself the n-th
+time it passes a named point (see :func:`crash_point`).
 """
 
 from __future__ import annotations
 
 import fcntl
+import logging
 import os
+import signal
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterator, Sequence
 
-from index.catalog import Catalog
+from index.catalog import Catalog, StoredDocument
 from index.chunks import Chunk, build_chunks
 from index.config import Settings
 from index.embedding import SanadEmbedding, build_embedder, embedder_fingerprint
 from index.lexical import LexicalIndex
 from index.paragraphs import SUPPORTED_SUFFIXES, DocumentError, ParsedDocument, load_document
+from index.shared_catalog import LEASE_TTL_S, Lease, Manifest, ManifestEntry, SharedCatalog, SharedCatalogError
+from index.sync import VERSION_KEY, CacheSourceError, check_cache_source, sync_catalog
 from index.vectors import ChunkVectors
+
+log = logging.getLogger("sanad.index")
+
+#: the crash-test hook's environment variable
+CRASH_ENV = "SANAD_TEST_CRASH_AT"
+#: the named points of the hook, in the order a run passes them
+CRASH_POINTS = ("embed_batch", "document_record", "before_commit", "after_server_commit", "after_commit",
+                "stale_deletion", "before_lexical")
+_crash_counts: dict[str, int] = {}
+
+
+def crash_point(name: str) -> None:
+    """Test hook: ``SANAD_TEST_CRASH_AT=name[:n]`` SIGKILLs this process the n-th time here."""
+    spec = os.environ.get(CRASH_ENV)
+    if not spec:
+        return
+    point, _, nth = spec.partition(":")
+    if point != name:
+        return
+    _crash_counts[name] = _crash_counts.get(name, 0) + 1
+    if _crash_counts[name] >= int(nth or 1):
+        os.kill(os.getpid(), signal.SIGKILL)
 
 
 class IndexerError(RuntimeError):
@@ -117,24 +156,56 @@ class ProgressSink:
         pass
 
 
+class _Pending:
+    """Files written to the stores but not yet committed to the catalog."""
+
+    def __init__(self) -> None:
+        self.puts: dict[str, tuple[StoredDocument, ManifestEntry | None]] = {}
+        self.removes: set[str] = set()
+        self.since = time.monotonic()
+
+    def __bool__(self) -> bool:
+        return bool(self.puts or self.removes)
+
+    def clear(self) -> None:
+        self.puts.clear()
+        self.removes.clear()
+        self.since = time.monotonic()
+
+
 class Indexer:
     """Brings the stores in line with a set of corpus paths.
 
     Parameters
     ----------
     settings:
-        where state lives and which model embeds.
+        where state lives and which model embeds; ``chroma_url`` set means server mode.
     embedder:
         an already-loaded embedder to reuse; loaded from settings on first need otherwise.
+    commit_interval_s:
+        server mode: publish a new catalog version at most this often during a run (each
+        commit rewrites the manifest record, so committing per file would cost O(files²));
+        embedded mode commits every file.
     """
 
-    def __init__(self, settings: Settings, *, embedder: SanadEmbedding | None = None) -> None:
+    def __init__(self, settings: Settings, *, embedder: SanadEmbedding | None = None,
+                 commit_interval_s: float = 2.0) -> None:
         self.settings = settings
         self._embedder = embedder
+        self.commit_interval_s = commit_interval_s
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         self.catalog = Catalog(settings.catalog_path)
+        try:
+            check_cache_source(self.catalog, settings)
+        except CacheSourceError as exc:
+            self.catalog.close()
+            raise IndexerError(str(exc)) from None
         self.vectors = ChunkVectors(settings)
-        self._check_model()
+        self.shared = SharedCatalog(settings, client=self.vectors.client) if settings.chroma_url else None
+        self._manifest = Manifest()
+        self._lease: Lease | None = None
+        if self.shared is None:
+            self._check_model()
 
     @property
     def embedder(self) -> SanadEmbedding:
@@ -156,8 +227,44 @@ class Indexer:
                 f"use another SANAD_DATA_DIR or delete {self.settings.data_dir} to rebuild"
             )
 
+    def _check_server_model(self) -> None:
+        wanted = embedder_fingerprint(self.settings)
+        have = self._manifest.embedder
+        if have is not None and have != wanted:
+            raise IndexerError(
+                f"the index on {self.settings.chroma_url} (collection {self.settings.chroma_collection!r}) "
+                f"was built with the embedder {have!r} but settings name {wanted!r}; "
+                "use another SANAD_CHROMA_COLLECTION to build a new one"
+            )
+
     def close(self) -> None:
         self.catalog.close()
+
+    @contextmanager
+    def _writing(self) -> Iterator[None]:
+        """Hold the write locks; in server mode also the lease, with the cache synced first."""
+        with index_lock(self.settings.lock_path):
+            if self.shared is None:
+                yield
+                return
+            try:
+                self._lease = self.shared.acquire_lease()
+            except SharedCatalogError as exc:
+                raise IndexerError(str(exc)) from None
+            try:
+                self._manifest = sync_catalog(self.shared, self.catalog)
+                self._check_server_model()
+                if not self._manifest.version:
+                    self._remove_orphans()  # nothing committed yet: whatever is there is a killed run's
+                yield
+            except SharedCatalogError as exc:
+                raise IndexerError(str(exc)) from None
+            finally:
+                lease, self._lease = self._lease, None
+                try:
+                    self.shared.release_lease(lease)
+                except Exception:  # noqa: BLE001 - it expires on its own
+                    log.warning("could not release the index lease; it expires in %.0f s", LEASE_TTL_S)
 
     # ------------------------------------------------------------------------------------
     def index(self, paths: Sequence[Path], *, prune: bool = True,
@@ -165,35 +272,42 @@ class Indexer:
         """Index ``paths``; with ``prune``, indexed files not found under them are removed."""
         started = time.perf_counter()
         report = IndexReport()
-        with index_lock(self.settings.lock_path):
+        with self._writing():
             sources, problems = discover(paths)
             report.errors.update(problems)
-            report.orphans_removed = self._remove_orphans()
             manifest = self.catalog.manifest()
 
             todo: list[tuple[ParsedDocument, list[Chunk], int, bool]] = []
             for source in sources:
                 try:
                     doc = load_document(source.path, root=_root_of(source), max_bytes=self.settings.max_file_bytes)
+                    size = source.path.stat().st_size
                 except DocumentError as exc:
                     report.errors[source.file] = str(exc)
+                    continue
+                except Exception as exc:  # noqa: BLE001 - one bad file never stops the corpus
+                    log.warning("reading %s failed", source.path, exc_info=True)
+                    report.errors[source.file] = f"could not be read ({exc.__class__.__name__}: {exc})"
                     continue
                 if manifest.get(doc.file) == doc.sha256:
                     report.unchanged.append(doc.file)
                     continue
                 if not doc.paragraphs:
                     report.warnings[doc.file] = "empty file: no paragraphs to index"
-                todo.append((doc, build_chunks(doc), source.path.stat().st_size, doc.file in manifest))
+                todo.append((doc, build_chunks(doc), size, doc.file in manifest))
 
+            pending = _Pending()
             if prune:
                 seen = {s.file for s in sources}
                 for file in sorted(set(manifest) - seen):
                     if file in report.errors:
                         continue  # an unreadable file keeps its last good version
-                    old_ids = self.catalog.chunk_ids_of(file)
-                    self.catalog.delete_document(file)
-                    self.vectors.delete_ids(sorted(old_ids))
+                    entry = self._manifest.files.get(file)
+                    if entry is not None and entry.uploaded:
+                        continue  # server mode: uploaded through a replica's API; DELETE removes it
+                    pending.removes.add(file)
                     report.removed.append(file)
+                self._commit(pending)
 
             new_ids_by_file = {doc.file: self._missing_ids(chunks) for doc, chunks, _, _ in todo}
             total = sum(len(ids) for ids in new_ids_by_file.values())
@@ -201,30 +315,36 @@ class Indexer:
             try:
                 for doc, chunks, size, existed in todo:
                     wanted = new_ids_by_file[doc.file]
-                    report.chunks_embedded += self._write_file(doc, chunks, size, wanted, sink)
+                    report.chunks_embedded += self._write_file(doc, chunks, size, wanted, sink, pending)
                     (report.changed if existed else report.added).append(doc.file)
+                self._commit(pending)
             finally:
                 sink.close()
+            report.orphans_removed = self._remove_orphans()
+            crash_point("before_lexical")
             self.refresh_lexical()
         report.seconds = time.perf_counter() - started
         return report
 
     def remove(self, file: str) -> bool:
         """Remove one indexed document from every store; False if it was not indexed."""
-        with index_lock(self.settings.lock_path):
+        with self._writing():
             if self.catalog.document(file) is None:
                 return False
-            old_ids = self.catalog.chunk_ids_of(file)
-            self.catalog.delete_document(file)
-            self.vectors.delete_ids(sorted(old_ids))
+            pending = _Pending()
+            pending.removes.add(file)
+            self._commit(pending)
             self.refresh_lexical()
             return True
 
     def add_document(self, doc: ParsedDocument, *, size_bytes: int) -> int:
         """Index one already-parsed document (API uploads); returns chunks embedded."""
-        with index_lock(self.settings.lock_path):
+        with self._writing():
             chunks = build_chunks(doc)
-            embedded = self._write_file(doc, chunks, size_bytes, self._missing_ids(chunks), ProgressSink())
+            pending = _Pending()
+            embedded = self._write_file(doc, chunks, size_bytes, self._missing_ids(chunks), ProgressSink(),
+                                        pending, uploaded=True)
+            self._commit(pending)
             self.refresh_lexical()
             return embedded
 
@@ -233,23 +353,78 @@ class Indexer:
         ids = [c.id for c in chunks]
         return set(ids) - self.vectors.existing_ids(ids)
 
-    def _write_file(self, doc: ParsedDocument, chunks: list[Chunk], size: int,
-                    missing: set[str], sink: ProgressSink) -> int:
+    def _renew(self) -> None:
+        if self.shared is not None and self._lease is not None:
+            self.shared.renew_lease(self._lease)
+
+    def _write_file(self, doc: ParsedDocument, chunks: list[Chunk], size: int, missing: set[str],
+                    sink: ProgressSink, pending: _Pending, *, uploaded: bool | None = None) -> int:
+        """Embed the file's new chunks into Chroma and stage it; commits when due."""
         to_embed = [c for c in chunks if c.id in missing]
         batch = self.settings.embed_batch_size
         for start in range(0, len(to_embed), batch):
             part = to_embed[start:start + batch]
             self.vectors.add(part, self.embedder.embed_documents([c.text for c in part]))
             sink.advance(len(part))
-        old_ids = self.catalog.chunk_ids_of(doc.file)
-        self.catalog.replace_document(doc, chunks, size_bytes=size)
-        stale = old_ids - {c.id for c in chunks}
-        self.vectors.delete_ids(sorted(stale))
+            crash_point("embed_batch")
+            self._renew()
+        stored = StoredDocument(doc, tuple(chunks), size, time.time())
+        entry = None
+        if self.shared is not None:
+            if uploaded is None:
+                previous = self._manifest.files.get(doc.file)
+                uploaded = previous is not None and previous.uploaded
+            entry = self.shared.put_document(stored, uploaded=uploaded)
+            crash_point("document_record")
+        pending.removes.discard(doc.file)
+        pending.puts[doc.file] = (stored, entry)
+        if self.shared is None or time.monotonic() - pending.since >= self.commit_interval_s:
+            self._commit(pending)
         return len(to_embed)
 
+    def _commit(self, pending: _Pending) -> None:
+        """Make ``pending`` visible to readers at once, then drop what it replaced.
+
+        Embedded: one SQLite transaction. Server: one upsert of the manifest record on the
+        server (the commit every replica syncs to), then the same change in the local
+        cache. Stale vectors and document records are deleted only after that.
+        """
+        if not pending:
+            pending.since = time.monotonic()
+            return
+        files = sorted(set(pending.puts) | pending.removes)
+        old_ids = {f: self.catalog.chunk_ids_of(f) for f in files}
+        crash_point("before_commit")
+        meta: dict[str, str] = {}
+        old_manifest = self._manifest
+        if self.shared is not None:
+            new_manifest = old_manifest.changed(
+                puts={f: entry for f, (_, entry) in pending.puts.items() if entry is not None},
+                removes=pending.removes, embedder=embedder_fingerprint(self.settings))
+            self.shared.commit(new_manifest, expected_version=old_manifest.version, lease=self._lease)
+            self._manifest = new_manifest
+            crash_point("after_server_commit")
+            meta = {VERSION_KEY: new_manifest.version, "embedder": new_manifest.embedder or ""}
+        self.catalog.apply([stored for stored, _ in pending.puts.values()], sorted(pending.removes), meta)
+        crash_point("after_commit")
+        for file in files:
+            kept = {c.id for c in pending.puts[file][0].chunks} if file in pending.puts else set()
+            stale = old_ids[file] - kept
+            if stale:
+                self.vectors.delete_ids(sorted(stale))
+                crash_point("stale_deletion")
+        if self.shared is not None:
+            live = self._manifest.keys()
+            self.shared.delete_documents(
+                e for f, e in old_manifest.files.items() if f in old_ids and e.key not in live)
+        pending.clear()
+
     def _remove_orphans(self) -> int:
+        """Delete vectors (and, in server mode, document records) no committed file names."""
         orphans = self.vectors.all_ids() - self.catalog.all_chunk_ids()
         self.vectors.delete_ids(sorted(orphans))
+        if self.shared is not None:
+            self.shared.delete_unreferenced(self._manifest)
         return len(orphans)
 
     def refresh_lexical(self) -> LexicalIndex:

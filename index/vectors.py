@@ -31,9 +31,13 @@ def chroma_client(settings: Settings):  # noqa: ANN201 - chromadb's client class
     try:
         if settings.chroma_url:
             url = urlparse(settings.chroma_url)
+            if url.scheme not in ("http", "https") or not url.hostname:
+                raise ValueError("SANAD_CHROMA_URL must look like http://host:port")
+            headers = ({"Authorization": f"Bearer {settings.chroma_auth_token}"}
+                       if settings.chroma_auth_token else None)
             return chromadb.HttpClient(
-                host=url.hostname or "127.0.0.1", port=url.port or 8000,
-                ssl=url.scheme == "https", settings=chroma_settings,
+                host=url.hostname, port=url.port or (443 if url.scheme == "https" else 8000),
+                ssl=url.scheme == "https", headers=headers, settings=chroma_settings,
             )
         settings.chroma_path.mkdir(parents=True, exist_ok=True)
         return chromadb.PersistentClient(path=str(settings.chroma_path), settings=chroma_settings)
@@ -49,6 +53,7 @@ class ChunkVectors:
         from llama_index.vector_stores.chroma import ChromaVectorStore
 
         self._client = chroma_client(settings)
+        self.client = self._client  # shared with the server-mode catalog (index.shared_catalog)
         try:
             self._collection = self._client.get_or_create_collection(
                 settings.chroma_collection, metadata={"hnsw:space": "cosine"},

@@ -156,9 +156,9 @@ def test_kill_9_mid_run_then_rerun_matches_clean_run(tmp_path: Path) -> None:
     env = {**os.environ, "SANAD_EMBED_MODEL": "hash", "SANAD_EMBED_BATCH_SIZE": "1"}
     cmd = [sys.executable, "-m", "api.cli", "index", str(corpus), "--quiet"]
 
-    clean_dir = tmp_path / "clean"
-    subprocess.run(cmd, env={**env, "SANAD_DATA_DIR": str(clean_dir)}, cwd=REPO, check=True, capture_output=True)
-    clean = snapshot(Settings(data_dir=clean_dir, embed_model="hash"))
+    clean_settings = Settings(data_dir=tmp_path / "clean", embed_model="hash")
+    run_index(clean_settings, corpus)  # the reference run, in-process (no start-up cost)
+    clean = snapshot(clean_settings)
 
     data = tmp_path / "killed"
     kills = 0
@@ -174,9 +174,9 @@ def test_kill_9_mid_run_then_rerun_matches_clean_run(tmp_path: Path) -> None:
             time.sleep(0.005)
         proc.wait(timeout=60)
     assert kills >= 2, "the indexer finished before it could be killed; make the corpus bigger"
-    done = subprocess.run(cmd, env={**env, "SANAD_DATA_DIR": str(data)}, cwd=REPO, capture_output=True, text=True)
-    assert done.returncode == 0, done.stderr
-    assert snapshot(Settings(data_dir=data, embed_model="hash")) == clean
+    settings = Settings(data_dir=data, embed_model="hash")
+    assert not run_index(settings, corpus).errors
+    assert snapshot(settings) == clean
 
 
 def _documents(data: Path) -> int:
@@ -239,3 +239,157 @@ def test_missing_path_is_a_clear_error(hash_settings: Settings, tmp_path: Path) 
     with pytest.raises(IndexerError, match="no such file or folder"):
         indexer.index([tmp_path / "nope"])
     indexer.close()
+
+
+# --- bad input: one message per bad file, the rest indexed --------------------------------------
+def test_truncated_corrupt_and_blank_files(hash_settings: Settings, seeds_copy: Path, tmp_path: Path) -> None:
+    (seeds_copy / "truncated.txt").write_bytes("نص عربي مقطوع".encode()[:-1])  # a UTF-8 sequence cut short
+    (seeds_copy / "surrogate.md").write_bytes(b"# T\n\n\xed\xa0\x80 text")  # encoded surrogate: not UTF-8
+    (seeds_copy / "blank.txt").write_bytes(b" \n\t\n   \n")
+    (seeds_copy / "bom-only.txt").write_bytes(b"\xef\xbb\xbf")
+    (seeds_copy / "cut.html").write_bytes(b"<html><body><h1>Cut short</h1><p>The file ends in the <b>midd")
+    outside = tmp_path / "outside.txt"
+    outside.write_text("secret", encoding="utf-8")
+    (seeds_copy / "link.txt").symlink_to(outside)
+    report = run_index(hash_settings, seeds_copy)
+    assert report.errors["truncated.txt"].startswith("not valid UTF-8 (byte ")
+    assert report.errors["surrogate.md"] == "not valid UTF-8 (byte 5)"
+    assert "outside the corpus root" in report.errors["link.txt"]
+    assert report.warnings["blank.txt"] == report.warnings["bom-only.txt"] == "empty file: no paragraphs to index"
+    assert {"cut.html", "blank.txt", "bom-only.txt"} <= set(report.added)
+    assert len([f for f in report.added if f.startswith("0")]) == 5
+    catalog = Catalog(hash_settings.catalog_path)
+    assert [p.text for p in catalog.paragraphs_of("cut.html")] == ["Cut short", "The file ends in the midd"]
+    assert catalog.paragraphs_of("blank.txt") == [] and catalog.document("blank.txt") is not None
+    catalog.close()
+
+
+def test_an_unexpected_reader_failure_skips_only_that_file(hash_settings: Settings, seeds_copy: Path,
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    import index.indexer as indexer_module
+
+    real = indexer_module.load_document
+
+    def flaky(path, **kwargs):  # noqa: ANN001, ANN003, ANN202
+        if path.name.startswith("001_"):
+            raise RecursionError("maximum recursion depth exceeded")
+        return real(path, **kwargs)
+
+    monkeypatch.setattr(indexer_module, "load_document", flaky)
+    report = run_index(hash_settings, seeds_copy)
+    bad = "001_60d84da894ed2980.txt"
+    assert report.errors == {bad: "could not be read (RecursionError: maximum recursion depth exceeded)"}
+    assert len(report.added) == 4 and bad not in report.added
+
+
+def test_a_file_grown_past_the_limit_keeps_its_last_good_version(tmp_path: Path, seeds_copy: Path) -> None:
+    settings = Settings(data_dir=tmp_path / "d", embed_model="hash", max_file_bytes=20_000)
+    run_index(settings, seeds_copy)
+    before = snapshot(settings)
+    target = seeds_copy / "003_9157ba4207286d92.txt"
+    target.write_text(target.read_text(encoding="utf-8") * 10, encoding="utf-8")
+    report = run_index(settings, seeds_copy)
+    size = target.stat().st_size
+    assert report.errors == {target.name: f"file too large: {size} bytes (limit 20000 bytes): {target.name}"}
+    assert not report.removed and snapshot(settings) == before
+
+
+def test_the_cli_prints_one_line_per_bad_file(seeds_copy: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                              capsys: pytest.CaptureFixture[str]) -> None:
+    from api.cli import main
+
+    (seeds_copy / "bad.txt").write_bytes(b"\xff\xfe broken")
+    (seeds_copy / "empty.md").write_bytes(b"")
+    monkeypatch.setenv("SANAD_DATA_DIR", str(tmp_path / "cli-data"))
+    monkeypatch.setenv("SANAD_EMBED_MODEL", "hash")
+    assert main(["index", str(seeds_copy), "--quiet"]) == 0
+    out, err = capsys.readouterr()
+    assert "skipped bad.txt: not valid UTF-8 (byte 0)" in err
+    assert "warning empty.md: empty file: no paragraphs to index" in err
+    assert out.startswith("6 added, 0 changed, 0 removed, 0 unchanged, 1 skipped with errors")
+
+
+# --- readers during a re-index ----------------------------------------------------------------------
+def test_a_catalog_snapshot_sees_the_old_or_the_new_version_never_both(hash_settings: Settings,
+                                                                      seeds_copy: Path) -> None:
+    run_index(hash_settings, seeds_copy)
+    target = seeds_copy / "000_51f39cb05999d58c.txt"
+    old_text = target.read_text(encoding="utf-8")
+    reader = Catalog(hash_settings.catalog_path)
+    with reader.snapshot():
+        first = reader.paragraph(target.name, 1)
+        target.write_text("سطر جديد\n" + old_text, encoding="utf-8")
+        run_index(hash_settings, seeds_copy)  # commits through another connection meanwhile
+        assert reader.paragraph(target.name, 1) == first
+        assert reader.document_text(target.name) == old_text
+    assert reader.document_text(target.name) == "سطر جديد\n" + old_text
+    assert reader.paragraph(target.name, 1).text == "سطر جديد"
+    reader.close()
+
+
+def test_an_answer_reads_one_index_version_while_the_indexer_commits(tmp_path: Path, seeds_copy: Path) -> None:
+    """The indexer commits a new version of the cited file in the middle of an answer: every
+    catalog read of that answer still sees the version it started with."""
+    from qa.answerer import Answerer
+
+    settings = Settings(data_dir=tmp_path / "d", embed_model="hash", min_similarity=0.0)
+    run_index(settings, seeds_copy)
+    target = seeds_copy / "000_51f39cb05999d58c.txt"
+    old_text = target.read_text(encoding="utf-8")
+    answerer = Answerer(settings, embedder=HashEmbedding())
+    real_paragraph = answerer.catalog.paragraph
+    reads: list[tuple[str, str | None]] = []
+
+    def paragraph(file: str, number: int):  # noqa: ANN202
+        if not reads:  # first paragraph read of the answer: a new version is committed now
+            target.write_text("سطر جديد في الأعلى\n" + old_text.replace("الناتو", "الحلف"), encoding="utf-8")
+            assert run_index(settings, seeds_copy).changed == [target.name]
+        reads.append((file, answerer.catalog.document_text(target.name)))
+        return real_paragraph(file, number)
+
+    answerer.catalog.paragraph = paragraph  # the composer reads through this object
+    question = " ".join(old_text.split("\n")[0].split()[:10])
+    answer = answerer.ask(question)
+    assert reads and all(text == old_text for _, text in reads)
+    assert_quotes_in(answer, old_text, target.name)
+    answerer.catalog.paragraph = real_paragraph
+    new_answer = answerer.ask(question)
+    assert_quotes_in(new_answer, target.read_text(encoding="utf-8"), target.name)
+    answerer.close()
+
+
+def assert_quotes_in(answer, text: str, file: str) -> None:  # noqa: ANN001
+    cited = [c for c in answer.citations if c.file == file]
+    assert cited, answer
+    assert all(text[c.char_start:c.char_end] == c.quote for c in cited)
+
+
+def test_a_guarded_apply_writes_nothing_onto_a_moved_catalog(hash_settings: Settings, seeds_copy: Path) -> None:
+    """A replica's sync applies its diff only onto the cache state it computed it from."""
+    run_index(hash_settings, seeds_copy)
+    catalog = Catalog(hash_settings.catalog_path)
+    catalog.set_meta("server_version", "v1")
+    gone = "000_51f39cb05999d58c.txt"
+    assert not catalog.apply([], [gone], {"server_version": "v3"}, expect=("server_version", "v2"))
+    assert catalog.document(gone) is not None and catalog.get_meta("server_version") == "v1"
+    assert catalog.apply([], [gone], {"server_version": "v2"}, expect=("server_version", "v1"))
+    assert catalog.document(gone) is None and catalog.get_meta("server_version") == "v2"
+    catalog.close()
+
+
+def test_index_written_before_server_mode_existed_is_adopted(hash_settings: Settings, seeds_copy: Path) -> None:
+    """A data dir from an older Sanad (catalog with documents, no "source" meta) keeps working."""
+    from index.sync import SOURCE_KEY
+
+    indexer = Indexer(hash_settings, embedder=HashEmbedding())
+    first = indexer.index([seeds_copy], progress=None)
+    indexer.close()
+    con = sqlite3.connect(hash_settings.catalog_path)
+    with con:
+        con.execute("DELETE FROM meta WHERE key = ?", (SOURCE_KEY,))
+    con.close()
+    indexer = Indexer(hash_settings, embedder=HashEmbedding())  # used to raise "holds a cache of ..."
+    again = indexer.index([seeds_copy], progress=None)
+    assert indexer.catalog.get_meta(SOURCE_KEY) == "embedded"
+    indexer.close()
+    assert len(first.added) == 5 and len(again.unchanged) == 5 and not again.errors
