@@ -50,6 +50,10 @@ class Settings(BaseSettings):
     candidates: int = Field(30, ge=1, le=500, description="candidates each retriever returns before fusion")
     lexical_weight_ar: float = Field(0.1, ge=0, description="weight of the relative BM25 score for Arabic questions")
     lexical_weight_en: float = Field(0.05, ge=0, description="weight of the relative BM25 score for English questions")
+    sentence_weight: float = Field(
+        0.5, ge=0, le=1, description="weight of a chunk's best sentence against the whole chunk when "
+        "the leading candidates are rescored (0 = chunk vectors only)",
+    )
     min_similarity: float = Field(
         0.46, description="abstain when the best paragraph's cosine similarity is below this"
     )

@@ -37,12 +37,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterator, Sequence
 
+import numpy as np
+
 from index.catalog import Catalog, StoredDocument
 from index.chunks import Chunk, build_chunks
 from index.config import Settings
 from index.embedding import SanadEmbedding, build_embedder, embedder_fingerprint
 from index.lexical import LexicalIndex
 from index.paragraphs import SUPPORTED_SUFFIXES, DocumentError, ParsedDocument, load_document
+from index.sentences import sentence_spans
 from index.shared_catalog import LEASE_TTL_S, Lease, Manifest, ManifestEntry, SharedCatalog, SharedCatalogError
 from index.sync import VERSION_KEY, CacheSourceError, check_cache_source, sync_catalog
 from index.vectors import ChunkVectors
@@ -171,6 +174,27 @@ class _Pending:
         self.puts.clear()
         self.removes.clear()
         self.since = time.monotonic()
+
+
+def embed_chunks(embedder: SanadEmbedding, chunks: Sequence[Chunk]
+                 ) -> tuple[Sequence[Chunk], np.ndarray, list[np.ndarray | None]]:
+    """Document vectors of ``chunks`` and of the sentences of each multi-sentence chunk, in one
+    encode call: (chunks, chunk vectors, per chunk its sentence vectors or None). The retriever
+    scores a chunk by its own and by its best sentence's similarity to the question."""
+    spans = [sentence_spans(c.text) for c in chunks]
+    texts = [c.text for c in chunks]
+    owners: list[int] = []
+    for i, (chunk, found) in enumerate(zip(chunks, spans)):
+        if len(found) > 1:
+            texts += [chunk.text[a:b] for a, b in found]
+            owners += [i] * len(found)
+    vectors = embedder.embed_documents(texts)
+    chunk_vectors, rest = vectors[:len(chunks)], vectors[len(chunks):]
+    per_chunk: list[np.ndarray | None] = [None] * len(chunks)
+    for i in sorted(set(owners)):
+        rows = [k for k, owner in enumerate(owners) if owner == i]
+        per_chunk[i] = rest[rows]
+    return chunks, chunk_vectors, per_chunk
 
 
 class Indexer:
@@ -364,7 +388,7 @@ class Indexer:
         batch = self.settings.embed_batch_size
         for start in range(0, len(to_embed), batch):
             part = to_embed[start:start + batch]
-            self.vectors.add(part, self.embedder.embed_documents([c.text for c in part]))
+            self.vectors.add(*embed_chunks(self.embedder, part))
             sink.advance(len(part))
             crash_point("embed_batch")
             self._renew()

@@ -7,6 +7,7 @@ download a model). The collection uses cosine distance; llama-index reports
 
 from __future__ import annotations
 
+import base64
 import math
 from typing import Sequence
 from urllib.parse import urlparse
@@ -46,6 +47,21 @@ def chroma_client(settings: Settings):  # noqa: ANN201 - chromadb's client class
         raise VectorStoreError(f"cannot open Chroma at {where}: {exc}") from exc
 
 
+#: chunk-record metadata key holding the chunk's sentence vectors (see :func:`encode_vectors`)
+SENTENCES_KEY = "sentence_vectors"
+
+
+def encode_vectors(matrix: np.ndarray) -> str:
+    """Rows of unit vectors as one metadata string: "<dim>:" + base64 of float16 bytes."""
+    matrix = np.asarray(matrix, dtype=np.float16)
+    return f"{matrix.shape[1]}:" + base64.b64encode(matrix.tobytes()).decode("ascii")
+
+
+def decode_vectors(blob: str) -> np.ndarray:
+    dim, _, data = blob.partition(":")
+    return np.frombuffer(base64.b64decode(data), dtype=np.float16).reshape(-1, int(dim)).astype(np.float32)
+
+
 class ChunkVectors:
     """Add, delete and query chunk vectors of one Chroma collection."""
 
@@ -81,18 +97,38 @@ class ChunkVectors:
             return set()
         return set(self._collection.get(ids=list(ids), include=[])["ids"])
 
-    def add(self, chunks: Sequence[Chunk], vectors: np.ndarray) -> None:
+    def add(self, chunks: Sequence[Chunk], vectors: np.ndarray,
+            sentence_vectors: Sequence[np.ndarray | None] | None = None) -> None:
+        """Store chunk vectors; ``sentence_vectors[i]`` (one row per sentence of chunk i, or
+        None for a one-sentence chunk) rides in the same record, so it is added, replaced and
+        deleted with its chunk and needs no bookkeeping of its own."""
         if not chunks:
             return
-        nodes = [
-            TextNode(
-                id_=chunk.id, text=chunk.text, embedding=vector.tolist(),
-                metadata={"file": chunk.file, "p_start": chunk.paragraphs[0], "p_end": chunk.paragraphs[-1]},
+        sentence_vectors = sentence_vectors or [None] * len(chunks)
+        nodes = []
+        for chunk, vector, sentences in zip(chunks, vectors, sentence_vectors, strict=True):
+            metadata: dict[str, object] = {"file": chunk.file, "p_start": chunk.paragraphs[0],
+                                           "p_end": chunk.paragraphs[-1]}
+            if sentences is not None and len(sentences):
+                metadata[SENTENCES_KEY] = encode_vectors(sentences)
+            nodes.append(TextNode(
+                id_=chunk.id, text=chunk.text, embedding=vector.tolist(), metadata=metadata,
+                excluded_embed_metadata_keys=[SENTENCES_KEY], excluded_llm_metadata_keys=[SENTENCES_KEY],
                 relationships={NodeRelationship.SOURCE: RelatedNodeInfo(node_id=chunk.file)},
-            )
-            for chunk, vector in zip(chunks, vectors, strict=True)
-        ]
+            ))
         self.store.add(nodes)
+
+    def sentence_vectors(self, ids: Sequence[str]) -> dict[str, np.ndarray]:
+        """The stored sentence vectors of the chunks ``ids`` that have them (multi-sentence chunks)."""
+        if not ids:
+            return {}
+        got = self._collection.get(ids=list(ids), include=["metadatas"])
+        out: dict[str, np.ndarray] = {}
+        for cid, meta in zip(got["ids"], got.get("metadatas") or []):
+            blob = (meta or {}).get(SENTENCES_KEY)
+            if isinstance(blob, str) and blob:
+                out[cid] = decode_vectors(blob)
+        return out
 
     def delete_ids(self, ids: Sequence[str]) -> None:
         ids = list(ids)

@@ -4,8 +4,15 @@ Equal-weight reciprocal-rank fusion was measured to hurt (MODELS.md), and rank f
 throws away how far ahead the dense winner is. So the fused score is the chunk's cosine
 similarity plus a small, per-language bonus for its BM25 score relative to the query's best
 (``SANAD_LEXICAL_WEIGHT_AR`` / ``_EN``): BM25 breaks near-ties (names, numbers) but cannot
-overturn a clear dense winner, and with a weight of 0 this is dense retrieval exactly. Only chunks committed in the catalog are returned, so a reader
-never sees a half-indexed file.
+overturn a clear dense winner, and with a weight of 0 this is dense retrieval exactly.
+
+Then the leading candidates are rescored at sentence level: the indexer stores the vectors
+of each multi-sentence chunk's sentences with the chunk, and the dense part becomes
+``(1 - a) * cos(chunk) + a * max cos(sentence)`` (``SANAD_SENTENCE_WEIGHT``, a = 0.5), so a
+long paragraph whose one sentence answers is not diluted by the rest of it. On full XQuAD
+this took recall@1 from 0.927 to 0.947 (Arabic questions) and from 0.916 to 0.943 (English).
+
+Only chunks committed in the catalog are returned, so a reader never sees a half-indexed file.
 """
 
 from __future__ import annotations
@@ -22,6 +29,9 @@ from qa.language import detect_language
 
 
 
+
+#: hybrid mode rescores this many leading candidates (or top_k, if larger) at sentence level
+RESCORE_DEPTH = 20
 
 #: the dense margin compares the best cosine with the mean of the next this many
 MARGIN_RUNNERS_UP = 5
@@ -60,6 +70,7 @@ class HybridRetriever(BaseRetriever):
         candidates: int = 30,
         lexical_weight_ar: float = 0.1,
         lexical_weight_en: float = 0.05,
+        sentence_weight: float = 0.5,
         mode: str = "hybrid",
     ) -> None:
         super().__init__()
@@ -72,6 +83,7 @@ class HybridRetriever(BaseRetriever):
         self.top_k = top_k
         self.candidates = candidates
         self.weights = {"ar": lexical_weight_ar, "en": lexical_weight_en}
+        self.sentence_weight = sentence_weight
         self.mode = mode
 
     def _retrieve(self, query_bundle: QueryBundle) -> list[NodeWithScore]:
@@ -107,11 +119,22 @@ class HybridRetriever(BaseRetriever):
                 dense_score.update(self.vectors.similarities(vector, missing))
         top_lexical = max((lexical_score.get(cid, 0.0) for cid in pool), default=0.0) or 1.0
         margin = dense_margin([dense_score[cid] for cid in pool if cid in dense_score])
+        sentence_score: dict[str, float] = {}
         if self.mode == "lexical":
             fused = {cid: lexical_score.get(cid, 0.0) for cid in pool}
         else:
             fused = {cid: dense_score.get(cid, -1.0) + weight * lexical_score.get(cid, 0.0) / top_lexical
                      for cid in pool}
+            if self.mode == "hybrid" and self.sentence_weight > 0 and vector is not None:
+                # rescore the leaders: a chunk also counts by its best sentence (stored at index
+                # time), so one answering sentence in a long paragraph is not diluted
+                pool = sorted(pool, key=lambda c: (-fused[c], c))[:max(RESCORE_DEPTH, top_k)]
+                for cid, matrix in self.vectors.sentence_vectors(pool).items():
+                    sentence_score[cid] = float(np.max(matrix @ vector))
+                a = self.sentence_weight
+                for cid in pool:
+                    dense = dense_score.get(cid, -1.0)
+                    fused[cid] += a * (sentence_score.get(cid, dense) - dense)
         ranked = sorted(pool, key=lambda c: (-fused[c], c))[:top_k]
         nodes = []
         for cid in ranked:
@@ -119,6 +142,7 @@ class HybridRetriever(BaseRetriever):
             node = TextNode(id_=cid, text=rec.text, metadata={
                 "file": rec.file, "paragraphs": list(rec.paragraphs),
                 "dense": dense_score.get(cid), "lexical": lexical_score.get(cid), "margin": margin,
+                "sentence": sentence_score.get(cid),
             })
             nodes.append(NodeWithScore(node=node, score=fused[cid]))
         return nodes

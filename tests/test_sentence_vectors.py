@@ -1,0 +1,79 @@
+"""Sentence vectors stored with their chunk at index time, and the sentence-level rescoring."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from llama_index.core.schema import QueryBundle
+
+from index.config import Settings
+from index.embedding import HashEmbedding
+from index.indexer import Indexer
+from index.sentences import sentence_spans
+from index.vectors import decode_vectors, encode_vectors
+from qa.answerer import Answerer
+
+LONG = ("The committee met in Geneva in March to review the annual budget. "
+        "It approved a total budget of 42 million dollars. "
+        "The next meeting is planned for the autumn in Vienna.")
+SHORT = "Oslo hosted the signing ceremony."
+
+
+def test_vectors_round_trip_through_metadata_text() -> None:
+    matrix = np.random.default_rng(0).normal(size=(3, 8)).astype(np.float32)
+    matrix /= np.linalg.norm(matrix, axis=1, keepdims=True)
+    assert np.allclose(decode_vectors(encode_vectors(matrix)), matrix, atol=1e-3)
+
+
+def test_sentences_are_stored_with_their_chunk_and_go_with_it(tmp_path: Path) -> None:
+    corpus = tmp_path / "c"
+    corpus.mkdir()
+    (corpus / "a.txt").write_text(f"{LONG}\n\n{SHORT}\n", encoding="utf-8")
+    settings = Settings(data_dir=tmp_path / "d", embed_model="hash", lexical_weight_en=0.0,
+                        lexical_weight_ar=0.0)  # the score is then the dense part alone
+    embedder = HashEmbedding()
+    indexer = Indexer(settings, embedder=embedder)
+    indexer.index([corpus], progress=None)
+    chunks = {c.text: c.id for c in indexer.catalog.iter_chunks()}
+    stored = indexer.vectors.sentence_vectors(list(chunks.values()))
+    assert set(stored) == {chunks[LONG]}  # a one-sentence chunk needs none: its own vector is it
+    sentences = [LONG[a:b] for a, b in sentence_spans(LONG)]
+    assert stored[chunks[LONG]].shape == (3, embedder.dimension)
+    assert np.allclose(stored[chunks[LONG]], embedder.embed_documents(sentences), atol=1e-3)
+
+    # the retriever scores the long chunk by its best sentence too
+    answerer = Answerer(settings, embedder=embedder)
+    question = "It approved a total budget of 42 million dollars."
+    nodes = answerer.retrieve(question, top_k=2)
+    by_id = {n.node.id_: n for n in nodes}
+    q = embedder.embed_queries([question])[0]
+    best = float(np.max(stored[chunks[LONG]] @ q))
+    meta = by_id[chunks[LONG]].node.metadata
+    assert meta["sentence"] == np.float32(best) or abs(meta["sentence"] - best) < 1e-6
+    assert by_id[chunks[LONG]].score == np.float32(0.5 * meta["dense"] + 0.5 * best) or \
+        abs(by_id[chunks[LONG]].score - (0.5 * meta["dense"] + 0.5 * best)) < 1e-6
+    assert by_id[chunks[LONG]].score > meta["dense"]  # the answering sentence lifted it
+    assert by_id[chunks[SHORT]].node.metadata["sentence"] is None
+    answerer.close()
+
+    # editing the paragraph replaces the chunk: its old sentence vectors go with it
+    (corpus / "a.txt").write_text(f"{LONG} One more sentence.\n\n{SHORT}\n", encoding="utf-8")
+    indexer.index([corpus], progress=None)
+    assert indexer.vectors.sentence_vectors([chunks[LONG]]) == {}
+    assert indexer.vectors.count() == 2
+    indexer.close()
+
+
+def test_sentence_weight_zero_is_the_chunk_score(tmp_path: Path) -> None:
+    corpus = tmp_path / "c"
+    corpus.mkdir()
+    (corpus / "a.txt").write_text(f"{LONG}\n\n{SHORT}\n", encoding="utf-8")
+    settings = Settings(data_dir=tmp_path / "d", embed_model="hash", sentence_weight=0.0,
+                        lexical_weight_en=0.0)
+    embedder = HashEmbedding()
+    Indexer(settings, embedder=embedder).index([corpus], progress=None)
+    answerer = Answerer(settings, embedder=embedder)
+    nodes = answerer.retriever.search(QueryBundle(query_str="budget of 42 million"), top_k=2)
+    assert all(n.score == n.node.metadata["dense"] for n in nodes)
+    answerer.close()
