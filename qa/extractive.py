@@ -18,6 +18,7 @@ from index.arabic import Analyzer
 from index.catalog import Catalog
 from index.embedding import SanadEmbedding
 from index.paragraphs import Paragraph
+from index.vectors import ChunkVectors
 from qa.models import Answer, Citation, Language, paragraph_url
 from qa.sentences import sentence_spans
 
@@ -61,17 +62,20 @@ class ExtractiveComposer:
     answer_margin: ...unless the best chunk stands this far above the runners-up (the
         retriever's ``margin``) and reaches ``margin_floor``; 0 turns the rule off.
     max_citations: at most this many quotes.
+    vectors: where the sentence vectors stored at index time are read from (sentences not
+        found there are embedded, and cached).
     """
 
     def __init__(self, *, catalog: Catalog, embedder: SanadEmbedding, min_similarity: float,
                  max_citations: int = 3, answer_margin: float = 0.0, margin_floor: float = 0.0,
-                 analyzer: Analyzer | None = None) -> None:
+                 vectors: ChunkVectors | None = None, analyzer: Analyzer | None = None) -> None:
         self.catalog = catalog
         self.embedder = embedder
         self.min_similarity = min_similarity
         self.answer_margin = answer_margin
         self.margin_floor = margin_floor
         self.max_citations = max_citations
+        self.vectors = vectors
         self.analyzer = analyzer or Analyzer()
         self._sentence_vectors: OrderedDict[str, np.ndarray] = OrderedDict()
         self._cache_lock = threading.Lock()
@@ -94,6 +98,27 @@ class ExtractiveComposer:
                 self._sentence_vectors.popitem(last=False)
         return np.stack(out)
 
+    def _load_stored_sentences(self, nodes: Sequence[NodeWithScore]) -> None:
+        """Put the index-time sentence vectors of ``nodes`` into the cache (no encoding then)."""
+        if self.vectors is None:
+            return
+        with self._cache_lock:
+            wanted = [n for n in nodes if n.node.metadata.get("sentence") is not None]
+        stored = self.vectors.sentence_vectors([n.node.node_id for n in wanted]) if wanted else {}
+        fresh: dict[str, np.ndarray] = {}
+        for node in wanted:
+            matrix = stored.get(node.node.node_id)
+            text = node.node.get_content()
+            spans = sentence_spans(text)
+            if matrix is not None and len(spans) == len(matrix):
+                fresh.update((text[a:b], row) for (a, b), row in zip(spans, matrix))
+        with self._cache_lock:
+            for text, vec in fresh.items():
+                self._sentence_vectors[text] = vec
+                self._sentence_vectors.move_to_end(text)
+            while len(self._sentence_vectors) > SENTENCE_CACHE_SIZE:
+                self._sentence_vectors.popitem(last=False)
+
     def compose(self, question: str, language: Language, nodes: Sequence[NodeWithScore],
                 *, query_vector: np.ndarray | None = None) -> Answer:
         if not nodes:
@@ -105,6 +130,7 @@ class ExtractiveComposer:
         best_chunk = max(s for _, s in scored)
         if query_vector is None:
             query_vector = self.embedder.embed_queries([question])[0]
+        self._load_stored_sentences([n for n, _ in scored])
         # a quote's score is the better of its chunk's and its sentence's similarity, so a
         # long paragraph whose one sentence answers is not diluted below the threshold
         quotes: list[Quote] = []

@@ -77,3 +77,31 @@ def test_sentence_weight_zero_is_the_chunk_score(tmp_path: Path) -> None:
     nodes = answerer.retriever.search(QueryBundle(query_str="budget of 42 million"), top_k=2)
     assert all(n.score == n.node.metadata["dense"] for n in nodes)
     answerer.close()
+
+
+class CountingHash(HashEmbedding):
+    """The hashing fake, counting passage encodings (sentences included)."""
+
+    passages: int = 0
+
+    def embed_documents(self, texts):  # noqa: ANN001, ANN201
+        self.passages += len(texts)
+        return super().embed_documents(texts)
+
+    def embed_queries(self, texts):  # noqa: ANN001, ANN201
+        return HashEmbedding.embed_documents(self, texts)
+
+
+def test_quotes_use_the_stored_sentence_vectors(tmp_path: Path) -> None:
+    corpus = tmp_path / "c"
+    corpus.mkdir()
+    (corpus / "a.txt").write_text(f"{LONG}\n\n{SHORT}\n", encoding="utf-8")
+    settings = Settings(data_dir=tmp_path / "d", embed_model="hash", min_similarity=0.0)
+    Indexer(settings, embedder=HashEmbedding()).index([corpus], progress=None)
+    embedder = CountingHash()
+    answerer = Answerer(settings, embedder=embedder)
+    answer = answerer.ask("It approved a total budget of 42 million dollars.")
+    assert answer.answerable
+    assert answer.citations[0].quote == "It approved a total budget of 42 million dollars."
+    assert embedder.passages == 0  # the long paragraph's sentences were not encoded again
+    answerer.close()
