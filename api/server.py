@@ -1,4 +1,4 @@
-"""``sanad serve``: the API under uvicorn (one process; the model loads once at start-up)."""
+"""``sanad serve``: the API under uvicorn (one process by default; the model loads once per process)."""
 
 from __future__ import annotations
 
@@ -32,8 +32,17 @@ def build_server(*, host: str, port: int, settings: Settings, log_level: str = "
     return uvicorn.Server(config)
 
 
-def serve(*, host: str, port: int, settings: Settings) -> int:
-    """Serve until interrupted; returns the process exit status."""
+def app_from_env():  # noqa: ANN201 - FastAPI; the factory each `--workers` process calls
+    """``create_app(Settings())``: settings come from the ``SANAD_*`` environment."""
+    return create_app(Settings())
+
+
+def serve(*, host: str, port: int, settings: Settings, workers: int = 1) -> int:
+    """Serve until interrupted; returns the process exit status.
+
+    ``workers > 1`` starts that many uvicorn worker processes on one socket; each loads its
+    own model (about 1 GB RSS each) and reads its settings from the ``SANAD_*`` environment.
+    Conversations and rate limits are then per worker."""
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
@@ -44,6 +53,22 @@ def serve(*, host: str, port: int, settings: Settings) -> int:
                     "documents (set SANAD_API_KEYS)", host)
     log.info("Sanad on http://%s:%d (data dir %s); /readyz turns 200 once the model is loaded",
              host, port, settings.data_dir)
+    if workers > 1:
+        log.info("%d worker processes, each with its own model; conversations and rate limits are per "
+                 "worker, and without SANAD_CHROMA_URL a document uploaded through one worker reaches the "
+                 "others' dense search only after a restart", workers)
+        config = uvicorn.Config("api.server:app_from_env", factory=True, host=host, port=port,
+                                workers=workers, log_level="info", lifespan="on", proxy_headers=False,
+                                timeout_graceful_shutdown=10)
+        try:
+            from uvicorn.supervisors import Multiprocess
+
+            Multiprocess(config, sockets=[config.bind_socket()]).run()
+        except SystemExit as exc:
+            return 1 if exc.code else 0
+        except KeyboardInterrupt:
+            return 130
+        return 0
     server = build_server(host=host, port=port, settings=settings)
     try:
         server.run()

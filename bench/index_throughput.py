@@ -1,0 +1,155 @@
+"""Indexing throughput next to the bare ``encode_document`` rate; re-index time; server RSS.
+
+1. the bare rate: the corpus's chunk texts (exactly what the indexer embeds: paragraphs
+   parsed and chunked as ``sanad index`` does) through ``encode_document``, in batches of
+   ``SANAD_EMBED_BATCH_SIZE``: the floor of indexing on this machine;
+2. a cold ``Indexer.index`` of the same corpus into a fresh data dir with the same loaded
+   model (catalog, Chroma through llama-index, BM25): paragraphs/s and its ratio to (1);
+3. re-indexing the unchanged corpus, in process and as ``sanad index`` (a new process:
+   imports included; the model is not loaded when nothing changed);
+4. ``sanad serve`` over the new index: RSS once ready and after 30 questions.
+
+    .venv/bin/python bench/index_throughput.py                      # the seeds (5 articles)
+    .venv/bin/python bench/index_throughput.py --corpus xquad --limit 3   # 3 XQuAD articles (long Arabic paragraphs)
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import (  # noqa: E402
+    ROOT,
+    SEEDS,
+    SanadServer,
+    command_line,
+    machine_line,
+    mib,
+    mixed_questions,
+    rss_bytes,
+    table,
+)
+
+from index.chunks import build_chunks  # noqa: E402
+from index.config import Settings  # noqa: E402
+from index.embedding import build_embedder  # noqa: E402
+from index.paragraphs import load_document  # noqa: E402
+
+
+def corpus_folder(args: argparse.Namespace, dest: Path) -> Path:
+    dest.mkdir(parents=True)
+    if args.corpus == "seeds":
+        files = sorted(SEEDS.glob("*.txt"))
+    else:
+        from evals.sets import xquad_dir
+
+        files = sorted((xquad_dir() / "contexts").glob("*.txt"))
+    for path in files[: args.limit] if args.limit else files:
+        shutil.copy(path, dest / path.name)
+    return dest
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--corpus", choices=["seeds", "xquad"], default="seeds")
+    parser.add_argument("--limit", type=int, default=None, help="only the first N files of the corpus")
+    parser.add_argument("--batch-size", type=int, default=None, help="SANAD_EMBED_BATCH_SIZE (default: settings)")
+    parser.add_argument("--questions", type=int, default=30, help="questions asked before the RSS reading")
+    parser.add_argument("--no-server", action="store_true", help="skip the server RSS part")
+    args = parser.parse_args(argv)
+
+    print(f"$ {command_line()}")
+    print(machine_line())
+    root = Path(tempfile.mkdtemp(prefix="sanad-ithr-"))
+    try:
+        corpus = corpus_folder(args, root / "corpus")
+        base = Settings(data_dir=root / "data", corpus_paths=[corpus],
+                        **({"embed_batch_size": args.batch_size} if args.batch_size else {}))
+        docs = [load_document(p, root=corpus) for p in sorted(corpus.glob("*.txt"))]
+        paragraphs = sum(len(d.paragraphs) for d in docs)
+        chunks = [c for d in docs for c in build_chunks(d)]
+        chars = sum(len(c.text) for c in chunks)
+        print(f"corpus: {args.corpus}, {len(docs)} files, {paragraphs} paragraphs, {len(chunks)} chunks "
+              f"({chars} characters embedded); batch size {base.embed_batch_size}; "
+              f"torch threads {base.torch_threads}")
+
+        t0 = time.perf_counter()
+        embedder = build_embedder(base)
+        load_s = time.perf_counter() - t0
+        embedder.embed_documents([chunks[0].text])  # first call pays one-off set-up
+
+        texts = [c.text for c in chunks]
+        t0 = time.perf_counter()
+        for start in range(0, len(texts), base.embed_batch_size):
+            embedder.embed_documents(texts[start:start + base.embed_batch_size])
+        encode_s = time.perf_counter() - t0
+
+        from index.indexer import Indexer
+
+        t0 = time.perf_counter()
+        indexer = Indexer(base, embedder=embedder)
+        try:
+            report = indexer.index([corpus], progress=None)
+        finally:
+            indexer.close()
+        index_s = time.perf_counter() - t0
+        assert report.chunks_embedded == len(chunks), report.summary()
+
+        t0 = time.perf_counter()
+        indexer = Indexer(base)  # no embedder: none is loaded unless something changed
+        try:
+            again = indexer.index([corpus], progress=None)
+        finally:
+            indexer.close()
+        reindex_s = time.perf_counter() - t0
+        assert again.chunks_embedded == 0 and len(again.unchanged) == len(docs), again.summary()
+
+        env = {**os.environ, "SANAD_DATA_DIR": str(base.data_dir), "HF_HUB_OFFLINE": "1"}
+        t0 = time.perf_counter()
+        cli = subprocess.run([sys.executable, "-m", "api.cli", "index", "--quiet", str(corpus)], env=env, cwd=ROOT,
+                             capture_output=True, text=True, timeout=600, check=True)
+        cli_s = time.perf_counter() - t0
+        bench_rss = rss_bytes(os.getpid())
+
+        rows = [
+            ["encode_document alone (the floor)", encode_s, paragraphs / encode_s, len(chunks) / encode_s, 1.0],
+            ["Indexer.index, cold (same loaded model)", index_s, paragraphs / index_s, len(chunks) / index_s,
+             index_s / encode_s],
+            ["re-index unchanged, in process", reindex_s, paragraphs / reindex_s, len(chunks) / reindex_s,
+             reindex_s / encode_s],
+            ["`sanad index` unchanged (new process)", cli_s, paragraphs / cli_s, len(chunks) / cli_s, cli_s / encode_s],
+        ]
+        print(f"\nmodel load {load_s:.1f} s (not counted below); `sanad index` said: {cli.stdout.strip()}")
+        print(table(["step", "seconds", "paragraphs/s", "chunks/s", "time / floor"], rows))
+        print(f"this process (model + one index open): RSS {mib(bench_rss)}")
+
+        if not args.no_server:
+            del embedder
+            server = SanadServer(root / "serve", data_dir=base.data_dir)
+            try:
+                server.start()
+                ready = sum(server.rss().values())
+                with httpx.Client(base_url=server.url, timeout=120) as client:
+                    for q in mixed_questions(args.questions):
+                        client.post("/v1/ask", json={"question": q}).raise_for_status()
+                after = sum(server.rss().values())
+            finally:
+                server.stop()
+            print(f"sanad serve: ready in {server.ready_s:.1f} s; RSS {mib(ready)} once ready, "
+                  f"{mib(after)} after {args.questions} questions")
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
