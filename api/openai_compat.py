@@ -9,6 +9,7 @@ an extra top-level field ``citations`` (and in the last chunk when streaming).
 
 from __future__ import annotations
 
+import logging
 import time
 import uuid
 from typing import Any, Iterator
@@ -18,12 +19,14 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from api.errors import ApiError
+from api.errors import ERROR_SCHEMA, ApiError
 from api.streaming import SSE_HEADERS, sse, word_groups
 from qa.conversation import resolve_questions
 from qa.models import Answer
 
 MODEL_NAME = "sanad"
+
+log = logging.getLogger("sanad.api")
 
 
 class ChatMessage(BaseModel):
@@ -77,6 +80,9 @@ def completion_object(answer: Answer, *, model: str, question: str) -> dict[str,
         "usage": _usage(question, content),
         "citations": [c.model_dump(mode="json") for c in answer.citations],
         "answerable": answer.answerable,
+        "answerer": answer.answerer,
+        "unsupported_claims": answer.unsupported_claims,
+        "warnings": answer.warnings,
     }
 
 
@@ -96,6 +102,41 @@ def completion_chunks(answer: Answer, *, model: str) -> Iterator[bytes]:
     yield b"data: [DONE]\n\n"
 
 
+def live_completion_chunks(events: Iterator[tuple[str, Any]], *, model: str) -> Iterator[bytes]:
+    """Chunks for the LLM answerer: content deltas as they are generated, then the sources
+    block, then the finishing chunk with ``citations``. The content concatenates to
+    :func:`message_content` of the final answer."""
+    cid, created = f"chatcmpl-{uuid.uuid4().hex}", int(time.time())
+
+    def chunk(delta: dict[str, Any], finish: str | None = None, **extra: Any) -> bytes:
+        body = {"id": cid, "object": "chat.completion.chunk", "created": created, "model": model,
+                "choices": [{"index": 0, "delta": delta, "finish_reason": finish, "logprobs": None}], **extra}
+        return sse(None, body)
+
+    yield chunk({"role": "assistant", "content": ""})
+    answer: Answer | None = None
+    try:
+        for kind, value in events:
+            if kind == "delta":
+                yield chunk({"content": value})
+            elif kind == "answer":
+                answer = value
+        if answer is None:
+            raise RuntimeError("the answerer ended without an answer")
+    except Exception:  # noqa: BLE001 - the response has started: end it cleanly, no trace
+        log.exception("streaming a chat completion failed")
+        yield chunk({}, "error", error={"code": "internal_error", "message": "the answer could not be completed"})
+        yield b"data: [DONE]\n\n"
+        return
+    block = sources_block(answer)
+    if block:
+        yield chunk({"content": f"\n\n{block}"})
+    yield chunk({}, "stop", citations=[c.model_dump(mode="json") for c in answer.citations],
+                answerable=answer.answerable, answerer=answer.answerer,
+                unsupported_claims=answer.unsupported_claims, warnings=answer.warnings)
+    yield b"data: [DONE]\n\n"
+
+
 def build_router(service) -> APIRouter:  # noqa: ANN001 - api.service.Service
     router = APIRouter(prefix="/v1", tags=["openai"])
 
@@ -105,7 +146,9 @@ def build_router(service) -> APIRouter:  # noqa: ANN001 - api.service.Service
         return {"object": "list", "data": [{"id": MODEL_NAME, "object": "model", "created": 0,
                                             "owned_by": "sanad"}]}
 
-    @router.post("/chat/completions")
+    @router.post("/chat/completions", responses={
+        code: {"description": "error", "content": {"application/json": {"schema": ERROR_SCHEMA}}}
+        for code in (400, 401, 413, 422, 429, 503)})
     async def chat_completions(request: ChatRequest) -> Any:
         users = [m.text() for m in request.messages if m.role == "user"]
         users = [u for u in users if u.strip()]
@@ -115,8 +158,12 @@ def build_router(service) -> APIRouter:  # noqa: ANN001 - api.service.Service
         service.require_ready()
         service.check_question(question)
         history = resolve_questions(earlier, max_chars=service.settings.max_question_chars)
-        answer, _ = await run_in_threadpool(service.ask, question, top_k=request.top_k, history=history)
         model = request.model or MODEL_NAME
+        if request.stream and service.generative:  # the LLM's tokens as they are generated
+            events, _ = service.ask_stream(question, top_k=request.top_k, history=history)
+            return StreamingResponse(live_completion_chunks(events, model=model), media_type="text/event-stream",
+                                     headers=SSE_HEADERS)
+        answer, _ = await run_in_threadpool(service.ask, question, top_k=request.top_k, history=history)
         if request.stream:
             return StreamingResponse(completion_chunks(answer, model=model), media_type="text/event-stream",
                                      headers=SSE_HEADERS)

@@ -13,7 +13,7 @@ import logging
 import os
 import threading
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Any, Callable, Iterator, Sequence
 
 from api.documents import DocumentInfo, FileNameError, ParagraphOut, checked_name, validate_filename
 from api.errors import ApiError
@@ -31,9 +31,9 @@ Loader = Callable[[Settings], "object"]
 
 
 def default_loader(settings: Settings):  # noqa: ANN201 - qa.answerer.Answerer
-    from qa.answerer import Answerer
+    from qa.answerer import build_answerer
 
-    return Answerer(settings)
+    return build_answerer(settings)
 
 
 class Service:
@@ -78,6 +78,8 @@ class Service:
             if self.answerer is None:
                 log.info("loading the embedding model and the index from %s", self.settings.data_dir)
                 self.answerer = self.loader(self.settings)
+            if self.generative:  # it takes the lock itself, around model use only (not the LLM call)
+                self.answerer.lock = self.work_lock
             self.indexer = Indexer(self.settings, embedder=self.answerer.embedder)
             self.catalog = Catalog(self.settings.catalog_path)
             counts = self.catalog.counts()
@@ -120,6 +122,17 @@ class Service:
         with self.read_lock:
             return self.catalog.counts()
 
+    def sync_catalog(self) -> None:
+        """Server mode: bring this replica's catalog cache to the Chroma server's version
+        before a document read (asks do it themselves); one small request when current."""
+        sync = getattr(self.answerer, "sync", None)
+        if sync is None:
+            return
+        try:
+            sync.refresh()
+        except Exception:  # noqa: BLE001 - serve the last synced version
+            log.warning("could not sync the catalog from the Chroma server", exc_info=True)
+
     # --- answering --------------------------------------------------------------------
     def check_question(self, question: str) -> None:
         """422 for questions the answerer would refuse (before waiting for the model)."""
@@ -131,6 +144,11 @@ class Service:
             raise ApiError(422, f"the question is {len(stripped)} characters; the limit is {limit}",
                            code="question_too_long")
 
+    @property
+    def generative(self) -> bool:
+        """True when the answerer is the LLM one (it streams tokens and locks for itself)."""
+        return bool(getattr(self.answerer, "supports_streaming", False))
+
     def ask(self, question: str, *, top_k: int | None = None,
             history: Sequence[str] = ()) -> tuple[Answer, str]:
         """Answer ``question`` given earlier standalone questions; returns (answer, standalone)."""
@@ -139,16 +157,37 @@ class Service:
         self.require_ready()
         self.check_question(question)
         standalone = standalone_question(question, history, max_chars=self.settings.max_question_chars)
+        language = detect_language(question)
         try:
-            with self.work_lock:
-                answer = self.answerer.ask(standalone, top_k=top_k)
+            if self.generative:  # holds work_lock only around model use, not while the LLM writes
+                answer = self.answerer.ask(standalone, top_k=top_k, language=language)
+            else:
+                with self.work_lock:
+                    answer = self.answerer.ask(standalone, top_k=top_k)
         except QuestionError as exc:
             raise ApiError(422, str(exc), code="invalid_question") from None
-        language = detect_language(question)
         if answer.language != language:
             answer = answer_in_language(answer, language)
         self.metrics.observe_answer(answer)
         return answer, standalone
+
+    def ask_stream(self, question: str, *, top_k: int | None = None,
+                   history: Sequence[str] = ()) -> tuple[Iterator[tuple[str, Any]], str]:
+        """For the LLM answerer: ``(events, standalone)``; ``events`` yields ``("delta", text)``
+        as the checked answer is generated, then ``("answer", Answer)``. Call it only when
+        :attr:`generative`; it validates first (4xx/503 before any event)."""
+        self.require_ready()
+        self.check_question(question)
+        standalone = standalone_question(question, history, max_chars=self.settings.max_question_chars)
+        events = self.answerer.ask_stream(standalone, top_k=top_k, language=detect_language(question))
+
+        def observed() -> Iterator[tuple[str, Any]]:
+            for kind, value in events:
+                if kind == "answer":
+                    self.metrics.observe_answer(value)
+                yield kind, value
+
+        return observed(), standalone
 
     # --- documents --------------------------------------------------------------------
     def _info(self, rec: DocumentRecord) -> DocumentInfo:
@@ -176,12 +215,14 @@ class Service:
     def list_documents(self) -> list[DocumentInfo]:
         self.require_ready()
         assert self.catalog is not None
+        self.sync_catalog()
         with self.read_lock:
             records = self.catalog.documents()
         return [self._info(r) for r in records]
 
     def _record_or_404(self, file: str) -> DocumentRecord:
         assert self.catalog is not None
+        self.sync_catalog()
         with self.read_lock:
             rec = self.catalog.document(file)
         if rec is None:
@@ -196,8 +237,9 @@ class Service:
     def paragraph(self, file: str, number: int) -> ParagraphOut:
         self.require_ready()
         assert self.catalog is not None
-        with self.read_lock:
-            para = self.catalog.paragraph(file, number)
+        self.sync_catalog()
+        with self.read_lock:  # SQLite integers are 64-bit: a larger number is no paragraph (not a 500)
+            para = self.catalog.paragraph(file, number) if 0 < number < 2**63 else None
         if para is None:
             rec = self._record_or_404(file)
             raise ApiError(404, f"{file} has paragraphs 1 to {rec.n_paragraphs}, not {number}")

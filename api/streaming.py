@@ -5,15 +5,22 @@ citations must be checked first), so streaming here is a presentation: the answe
 in word groups (``event: delta``), then ``event: citations``, then ``event: done`` with
 the whole response object, the same one the non-streaming call returns. Concatenating
 the ``text`` of every delta gives ``answer`` exactly.
+
+With the LLM answerer (``SANAD_ANSWERER=llm``) the deltas are the model's tokens as it
+writes them (:func:`live_ask_events`), held back only until the first sentence's citation
+has been checked, and each ``[n]`` until its sentence has; the same concatenation rule holds.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import re
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 from qa.models import Answer
+
+log = logging.getLogger("sanad.api")
 
 #: words per ``delta`` event
 WORDS_PER_DELTA = 4
@@ -43,6 +50,29 @@ def sse(event: str | None, data: Any) -> bytes:
 def ask_events(answer: Answer) -> Iterator[bytes]:
     for piece in word_groups(answer.answer):
         yield sse("delta", {"text": piece})
+    yield sse("citations", [c.model_dump(mode="json") for c in answer.citations])
+    yield sse("done", answer.model_dump(mode="json"))
+
+
+def live_ask_events(events: Iterator[tuple[str, Any]], finalize: Callable[[Answer], Answer]) -> Iterator[bytes]:
+    """SSE for the LLM answerer: ``delta`` events as the checked answer is generated (text is
+    shown once its first sentence's citation has been checked, and a marker once its sentence
+    has), then ``citations`` and ``done`` as above. ``finalize`` completes the answer (its
+    conversation id) before it is sent. A failure mid-stream ends it with ``event: error``."""
+    answer: Answer | None = None
+    try:
+        for kind, value in events:
+            if kind == "delta":
+                yield sse("delta", {"text": value})
+            elif kind == "answer":
+                answer = value
+        if answer is None:
+            raise RuntimeError("the answerer ended without an answer")
+        answer = finalize(answer)
+    except Exception:  # noqa: BLE001 - the response has started: report in-band, never a trace
+        log.exception("streaming an answer failed")
+        yield sse("error", {"error": {"code": "internal_error", "message": "the answer could not be completed"}})
+        return
     yield sse("citations", [c.model_dump(mode="json") for c in answer.citations])
     yield sse("done", answer.model_dump(mode="json"))
 

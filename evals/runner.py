@@ -46,6 +46,7 @@ from evals.sets import EvalSet, EvalSetError, GoldItem, load_set, resolve_gold
 from index.catalog import Catalog
 from index.config import Settings
 from index.embedding import SanadEmbedding, build_embedder
+from qa.language import detect_language
 
 #: retrieval systems compared: report key -> ``Answerer.retrieve`` mode
 SYSTEMS = {"sanad": "hybrid", "bm25": "lexical", "dense": "dense"}
@@ -243,12 +244,107 @@ def _settings_summary(settings: Settings) -> dict[str, Any]:
     return {k: getattr(settings, k) for k in keys}
 
 
+# --------------------------------------------------------------------------- answerers
+#: ``--answerer`` choices -> the answerers asked, in report order (the first one is gated)
+ANSWERER_MODES = {"extractive": ("extractive",), "llm": ("llm",), "both": ("extractive", "llm")}
+#: the side-by-side figures per answerer
+ANSWERER_METRICS = ("answer_hit", "citation_precision", "citation_hit", "language_match", "abstention",
+                    "false_abstention", "fallback", "flagged", "latency_p50_ms")
+
+
+class _Recording:
+    """Wraps an answerer: records, per question, what the metrics rows do not keep (which
+    answerer answered, its language, flags, and the LLM's claim checks)."""
+
+    def __init__(self, inner: Any, *, extractive_only: bool = False) -> None:
+        self.inner = inner
+        self.catalog = inner.catalog
+        self.extractive_only = extractive_only
+        self.records: dict[str, dict[str, Any]] = {}
+
+    def ask(self, question: str, *, top_k: int | None = None, **options: Any) -> Any:
+        if self.extractive_only and hasattr(self.inner, "ask_extractive"):
+            answer = self.inner.ask_extractive(question, top_k=top_k, **options)
+        else:
+            if hasattr(self.inner, "last_trace"):
+                self.inner.last_trace = None
+            answer = self.inner.ask(question, top_k=top_k, **options)
+        record: dict[str, Any] = {
+            "answerer": getattr(answer, "answerer", "extractive"), "language": answer.language,
+            "answer_language": detect_language(answer.answer) if answer.answer.strip() else answer.language,
+            "unsupported_claims": list(getattr(answer, "unsupported_claims", []) or []),
+            "warnings": list(getattr(answer, "warnings", []) or []),
+        }
+        trace = None if self.extractive_only else getattr(self.inner, "last_trace", None)
+        if trace is not None:
+            record["llm"] = {
+                "raw": trace.raw, "seconds": round(trace.seconds, 2), "fallback": trace.fallback,
+                "first_token_s": None if trace.first_token_s is None else round(trace.first_token_s, 2),
+                "evidence": [{"file": f, "paragraph": p} for f, p in trace.evidence],
+                "claims": [{"text": v.claim.text, "refs": v.claim.refs, "kept": v.kept, "removed": v.removed,
+                            "invalid": v.invalid, "uncited": v.uncited, "abstains": v.abstains,
+                            "scores": list(v.supports[0].all_scores) if v.supports else None,
+                            "supports": [{"ref": x.ref, "cosine": x.cosine, "numbers_ok": x.numbers_ok,
+                                          "supported": x.supported} for x in v.supports]}
+                           for v in trace.verdicts],
+            }
+        self.records[question.strip()] = record
+        return answer
+
+    def retrieve(self, question: str, *, top_k: int | None = None, mode: str = "hybrid",
+                 **options: Any) -> list[Any]:
+        return self.inner.retrieve(question, top_k=top_k, mode=mode, **options)
+
+    def close(self) -> None:
+        pass
+
+
+def answerer_metrics(rows: Sequence[Row], records: dict[str, dict[str, Any]]) -> dict[str, float | None]:
+    """Per answerer: the answer metrics, plus ``language_match`` (share of answers whose text
+    reads as the question's language), ``fallback`` (share answered by another answerer than
+    the one asked, e.g. the LLM falling back to extractive) and ``flagged`` (share with
+    unsupported claims listed)."""
+    from evals.metrics import answer_metrics as _answer_metrics
+
+    figures = _answer_metrics(rows)
+    asked = [r for r in rows if r.asked and r.error is None]
+    recs = [records.get(r.question, {}) for r in asked]
+    n = len(asked)
+    figures["language_match"] = (sum(1 for r, rec in zip(asked, recs) if rec.get("answer_language") == r.lang) / n
+                                 if n else None)
+    return figures
+
+
+def _answerer_summary(rows: Sequence[Row], records: dict[str, dict[str, Any]], requested: str) -> dict[str, Any]:
+    from evals.metrics import slices
+
+    out = {}
+    for name, part in slices(rows).items():
+        figures = answerer_metrics(part, records)
+        asked = [r for r in part if r.asked and r.error is None]
+        recs = [records.get(r.question, {}) for r in asked]
+        figures["fallback"] = (sum(1 for rec in recs if rec.get("answerer", requested) != requested) / len(asked)
+                               if asked else None)
+        figures["flagged"] = (sum(1 for rec in recs if rec.get("unsupported_claims")) / len(asked)
+                              if asked else None)
+        out[name] = {k: figures.get(k) for k in ANSWERER_METRICS}
+    return out
+
+
 def run_eval(eval_set: EvalSet, settings: Settings, *, baseline: bool = False,
              embedder: SanadEmbedding | None = None, answerer_factory: AnswererFactory | None = None,
-             console: Any | None = None) -> dict[str, Any]:
-    """Index ``eval_set``'s corpus into a temp data dir, run it, and return the full report."""
+             console: Any | None = None, answerer_mode: str = "extractive") -> dict[str, Any]:
+    """Index ``eval_set``'s corpus into a temp data dir, run it, and return the full report.
+
+    ``answerer_mode``: ``extractive`` (default), ``llm`` (``qa.generative``, configured by the
+    ``SANAD_LLM_*`` settings) or ``both`` (each question asked of both; the extractive one
+    is the report's main figures and the gate)."""
     from index.indexer import Indexer
     from qa.answerer import Answerer
+
+    if answerer_mode not in ANSWERER_MODES:
+        raise EvalError(f"unknown answerer {answerer_mode!r}: choose one of {', '.join(ANSWERER_MODES)}")
+    names = ANSWERER_MODES[answerer_mode]
 
     systems = ["sanad", "bm25", "dense"] if baseline else ["sanad"]
     timings: dict[str, float] = {}
@@ -272,22 +368,49 @@ def run_eval(eval_set: EvalSet, settings: Settings, *, baseline: bool = False,
             raise EvalError("could not index the corpus: " + "; ".join(f"{f}: {m}" for f, m in report.errors.items()))
         timings["index"] = time.perf_counter() - t0
 
-        factory = answerer_factory or (lambda s, e: Answerer(s, embedder=e))
+        if answerer_factory is not None:
+            factory = answerer_factory
+        elif "llm" in names:
+            from qa.generative import GenerativeAnswerer
+
+            factory = lambda s, e: GenerativeAnswerer(s.model_copy(update={"answerer": "llm"}), embedder=e)  # noqa: E731
+        else:
+            factory = lambda s, e: Answerer(s, embedder=e)  # noqa: E731
         answerer = factory(run_settings, shared)
+        recorders = {name: _Recording(answerer, extractive_only=name == "extractive") for name in names}
+        extra_rows: dict[str, list[Row]] = {}
         try:
             gold, problems = resolve_gold(eval_set.items, answerer.catalog)
             if problems:
                 shown = "; ".join(problems[:5]) + (f"; ... {len(problems) - 5} more" if len(problems) > 5 else "")
                 raise EvalError(f"the gold set does not match the indexed corpus: {shown}")
             t0 = time.perf_counter()
-            rows = evaluate(eval_set.items, gold, answerer, systems=systems,
+            rows = evaluate(eval_set.items, gold, recorders[names[0]], systems=systems,
                             advance=progress.task("questions", len(eval_set.items)))
+            for name in names[1:]:
+                extra_rows[name] = evaluate(eval_set.items, gold, recorders[name], systems=(),
+                                            advance=progress.task(name, len(eval_set.items)))
             timings["questions"] = time.perf_counter() - t0
         finally:
             answerer.close()
     timings["total"] = time.perf_counter() - started
 
     metrics = summarize(rows, systems)
+    all_rows = {names[0]: rows, **extra_rows}
+    answerers = {name: _answerer_summary(all_rows[name], recorders[name].records, name) for name in names}
+    row_json = []
+    for r in rows:
+        out = r.to_json()
+        out.update(recorders[names[0]].records.get(r.question, {}))
+        row_json.append(out)
+    extra_json = {}
+    for name, part in extra_rows.items():
+        extra_json[name] = []
+        for r in part:
+            out = r.to_json()
+            out.pop("retrieved", None)
+            out.update(recorders[name].records.get(r.question, {}))
+            extra_json[name].append(out)
     return {
         "set": eval_set.name,
         "description": eval_set.description,
@@ -301,7 +424,10 @@ def run_eval(eval_set: EvalSet, settings: Settings, *, baseline: bool = False,
         "counts": metrics.pop("counts"),
         "metrics": metrics,
         "by_kind": by_kind(rows) if len({r.kind for r in rows}) > 1 else {},
-        "rows": [r.to_json() for r in rows],
+        "answerer": answerer_mode,
+        "answerers": answerers,
+        "rows": row_json,
+        **({"rows_by_answerer": extra_json} if extra_json else {}),
     }
 
 
@@ -343,6 +469,18 @@ def render(report: dict[str, Any], console: Any) -> None:
                              *(_fmt(m, metrics[system][name].get(m)) for m in RETRIEVAL_METRICS),
                              end_section=system == report["systems"][-1])
         console.print(comp)
+    answerers = report.get("answerers") or {}
+    if len(answerers) > 1 or "llm" in answerers:
+        side = Table(title="answers by answerer (language_match: answer in the question's language; fallback: "
+                     "answered by another answerer; flagged: unsupported claims listed)", title_justify="left")
+        side.add_column("metric")
+        names = list(answerers)
+        columns = [(name, who) for name in slices for who in names]
+        for name, who in columns:
+            side.add_column(f"{name}\n{who}", justify="right")
+        for metric in ANSWERER_METRICS:
+            side.add_row(metric, *(_fmt(metric, answerers[who].get(name, {}).get(metric)) for name, who in columns))
+        console.print(side)
     secs = report["seconds"]
     console.print(f"model {secs.get('load_model', 0):.0f}s, index {secs.get('index', 0):.0f}s "
                   f"({report['corpus']['paragraphs']} paragraphs), questions {secs.get('questions', 0):.0f}s, "
@@ -385,7 +523,8 @@ def run_cli(args: argparse.Namespace, *, settings: Settings, embedder: SanadEmbe
         if getattr(args, "gate", False):
             thresholds = thresholds_for(load_thresholds(thresholds_path or THRESHOLDS_PATH), eval_set.name)
         report = run_eval(eval_set, settings, baseline=bool(getattr(args, "baseline", False)),
-                          embedder=embedder, answerer_factory=answerer_factory, console=err)
+                          embedder=embedder, answerer_factory=answerer_factory, console=err,
+                          answerer_mode=getattr(args, "answerer", None) or "extractive")
     except (EvalSetError, ThresholdsError, EvalError, EmbedderError, IndexerError, VectorStoreError) as exc:
         err.print(f"error: {exc}", highlight=False, markup=False)
         return 2

@@ -40,6 +40,12 @@ class Answer(BaseModel):
     conversation_id: str = ""
     answerer: str = "extractive"
     timings_ms: dict[str, float] = Field(default_factory=dict)
+    unsupported_claims: list[str] = Field(
+        default_factory=list,
+        description="LLM answers: sentences whose [n] marker was removed (not supported by the cited "
+        "paragraph, or naming no evidence) or that cite nothing")
+    warnings: list[str] = Field(
+        default_factory=list, description="what went wrong on the way, e.g. the LLM fell back to extractive")
 
 
 class AskRequest(BaseModel):
