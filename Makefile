@@ -35,8 +35,9 @@ run: index
 test-unit: setup
 	$(VENV)/bin/pytest -q -m "not integration"
 
-# The LLM tests (-m llm) run the local llama.cpp server, so `test` sets it up first (~12 min
-# to build on 2 cores the first time, then skipped).
+# The LLM tests (-m llm) run the local llama.cpp server, so `test` sets it up first (the first
+# time: a 5-min build on a quiet 2-core machine, ~25 min on a busy one, plus a 1.1 GB download;
+# then skipped). The LLM tests themselves take 1-3 min.
 test: setup llm-setup
 	$(VENV)/bin/pytest -q
 	$(MAKE) --no-print-directory eval-gate
