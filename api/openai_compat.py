@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import time
 import uuid
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 from fastapi import APIRouter
 from fastapi.concurrency import run_in_threadpool
@@ -86,13 +86,21 @@ def completion_object(answer: Answer, *, model: str, question: str) -> dict[str,
     }
 
 
-def completion_chunks(answer: Answer, *, model: str) -> Iterator[bytes]:
+def _chunk_maker(model: str) -> Callable[..., bytes]:
+    """``chunk(delta, finish=None, **extra)``: one SSE ``chat.completion.chunk`` of one stream
+    (the id and creation time are shared by the stream's chunks)."""
     cid, created = f"chatcmpl-{uuid.uuid4().hex}", int(time.time())
 
     def chunk(delta: dict[str, Any], finish: str | None = None, **extra: Any) -> bytes:
         body = {"id": cid, "object": "chat.completion.chunk", "created": created, "model": model,
                 "choices": [{"index": 0, "delta": delta, "finish_reason": finish, "logprobs": None}], **extra}
         return sse(None, body)
+
+    return chunk
+
+
+def completion_chunks(answer: Answer, *, model: str) -> Iterator[bytes]:
+    chunk = _chunk_maker(model)
 
     yield chunk({"role": "assistant", "content": ""})
     for piece in word_groups(message_content(answer)):
@@ -106,12 +114,7 @@ def live_completion_chunks(events: Iterator[tuple[str, Any]], *, model: str) -> 
     """Chunks for the LLM answerer: content deltas as they are generated, then the sources
     block, then the finishing chunk with ``citations``. The content concatenates to
     :func:`message_content` of the final answer."""
-    cid, created = f"chatcmpl-{uuid.uuid4().hex}", int(time.time())
-
-    def chunk(delta: dict[str, Any], finish: str | None = None, **extra: Any) -> bytes:
-        body = {"id": cid, "object": "chat.completion.chunk", "created": created, "model": model,
-                "choices": [{"index": 0, "delta": delta, "finish_reason": finish, "logprobs": None}], **extra}
-        return sse(None, body)
+    chunk = _chunk_maker(model)
 
     yield chunk({"role": "assistant", "content": ""})
     answer: Answer | None = None
