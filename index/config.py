@@ -62,7 +62,15 @@ class Settings(BaseSettings):
         "mean of the next five by this much (0 = off)",
     )
     margin_floor: float = Field(0.30, description="...but never below this cosine similarity")
-    max_citations: int = Field(3, ge=1, le=10)
+    max_citations: int = Field(3, ge=1, le=10, description="at most this many paragraphs cited per answer")
+    citation_margin: float = Field(
+        0.10, ge=0, description="unless the best paragraph is a clear winner (answer_margin), also cite "
+        "paragraphs whose fused score, and quote score, are within this of the best",
+    )
+    sentence_gap: float = Field(
+        0.05, ge=0, description="a quote stretches from the best sentence of a long paragraph to the "
+        "runner-up when that scores within this of it (0 = one sentence)",
+    )
     max_question_chars: int = Field(1000, ge=10)
 
     # --- HTTP API ---

@@ -67,6 +67,7 @@ class Answerer:
             catalog=self.catalog, embedder=self.embedder, min_similarity=settings.min_similarity,
             max_citations=settings.max_citations, answer_margin=settings.answer_margin,
             margin_floor=settings.margin_floor, vectors=self.vectors,
+            citation_margin=settings.citation_margin, sentence_gap=settings.sentence_gap,
         )
 
     def _retriever(self, mode: str) -> HybridRetriever:

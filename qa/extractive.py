@@ -39,8 +39,14 @@ FRAME = {
 WHOLE_PARAGRAPH_CHARS = 200
 #: sentence vectors kept between questions (a long paragraph is split the same way each time)
 SENTENCE_CACHE_SIZE = 20_000
-#: a further citation must score within this of the best (cosine similarity)
+#: a further paragraph is cited when its fused retrieval score is within this of the leader's
 CITATION_MARGIN = 0.10
+#: a quote stretches to the paragraph's runner-up sentence when it scores within this of the best
+SENTENCE_GAP = 0.05
+#: ...and the span from one to the other is at most this many sentences
+MAX_SPAN_SENTENCES = 3
+#: weight of the question-term overlap when a paragraph's sentences are compared
+OVERLAP_WEIGHT = 0.15
 
 
 @dataclass(frozen=True)
@@ -61,20 +67,29 @@ class ExtractiveComposer:
     min_similarity: abstain when no chunk's cosine similarity reaches this...
     answer_margin: ...unless the best chunk stands this far above the runners-up (the
         retriever's ``margin``) and reaches ``margin_floor``; 0 turns the rule off.
-    max_citations: at most this many quotes.
+    max_citations: at most this many paragraphs are cited.
+    citation_margin: unless the best paragraph is a clear winner (``answer_margin``), a
+        further paragraph is cited when its fused retrieval score is within this of the
+        leader's and its quote's score within this of the best quote's.
+    sentence_gap: in a long paragraph, the quote stretches from the best sentence to the
+        runner-up when that scores within this of it (and is at most
+        :data:`MAX_SPAN_SENTENCES` away); 0 = one sentence.
     vectors: where the sentence vectors stored at index time are read from (sentences not
         found there are embedded, and cached).
     """
 
     def __init__(self, *, catalog: Catalog, embedder: SanadEmbedding, min_similarity: float,
                  max_citations: int = 3, answer_margin: float = 0.0, margin_floor: float = 0.0,
-                 vectors: ChunkVectors | None = None, analyzer: Analyzer | None = None) -> None:
+                 vectors: ChunkVectors | None = None, analyzer: Analyzer | None = None,
+                 citation_margin: float = CITATION_MARGIN, sentence_gap: float = SENTENCE_GAP) -> None:
         self.catalog = catalog
         self.embedder = embedder
         self.min_similarity = min_similarity
         self.answer_margin = answer_margin
         self.margin_floor = margin_floor
         self.max_citations = max_citations
+        self.citation_margin = citation_margin
+        self.sentence_gap = sentence_gap
         self.vectors = vectors
         self.analyzer = analyzer or Analyzer()
         self._sentence_vectors: OrderedDict[str, np.ndarray] = OrderedDict()
@@ -127,31 +142,39 @@ class ExtractiveComposer:
         scored = [(n, n.node.metadata.get("dense")) for n in nodes if n.node.metadata.get("dense") is not None]
         if not scored:
             return Answer(answer=ABSTAIN[language], language=language, answerable=False)
-        best_chunk = max(s for _, s in scored)
         if query_vector is None:
             query_vector = self.embedder.embed_queries([question])[0]
         self._load_stored_sentences([n for n, _ in scored])
-        # a quote's score is the better of its chunk's and its sentence's similarity, so a
-        # long paragraph whose one sentence answers is not diluted below the threshold
+        # candidates follow the retriever's ranking (sentence rescoring and BM25 included):
+        # each paragraph whose fused score is within citation_margin of the leader's, up to
+        # max_citations paragraphs, each with the sentence(s) that answer (_best_quote)
+        top_fused = max(self._fused(n) for n, _ in scored)
         quotes: list[Quote] = []
         seen: set[tuple[str, int]] = set()
-        for node, chunk_score in scored:
-            if chunk_score < best_chunk - CITATION_MARGIN or len(quotes) >= self.max_citations:
+        for node, _ in scored:
+            if len(quotes) >= self.max_citations:
+                break
+            if self._fused(node) < top_fused - self.citation_margin:
                 continue
             quote = self._best_quote(question, node, query_vector)
             if quote is None or (quote.paragraph.file, quote.paragraph.paragraph) in seen:
                 continue
             seen.add((quote.paragraph.file, quote.paragraph.paragraph))
             quotes.append(quote)
+        # a quote's score is the better of its chunk's and its sentence's similarity, so a
+        # long paragraph whose one sentence answers is not diluted below the threshold
         best = max((q.score for q in quotes), default=-1.0)
         margin = nodes[0].node.metadata.get("margin")
+        clear = self.answer_margin > 0 and margin is not None and margin >= self.answer_margin
         threshold = self.min_similarity
-        if (self.answer_margin > 0 and margin is not None and margin >= self.answer_margin
-                and best >= self.margin_floor):
+        if clear and best >= self.margin_floor:
             threshold = min(threshold, best)  # a clear winner: answer even below the threshold
-        quotes = [q for q in quotes if q.score >= max(threshold, best - CITATION_MARGIN)]
-        if not quotes:
+        if not quotes or best < threshold:
             return Answer(answer=ABSTAIN[language], language=language, answerable=False)
+        # a clear winner is cited alone; otherwise the close contenders are cited too, when
+        # their quote also scores within citation_margin of the best quote
+        quotes = quotes[:1] if clear else [
+            q for k, q in enumerate(quotes) if k == 0 or q.score >= best - self.citation_margin]
 
         citations = [self._citation(i, q) for i, q in enumerate(quotes, 1)]
         first, more = FRAME[language]
@@ -159,7 +182,14 @@ class ExtractiveComposer:
         parts += [f"{more}{c.quote} [{c.ref}]" for c in citations[1:]]
         return Answer(answer="".join(parts), language=language, answerable=True, citations=citations)
 
+    @staticmethod
+    def _fused(node: NodeWithScore) -> float:
+        return float(node.score if node.score is not None else node.node.metadata.get("dense") or 0.0)
+
     def _best_quote(self, question: str, node: NodeWithScore, query_vector: np.ndarray) -> Quote | None:
+        """The quote of ``node`` that answers: a short paragraph whole; else its best sentence,
+        stretched to the runner-up sentence when that scores within ``sentence_gap`` and lies
+        at most :data:`MAX_SPAN_SENTENCES` sentences away (one span, so one citation)."""
         meta = node.node.metadata
         paragraphs = [p for p in (self.catalog.paragraph(meta["file"], n) for n in meta["paragraphs"]) if p]
         if not paragraphs:
@@ -178,15 +208,22 @@ class ExtractiveComposer:
         texts = [para.text[s:e] for para, s, e in candidates]
         sims = self._embed_sentences(texts) @ np.asarray(query_vector, dtype=np.float32)
         q_tokens = set(self.analyzer.analyze(question))
-        best_i, best_val = 0, -1e9
+        values = []
         for i, text in enumerate(texts):
             tokens = set(self.analyzer.analyze(text))
             overlap = len(q_tokens & tokens) / len(q_tokens) if q_tokens else 0.0
-            value = float(sims[i]) + 0.15 * overlap
-            if value > best_val:
-                best_i, best_val = i, value
+            values.append(float(sims[i]) + OVERLAP_WEIGHT * overlap)
+        order = sorted(range(len(texts)), key=lambda i: (-values[i], i))
+        best_i = order[0]
         para, s, e = candidates[best_i]
-        return Quote(para, s, e, max(chunk_score, float(sims[best_i])))
+        first = Quote(para, s, e, max(chunk_score, float(sims[best_i])))
+        if self.sentence_gap <= 0 or values[best_i] - values[order[1]] >= self.sentence_gap:
+            return first
+        j = order[1]
+        para_j, s_j, e_j = candidates[j]
+        if para_j is not para or abs(j - best_i) > MAX_SPAN_SENTENCES - 1:
+            return first
+        return Quote(para, min(s, s_j), max(e, e_j), first.score)
 
     @staticmethod
     def _citation(ref: int, quote: Quote) -> Citation:
