@@ -48,7 +48,7 @@ class Settings(BaseSettings):
     # --- retrieval and answering ------------------------------------------------------------
     top_k: int = Field(5, ge=1, le=50, description="citations considered per answer")
     candidates: int = Field(30, ge=1, le=500, description="candidates each retriever returns before fusion")
-    lexical_weight_ar: float = Field(0.1, ge=0, description="weight of the relative BM25 score for Arabic questions")
+    lexical_weight_ar: float = Field(0.15, ge=0, description="weight of the relative BM25 score for Arabic questions")
     lexical_weight_en: float = Field(0.05, ge=0, description="weight of the relative BM25 score for English questions")
     sentence_weight: float = Field(
         0.5, ge=0, le=1, description="weight of a chunk's best sentence against the whole chunk when "

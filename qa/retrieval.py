@@ -68,7 +68,7 @@ class HybridRetriever(BaseRetriever):
         catalog: Catalog,
         top_k: int = 5,
         candidates: int = 30,
-        lexical_weight_ar: float = 0.1,
+        lexical_weight_ar: float = 0.15,
         lexical_weight_en: float = 0.05,
         sentence_weight: float = 0.5,
         mode: str = "hybrid",
