@@ -353,6 +353,9 @@ def test_an_answer_reads_one_index_version_while_the_indexer_commits(tmp_path: P
     assert reads and all(text == old_text for _, text in reads)
     assert_quotes_in(answer, old_text, target.name)
     answerer.catalog.paragraph = real_paragraph
+    # citations follow the fused ranking, whose BM25 part is rebuilt in the background after a
+    # commit: wait for it, so the changed file's new chunks compete on equal terms
+    answerer.reload()
     new_answer = answerer.ask(question)
     assert_quotes_in(new_answer, target.read_text(encoding="utf-8"), target.name)
     answerer.close()
