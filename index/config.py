@@ -67,6 +67,10 @@ class Settings(BaseSettings):
         0.10, ge=0, description="unless the best paragraph is a clear winner (answer_margin), also cite "
         "paragraphs whose fused score, and quote score, are within this of the best",
     )
+    answer_type_check: bool = Field(
+        True, description="abstain when an Arabic count question (كم عدد X) is quoted only with text "
+        "that names X without a number near it",
+    )
     sentence_gap: float = Field(
         0.05, ge=0, description="a quote stretches from the best sentence of a long paragraph to the "
         "runner-up when that scores within this of it (0 = one sentence)",

@@ -68,6 +68,7 @@ class Answerer:
             max_citations=settings.max_citations, answer_margin=settings.answer_margin,
             margin_floor=settings.margin_floor, vectors=self.vectors,
             citation_margin=settings.citation_margin, sentence_gap=settings.sentence_gap,
+            check_answer_type=settings.answer_type_check,
         )
 
     def _retriever(self, mode: str) -> HybridRetriever:

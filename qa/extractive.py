@@ -19,6 +19,7 @@ from index.catalog import Catalog
 from index.embedding import SanadEmbedding
 from index.paragraphs import Paragraph
 from index.vectors import ChunkVectors
+from qa.answer_type import answers_count
 from qa.models import Answer, Citation, Language, paragraph_url
 from qa.sentences import sentence_spans
 
@@ -74,6 +75,8 @@ class ExtractiveComposer:
     sentence_gap: in a long paragraph, the quote stretches from the best sentence to the
         runner-up when that scores within this of it (and is at most
         :data:`MAX_SPAN_SENTENCES` away); 0 = one sentence.
+    check_answer_type: abstain when an Arabic count question ("كم عدد X") is quoted only
+        with text that names X without a number near it (``qa.answer_type``).
     vectors: where the sentence vectors stored at index time are read from (sentences not
         found there are embedded, and cached).
     """
@@ -81,7 +84,8 @@ class ExtractiveComposer:
     def __init__(self, *, catalog: Catalog, embedder: SanadEmbedding, min_similarity: float,
                  max_citations: int = 3, answer_margin: float = 0.0, margin_floor: float = 0.0,
                  vectors: ChunkVectors | None = None, analyzer: Analyzer | None = None,
-                 citation_margin: float = CITATION_MARGIN, sentence_gap: float = SENTENCE_GAP) -> None:
+                 citation_margin: float = CITATION_MARGIN, sentence_gap: float = SENTENCE_GAP,
+                 check_answer_type: bool = True) -> None:
         self.catalog = catalog
         self.embedder = embedder
         self.min_similarity = min_similarity
@@ -90,6 +94,7 @@ class ExtractiveComposer:
         self.max_citations = max_citations
         self.citation_margin = citation_margin
         self.sentence_gap = sentence_gap
+        self.check_answer_type = check_answer_type
         self.vectors = vectors
         self.analyzer = analyzer or Analyzer()
         self._sentence_vectors: OrderedDict[str, np.ndarray] = OrderedDict()
@@ -175,6 +180,9 @@ class ExtractiveComposer:
         # their quote also scores within citation_margin of the best quote
         quotes = quotes[:1] if clear else [
             q for k, q in enumerate(quotes) if k == 0 or q.score >= best - self.citation_margin]
+        if self.check_answer_type and not answers_count(
+                question, [q.paragraph.text[q.start:q.end] for q in quotes]):
+            return Answer(answer=ABSTAIN[language], language=language, answerable=False)
 
         citations = [self._citation(i, q) for i, q in enumerate(quotes, 1)]
         first, more = FRAME[language]
