@@ -54,6 +54,10 @@ class Settings(BaseSettings):
         0.5, ge=0, le=1, description="weight of a chunk's best sentence against the whole chunk when "
         "the leading candidates are rescored (0 = chunk vectors only)",
     )
+    source_weight: float = Field(
+        0.05, ge=0, description="bonus for the chunks of the documents whose header names the source a "
+        "question cites (\"according to Elaph\"); 0 = off",
+    )
     min_similarity: float = Field(
         0.46, description="abstain when the best paragraph's cosine similarity is below this"
     )

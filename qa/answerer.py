@@ -76,7 +76,8 @@ class Answerer:
         return HybridRetriever(
             embedder=self.embedder, vectors=self.vectors, lexical=self.lexical, catalog=self.catalog,
             top_k=s.top_k, candidates=s.candidates, lexical_weight_ar=s.lexical_weight_ar,
-            lexical_weight_en=s.lexical_weight_en, sentence_weight=s.sentence_weight, mode=mode,
+            lexical_weight_en=s.lexical_weight_en, sentence_weight=s.sentence_weight,
+            source_weight=s.source_weight, mode=mode,
         )
 
     def _load_lexical(self) -> LexicalIndex:

@@ -26,6 +26,7 @@ from index.embedding import SanadEmbedding
 from index.lexical import LexicalIndex
 from index.vectors import ChunkVectors
 from qa.language import detect_language
+from qa.sources import SourceMatcher
 
 
 
@@ -71,6 +72,7 @@ class HybridRetriever(BaseRetriever):
         lexical_weight_ar: float = 0.15,
         lexical_weight_en: float = 0.05,
         sentence_weight: float = 0.5,
+        source_weight: float = 0.05,
         mode: str = "hybrid",
     ) -> None:
         super().__init__()
@@ -84,6 +86,8 @@ class HybridRetriever(BaseRetriever):
         self.candidates = candidates
         self.weights = {"ar": lexical_weight_ar, "en": lexical_weight_en}
         self.sentence_weight = sentence_weight
+        self.source_weight = source_weight
+        self.sources = SourceMatcher(catalog) if source_weight > 0 else None
         self.mode = mode
 
     def _retrieve(self, query_bundle: QueryBundle) -> list[NodeWithScore]:
@@ -125,6 +129,12 @@ class HybridRetriever(BaseRetriever):
         else:
             fused = {cid: dense_score.get(cid, -1.0) + weight * lexical_score.get(cid, 0.0) / top_lexical
                      for cid in pool}
+            if self.mode == "hybrid" and self.sources is not None:
+                # "according to Elaph": the reports whose header names the source get a bonus
+                named = self.sources.files_naming(question)
+                for cid in pool:
+                    if records[cid].file in named:
+                        fused[cid] += self.source_weight
             if self.mode == "hybrid" and self.sentence_weight > 0 and vector is not None:
                 # rescore the leaders: a chunk also counts by its best sentence (stored at index
                 # time), so one answering sentence in a long paragraph is not diluted
