@@ -60,7 +60,7 @@ def test_the_matcher_finds_the_reports_whose_header_names_the_source(tmp_path: P
     assert matcher.files_naming("According to North Pulse, how long did it last?") == {"pulse.txt"}
     assert matcher.files_naming("بحسب رويترز، كم استمر الاجتماع؟") == set()  # named nowhere
     assert matcher.files_naming("كم استمر الاجتماع؟") == set()  # names no source
-    # a source every document names does not tell them apart
+    # a source most documents name does not single out reports
     (corpus / "other.txt").write_text("إيلاف: " + OTHER, encoding="utf-8")
     (corpus / "pulse.txt").write_text("إيلاف: " + PULSE, encoding="utf-8")
     Indexer(settings, embedder=HashEmbedding()).index([corpus], progress=None)
