@@ -40,7 +40,7 @@ _CLITICS = ("و", "ف", "ب", "ل", "ك")
 _COUNT_LEADS = {"كم", "عدد"}
 
 
-def _is_number(token: str) -> bool:
+def is_number(token: str) -> bool:
     if _DIGITS.search(token):
         return True
     forms = {token}
@@ -85,7 +85,7 @@ def states_count(text: str, noun: str) -> bool | None:
         if token.endswith(_DUAL_ENDINGS) and len(token) > len(stem) + 2:
             return True
         window = tokens[max(0, i - COUNT_WINDOW): i + COUNT_WINDOW + 1]
-        if any(_is_number(t) for t in window):
+        if any(is_number(t) for t in window):
             return True
     return False if found else None
 

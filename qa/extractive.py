@@ -19,7 +19,7 @@ from index.catalog import Catalog
 from index.embedding import SanadEmbedding
 from index.paragraphs import Paragraph
 from index.vectors import ChunkVectors
-from qa.answer_type import answers_count
+from qa.answer_type import answers_count, count_focus, states_count
 from qa.models import Answer, Citation, Language, paragraph_url
 from qa.sentences import sentence_spans
 
@@ -182,13 +182,31 @@ class ExtractiveComposer:
             q for k, q in enumerate(quotes) if k == 0 or q.score >= best - self.citation_margin]
         if self.check_answer_type and not answers_count(
                 question, [q.paragraph.text[q.start:q.end] for q in quotes]):
-            return Answer(answer=ABSTAIN[language], language=language, answerable=False)
+            quotes = self._quote_the_count(question, quotes)
+            if not quotes:
+                return Answer(answer=ABSTAIN[language], language=language, answerable=False)
 
         citations = [self._citation(i, q) for i, q in enumerate(quotes, 1)]
         first, more = FRAME[language]
         parts = [f"{first}{citations[0].quote} [1]"]
         parts += [f"{more}{c.quote} [{c.ref}]" for c in citations[1:]]
         return Answer(answer="".join(parts), language=language, answerable=True, citations=citations)
+
+    @staticmethod
+    def _quote_the_count(question: str, quotes: list[Quote]) -> list[Quote]:
+        """A count question whose quotes name the counted thing without a number near it: quote
+        instead a sentence of the cited paragraphs that states the count, or nothing (abstain).
+        (Taking any sentence with a number was tried: it answered the seeds' "how many tanks"
+        from a sentence counting soldiers.)"""
+        noun = count_focus(question)
+        if noun is None:
+            return quotes
+        for k, quote in enumerate(quotes):
+            para = quote.paragraph
+            for start, end in sentence_spans(para.text):
+                if states_count(para.text[start:end], noun) is True:
+                    return [Quote(para, start, end, quote.score)] + [q for i, q in enumerate(quotes) if i != k]
+        return []
 
     @staticmethod
     def _fused(node: NodeWithScore) -> float:

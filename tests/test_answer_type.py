@@ -75,3 +75,30 @@ def test_the_composer_abstains_on_a_count_it_cannot_quote(troops_composer) -> No
     soldiers = "كم عدد الجنود الروس على الحدود مع أوكرانيا؟"
     answer = make().compose(soldiers, "ar", nodes)
     assert answer.answerable and answer.citations[0].quote == TROOPS
+
+
+def test_a_sentence_that_states_the_count_replaces_one_that_does_not(tmp_path: Path) -> None:
+    """The similarity picks the sentence that repeats the question; the count is in the next."""
+    corpus = tmp_path / "c"
+    corpus.mkdir()
+    sentences = ["الدبابات الروسية المنتشرة على الحدود مع أوكرانيا كثيرة ومتنوعة ومن طرازات حديثة جدا.",
+                 "ويقدر الخبراء العسكريون أنها نحو 1200 دبابة من مختلف الأنواع والأحجام.",
+                 "وقال مسؤولون غربيون إن التعزيزات مستمرة منذ أسابيع في المنطقة كلها."]
+    text = " ".join(sentences)
+    (corpus / "a.txt").write_text(text + "\n", encoding="utf-8")
+    doc = load_document(corpus / "a.txt", root=corpus)
+    chunks = build_chunks(doc)
+    catalog = Catalog(tmp_path / "catalog.sqlite3")
+    catalog.replace_document(doc, chunks, size_bytes=500)
+    nodes = [NodeWithScore(node=TextNode(id_=c.id, text=c.text, metadata={
+        "file": c.file, "paragraphs": list(c.paragraphs), "dense": 0.6, "lexical": None, "margin": 0.05}),
+        score=0.6) for c in chunks]
+    question = "كم عدد الدبابات الروسية المنتشرة على الحدود مع أوكرانيا؟"
+    off = ExtractiveComposer(catalog=catalog, embedder=HashEmbedding(), min_similarity=0.46,
+                             check_answer_type=False, sentence_gap=0.0).compose(question, "ar", nodes)
+    assert off.citations[0].quote == sentences[0]  # the repeated words win without the check
+    on = ExtractiveComposer(catalog=catalog, embedder=HashEmbedding(), min_similarity=0.46,
+                            sentence_gap=0.0).compose(question, "ar", nodes)
+    catalog.close()
+    assert on.answerable and on.citations[0].quote == sentences[1]
+    assert text[on.citations[0].char_start - doc.paragraphs[0].char_start:][:len(sentences[1])] == sentences[1]
