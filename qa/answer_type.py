@@ -17,7 +17,7 @@ from __future__ import annotations
 import re
 from typing import Iterable
 
-from index.arabic import _stem, normalize_arabic, tokenize
+from index.arabic import Analyzer, normalize_arabic, tokenize
 
 #: a number must be within this many words of the counted noun
 COUNT_WINDOW = 5
@@ -38,6 +38,15 @@ _DIGITS = re.compile(r"\d")
 _CLITICS = ("و", "ف", "ب", "ل", "ك")
 #: "how many": كم عدد X / ما عدد X / كم X (X right after)
 _COUNT_LEADS = {"كم", "عدد"}
+
+
+_STEMMER = Analyzer(stopwords=False)
+
+
+def _stem(token: str) -> str:
+    """The lexical index's stem of one normalised token."""
+    stems = _STEMMER.analyze(token)
+    return stems[0] if stems else token
 
 
 def is_number(token: str) -> bool:
