@@ -5,14 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from llama_index.core.schema import NodeWithScore, TextNode
 
-from index.catalog import Catalog
-from index.chunks import build_chunks
 from index.embedding import HashEmbedding
-from index.paragraphs import load_document
 from qa.extractive import ExtractiveComposer
 from qa.retrieval import dense_margin
+from tests.composer_fixtures import one_file_catalog, retrieved
 
 
 def test_dense_margin_is_best_minus_mean_of_next_five() -> None:
@@ -23,14 +20,8 @@ def test_dense_margin_is_best_minus_mean_of_next_five() -> None:
 
 @pytest.fixture
 def composer_and_chunks(tmp_path: Path):  # noqa: ANN201
-    corpus = tmp_path / "c"
-    corpus.mkdir()
-    (corpus / "a.txt").write_text("The council met in Brussels on Wednesday.\n\nIt lasted four hours.\n",
-                                  encoding="utf-8")
-    doc = load_document(corpus / "a.txt", root=corpus)
-    chunks = build_chunks(doc)
-    catalog = Catalog(tmp_path / "catalog.sqlite3")
-    catalog.replace_document(doc, chunks, size_bytes=100)
+    catalog, chunks = one_file_catalog(
+        tmp_path, "The council met in Brussels on Wednesday.\n\nIt lasted four hours.\n")
 
     def make(**options: float) -> ExtractiveComposer:
         return ExtractiveComposer(catalog=catalog, embedder=HashEmbedding(), min_similarity=0.46, **options)
@@ -39,10 +30,7 @@ def composer_and_chunks(tmp_path: Path):  # noqa: ANN201
     catalog.close()
 
 
-def _nodes(chunks, scores: list[float], margin: float | None) -> list[NodeWithScore]:  # noqa: ANN001
-    return [NodeWithScore(node=TextNode(id_=c.id, text=c.text, metadata={
-        "file": c.file, "paragraphs": list(c.paragraphs), "dense": s, "lexical": None, "margin": margin}),
-        score=s) for c, s in zip(chunks, scores)]
+_nodes = retrieved
 
 
 def test_low_similarity_abstains_without_a_clear_winner(composer_and_chunks) -> None:  # noqa: ANN001
@@ -64,19 +52,13 @@ def test_clear_winner_is_answered_below_the_threshold(composer_and_chunks) -> No
 # --------------------------------------------------------------------------- which paragraphs are cited
 @pytest.fixture
 def composer_and_three_chunks(tmp_path: Path):  # noqa: ANN201
-    corpus = tmp_path / "c"
-    corpus.mkdir()
     paragraphs = [
         "The council met in Brussels on Wednesday for the first time in more than two years.",
         "The meeting lasted four hours, and the delegations agreed to keep talking in the new year.",
         "Officials from both sides described the talks as frank but said that no deal was reached.",
     ]
-    (corpus / "a.txt").write_text("\n\n".join(paragraphs) + "\n", encoding="utf-8")
-    doc = load_document(corpus / "a.txt", root=corpus)
-    chunks = build_chunks(doc)
+    catalog, chunks = one_file_catalog(tmp_path, "\n\n".join(paragraphs) + "\n")
     assert [c.paragraphs for c in chunks] == [(1,), (2,), (3,)]
-    catalog = Catalog(tmp_path / "catalog.sqlite3")
-    catalog.replace_document(doc, chunks, size_bytes=300)
 
     def make(**options: float) -> ExtractiveComposer:
         return ExtractiveComposer(catalog=catalog, embedder=HashEmbedding(), min_similarity=0.46, **options)

@@ -5,14 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from llama_index.core.schema import NodeWithScore, TextNode
 
-from index.catalog import Catalog
-from index.chunks import build_chunks
 from index.embedding import HashEmbedding
-from index.paragraphs import load_document
 from qa.answer_type import answers_count, count_focus, states_count
 from qa.extractive import ExtractiveComposer
+from tests.composer_fixtures import one_file_catalog, retrieved
 
 TROOPS = ("وحشد الكرملين أكثر من 100 ألف جندي على حدود روسيا مع جارتها أوكرانيا، "
           "بالإضافة لدبابات ومدفعية ومعدات ثقيلة أخرى.")
@@ -52,16 +49,8 @@ def test_answers_count_only_fails_a_quote_that_names_the_noun_without_a_number()
 
 @pytest.fixture
 def troops_composer(tmp_path: Path):  # noqa: ANN201
-    corpus = tmp_path / "c"
-    corpus.mkdir()
-    (corpus / "a.txt").write_text(TROOPS + "\n", encoding="utf-8")
-    doc = load_document(corpus / "a.txt", root=corpus)
-    chunks = build_chunks(doc)
-    catalog = Catalog(tmp_path / "catalog.sqlite3")
-    catalog.replace_document(doc, chunks, size_bytes=300)
-    nodes = [NodeWithScore(node=TextNode(id_=c.id, text=c.text, metadata={
-        "file": c.file, "paragraphs": list(c.paragraphs), "dense": 0.6, "lexical": None, "margin": 0.05}),
-        score=0.6) for c in chunks]
+    catalog, chunks = one_file_catalog(tmp_path, TROOPS + "\n")
+    nodes = retrieved(chunks, [0.6] * len(chunks), 0.05)
     yield (lambda **o: ExtractiveComposer(catalog=catalog, embedder=HashEmbedding(), min_similarity=0.46, **o)), nodes
     catalog.close()
 
@@ -79,20 +68,12 @@ def test_the_composer_abstains_on_a_count_it_cannot_quote(troops_composer) -> No
 
 def test_a_sentence_that_states_the_count_replaces_one_that_does_not(tmp_path: Path) -> None:
     """The similarity picks the sentence that repeats the question; the count is in the next."""
-    corpus = tmp_path / "c"
-    corpus.mkdir()
     sentences = ["الدبابات الروسية المنتشرة على الحدود مع أوكرانيا كثيرة ومتنوعة ومن طرازات حديثة جدا.",
                  "ويقدر الخبراء العسكريون أنها نحو 1200 دبابة من مختلف الأنواع والأحجام.",
                  "وقال مسؤولون غربيون إن التعزيزات مستمرة منذ أسابيع في المنطقة كلها."]
     text = " ".join(sentences)
-    (corpus / "a.txt").write_text(text + "\n", encoding="utf-8")
-    doc = load_document(corpus / "a.txt", root=corpus)
-    chunks = build_chunks(doc)
-    catalog = Catalog(tmp_path / "catalog.sqlite3")
-    catalog.replace_document(doc, chunks, size_bytes=500)
-    nodes = [NodeWithScore(node=TextNode(id_=c.id, text=c.text, metadata={
-        "file": c.file, "paragraphs": list(c.paragraphs), "dense": 0.6, "lexical": None, "margin": 0.05}),
-        score=0.6) for c in chunks]
+    catalog, chunks = one_file_catalog(tmp_path, text + "\n")
+    nodes = retrieved(chunks, [0.6] * len(chunks), 0.05)
     question = "كم عدد الدبابات الروسية المنتشرة على الحدود مع أوكرانيا؟"
     off = ExtractiveComposer(catalog=catalog, embedder=HashEmbedding(), min_similarity=0.46,
                              check_answer_type=False, sentence_gap=0.0).compose(question, "ar", nodes)
@@ -101,4 +82,4 @@ def test_a_sentence_that_states_the_count_replaces_one_that_does_not(tmp_path: P
                             sentence_gap=0.0).compose(question, "ar", nodes)
     catalog.close()
     assert on.answerable and on.citations[0].quote == sentences[1]
-    assert text[on.citations[0].char_start - doc.paragraphs[0].char_start:][:len(sentences[1])] == sentences[1]
+    assert text[on.citations[0].char_start:on.citations[0].char_end] == sentences[1]  # verbatim

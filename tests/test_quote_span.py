@@ -6,13 +6,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from llama_index.core.schema import NodeWithScore, TextNode
+from llama_index.core.schema import NodeWithScore
 
 from index.catalog import Catalog
-from index.chunks import build_chunks
 from index.embedding import HashEmbedding
-from index.paragraphs import load_document
 from qa.extractive import ExtractiveComposer
+from tests.composer_fixtures import one_file_catalog, retrieved
 
 SENTENCES = [
     "The delegates arrived in the city on Monday morning for the talks.",
@@ -44,17 +43,8 @@ class ScriptedEmbedding(HashEmbedding):
 
 @pytest.fixture
 def paragraph(tmp_path: Path):  # noqa: ANN201
-    corpus = tmp_path / "c"
-    corpus.mkdir()
-    (corpus / "a.txt").write_text(" ".join(SENTENCES) + "\n", encoding="utf-8")
-    doc = load_document(corpus / "a.txt", root=corpus)
-    chunks = build_chunks(doc)
-    catalog = Catalog(tmp_path / "catalog.sqlite3")
-    catalog.replace_document(doc, chunks, size_bytes=300)
-    node = NodeWithScore(node=TextNode(id_=chunks[0].id, text=chunks[0].text, metadata={
-        "file": chunks[0].file, "paragraphs": list(chunks[0].paragraphs), "dense": 0.5, "lexical": None,
-        "margin": 0.05}), score=0.5)
-    yield catalog, node
+    catalog, chunks = one_file_catalog(tmp_path, " ".join(SENTENCES) + "\n")
+    yield catalog, retrieved(chunks[:1], [0.5], 0.05)[0]
     catalog.close()
 
 
