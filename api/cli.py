@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from pathlib import Path
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
+from settings import apply_runtime_defaults
+
+if TYPE_CHECKING:
+    from qa.models import Answer
 
 
 class CliError(Exception):
@@ -21,7 +21,7 @@ class CliError(Exception):
 def _settings():  # noqa: ANN202 - imported lazily so `sanad --help` is instant
     from pydantic import ValidationError
 
-    from index.config import Settings
+    from settings import Settings
 
     try:
         return Settings()
@@ -75,16 +75,16 @@ def cmd_index(args: argparse.Namespace) -> int:
     return 0
 
 
-def _print_answer(answer) -> None:  # noqa: ANN001
+def _print_answer(answer: Answer) -> None:
     print(answer.answer)
     if answer.citations:
         print()
     for c in answer.citations:
         lines = f"line {c.line_start}" if c.line_start == c.line_end else f"lines {c.line_start}-{c.line_end}"
         print(f"[{c.ref}] {c.file} ¶{c.paragraph} ({lines}): {c.quote}")
-    for claim in getattr(answer, "unsupported_claims", []):
+    for claim in answer.unsupported_claims:
         print(f"unsupported (marker removed): {claim}", file=sys.stderr)
-    for warning in getattr(answer, "warnings", []):
+    for warning in answer.warnings:
         print(f"warning: {warning}", file=sys.stderr)
 
 
@@ -94,7 +94,7 @@ def cmd_ask(args: argparse.Namespace) -> int:
     settings = _settings()
     if args.file is None and not args.question:
         raise CliError("give a QUESTION or --file FILE")
-    if getattr(args, "answerer", None):
+    if args.answerer:
         settings = settings.model_copy(update={"answerer": args.answerer})
     answerer = build_answerer(settings)
     try:
@@ -130,10 +130,8 @@ def cmd_ask(args: argparse.Namespace) -> int:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    try:
-        from api.server import serve
-    except ImportError as exc:  # pragma: no cover - until the HTTP API lands
-        raise CliError(f"the HTTP API is not available in this build: {exc}") from exc
+    from api.server import serve
+
     if args.workers < 1:
         raise CliError("--workers must be at least 1")
     return serve(host=args.host, port=args.port, settings=_settings(), workers=args.workers)
@@ -157,10 +155,8 @@ def cmd_slack(args: argparse.Namespace) -> int:
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
-    try:
-        from evals.runner import run_cli
-    except ImportError as exc:  # pragma: no cover - until evals land
-        raise CliError(f"evals are not available in this build: {exc}") from exc
+    from evals.runner import run_cli
+
     return run_cli(args, settings=_settings())
 
 
@@ -210,6 +206,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    apply_runtime_defaults()
     args = build_parser().parse_args(argv)
     if args.command == "ask" and args.top_k is not None and not 1 <= args.top_k <= 50:
         print("error: --top-k must be between 1 and 50", file=sys.stderr)

@@ -77,6 +77,27 @@ class Metrics:
         return generate_latest(self.registry)
 
 
+def _matching_path(routes: list, scope: Scope) -> str | None:
+    """The path template of the route ``scope`` would reach (included routers searched too:
+    FastAPI resolves those lazily, so they name no path themselves)."""
+    for candidate in routes:
+        try:
+            match, _ = candidate.matches(scope)
+        except Exception:  # noqa: BLE001 - a route that cannot match this scope
+            continue
+        if match == Match.NONE:
+            continue
+        path = getattr(candidate, "path", None)
+        if path:
+            return str(path)
+        inner = getattr(getattr(candidate, "original_router", None), "routes", None)
+        if inner:
+            found = _matching_path(list(inner), scope)
+            if found:
+                return found
+    return None
+
+
 class MetricsMiddleware:
     """Counts and times every HTTP request by its route template (not its raw path)."""
 
@@ -90,14 +111,7 @@ class MetricsMiddleware:
         path = getattr(route, "path", None)
         if path:
             return str(path)
-        for candidate in self.routes():  # answered before routing (401, 413, 429)
-            try:
-                match, _ = candidate.matches(scope)
-            except Exception:  # noqa: BLE001 - a route that cannot match this scope
-                continue
-            if match != Match.NONE and getattr(candidate, "path", None):
-                return str(candidate.path)
-        return "unmatched"
+        return _matching_path(self.routes(), scope) or "unmatched"  # answered before routing (401, 413, 429)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":

@@ -17,37 +17,15 @@ from typing import Any, Callable, Iterator
 from fastapi import APIRouter
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, StreamingResponse
-from pydantic import BaseModel, ConfigDict, Field
 
+from api.deps import AskServiceDep, OwnerDep
 from api.errors import ERROR_SCHEMA, ApiError
-from api.streaming import SSE_HEADERS, sse, word_groups
-from qa.conversation import resolve_questions
+from api.schemas import MODEL_NAME, ChatRequest
+from api.streaming import SSE_HEADERS, sse
 from qa.models import Answer
-
-MODEL_NAME = "sanad"
+from qa.stream import AnswerEvent, replay_complete
 
 log = logging.getLogger("sanad.api")
-
-
-class ChatMessage(BaseModel):
-    model_config = ConfigDict(extra="allow")
-    role: str
-    content: str | list[dict[str, Any]] | None = None
-
-    def text(self) -> str:
-        if self.content is None:
-            return ""
-        if isinstance(self.content, str):
-            return self.content
-        return "\n".join(str(p.get("text", "")) for p in self.content if p.get("type") in ("text", "input_text"))
-
-
-class ChatRequest(BaseModel):
-    model_config = ConfigDict(extra="allow")
-    model: str = MODEL_NAME
-    messages: list[ChatMessage] = Field(..., min_length=1)
-    stream: bool = False
-    top_k: int | None = Field(None, ge=1, le=50, description="Sanad extension: paragraphs to consider")
 
 
 def sources_block(answer: Answer) -> str:
@@ -99,19 +77,8 @@ def _chunk_maker(model: str) -> Callable[..., bytes]:
     return chunk
 
 
-def completion_chunks(answer: Answer, *, model: str) -> Iterator[bytes]:
-    chunk = _chunk_maker(model)
-
-    yield chunk({"role": "assistant", "content": ""})
-    for piece in word_groups(message_content(answer)):
-        yield chunk({"content": piece})
-    yield chunk({}, "stop", citations=[c.model_dump(mode="json") for c in answer.citations],
-                answerable=answer.answerable)
-    yield b"data: [DONE]\n\n"
-
-
-def live_completion_chunks(events: Iterator[tuple[str, Any]], *, model: str) -> Iterator[bytes]:
-    """Chunks for the LLM answerer: content deltas as they are generated, then the sources
+def completion_chunks(events: Iterator[AnswerEvent], *, model: str) -> Iterator[bytes]:
+    """``chat.completion.chunk`` SSE: content deltas as the answer streams, then the sources
     block, then the finishing chunk with ``citations``. The content concatenates to
     :func:`message_content` of the final answer."""
     chunk = _chunk_maker(model)
@@ -122,7 +89,7 @@ def live_completion_chunks(events: Iterator[tuple[str, Any]], *, model: str) -> 
         for kind, value in events:
             if kind == "delta":
                 yield chunk({"content": value})
-            elif kind == "answer":
+            elif isinstance(value, Answer):
                 answer = value
         if answer is None:
             raise RuntimeError("the answerer ended without an answer")
@@ -140,36 +107,32 @@ def live_completion_chunks(events: Iterator[tuple[str, Any]], *, model: str) -> 
     yield b"data: [DONE]\n\n"
 
 
-def build_router(service) -> APIRouter:  # noqa: ANN001 - api.service.Service
-    router = APIRouter(prefix="/v1", tags=["openai"])
+router = APIRouter(prefix="/v1", tags=["openai"])
 
-    @router.get("/models")
-    async def list_models() -> dict[str, Any]:
-        """The one model name (any name is accepted by /chat/completions)."""
-        return {"object": "list", "data": [{"id": MODEL_NAME, "object": "model", "created": 0,
-                                            "owned_by": "sanad"}]}
 
-    @router.post("/chat/completions", responses={
-        code: {"description": "error", "content": {"application/json": {"schema": ERROR_SCHEMA}}}
-        for code in (400, 401, 413, 422, 429, 503)})
-    async def chat_completions(request: ChatRequest) -> Any:
-        users = [m.text() for m in request.messages if m.role == "user"]
-        users = [u for u in users if u.strip()]
-        if not users:
-            raise ApiError(422, "messages need at least one non-empty user message", code="invalid_request")
-        question, earlier = users[-1], users[:-1]
-        service.require_ready()
-        service.check_question(question)
-        history = resolve_questions(earlier, max_chars=service.settings.max_question_chars)
-        model = request.model or MODEL_NAME
-        if request.stream and service.generative:  # the LLM's tokens as they are generated
-            events, _ = service.ask_stream(question, top_k=request.top_k, history=history)
-            return StreamingResponse(live_completion_chunks(events, model=model), media_type="text/event-stream",
-                                     headers=SSE_HEADERS)
-        answer, _ = await run_in_threadpool(service.ask, question, top_k=request.top_k, history=history)
-        if request.stream:
-            return StreamingResponse(completion_chunks(answer, model=model), media_type="text/event-stream",
-                                     headers=SSE_HEADERS)
-        return JSONResponse(completion_object(answer, model=model, question=question))
+@router.get("/models")
+async def list_models() -> dict[str, Any]:
+    """The one model name (any name is accepted by /chat/completions)."""
+    return {"object": "list", "data": [{"id": MODEL_NAME, "object": "model", "created": 0, "owned_by": "sanad"}]}
 
-    return router
+
+@router.post("/chat/completions", responses={
+    code: {"description": "error", "content": {"application/json": {"schema": ERROR_SCHEMA}}}
+    for code in (400, 401, 413, 422, 429, 503)})
+async def chat_completions(request: ChatRequest, asking: AskServiceDep, owner: OwnerDep) -> Any:
+    """The last user message is the question; the earlier user messages are its history."""
+    users = [m.text() for m in request.messages if m.role == "user"]
+    users = [u for u in users if u.strip()]
+    if not users:
+        raise ApiError(422, "messages need at least one non-empty user message", code="invalid_request")
+    question, earlier = users[-1], users[:-1]
+    model = request.model or MODEL_NAME
+    stream = asking.start(question, owner=owner, earlier_questions=earlier, top_k=request.top_k)
+    if request.stream and stream.live:  # the LLM's tokens as they are generated
+        return StreamingResponse(completion_chunks(stream.events, model=model), media_type="text/event-stream",
+                                 headers=SSE_HEADERS)
+    answer = await run_in_threadpool(stream.answer)
+    if request.stream:
+        return StreamingResponse(completion_chunks(replay_complete(answer), model=model),
+                                 media_type="text/event-stream", headers=SSE_HEADERS)
+    return JSONResponse(completion_object(answer, model=model, question=question))

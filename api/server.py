@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import ipaddress
 import logging
-import os
 
 import uvicorn
 
 from api.app import create_app
-from index.config import Settings
+from settings import Settings, apply_runtime_defaults
 
 log = logging.getLogger("sanad.api")
 
@@ -43,9 +42,7 @@ def serve(*, host: str, port: int, settings: Settings, workers: int = 1) -> int:
     ``workers > 1`` starts that many uvicorn worker processes on one socket; each loads its
     own model (about 1 GB RSS each) and reads its settings from the ``SANAD_*`` environment.
     Conversations and rate limits are then per worker."""
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-    os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
+    apply_runtime_defaults()
     if not logging.getLogger().handlers:
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if not settings.api_keys and not _is_loopback(host):

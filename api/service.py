@@ -1,10 +1,10 @@
-"""What the HTTP layer drives: one Answerer, one Indexer sharing its embedder, conversations.
+"""What the HTTP layer drives: one Answerer, one Indexer sharing its embedder, the documents.
 
-Blocking work (the model, SQLite, Chroma) is called from FastAPI's threadpool. One lock
-(``work_lock``) serialises everything that touches the model or writes the index: the
-Answerer is not re-entrant (it sets its retriever's ``top_k`` per call) and a fast
-tokenizer must not be used by two threads at once. Reads of the catalog for ``/documents``
-and ``/paragraphs`` go through a separate connection and never wait for the model.
+Blocking work (the model, SQLite, Chroma) is called from FastAPI's threadpool. The
+Answerer is thread-safe and holds its own lock around model and catalog use; document
+writes take the same lock (``Answerer.lock``) because the Indexer shares its embedder. Reads
+of the catalog for ``/documents`` and ``/paragraphs`` go through a separate connection and
+never wait for the model. Asking is ``api.asking``.
 """
 
 from __future__ import annotations
@@ -13,42 +13,35 @@ import logging
 import os
 import threading
 from pathlib import Path
-from typing import Any, Callable, Iterator, Sequence
+from typing import Callable
 
-from api.documents import DocumentInfo, FileNameError, ParagraphOut, checked_name, validate_filename
+from api.documents import FileNameError, checked_name, validate_filename
 from api.errors import ApiError
 from api.metrics import Metrics
+from api.schemas import DocumentInfo, ParagraphOut
 from index.catalog import Catalog, DocumentRecord
-from index.config import Settings
+from index.indexer import Indexer, IndexerError
 from index.paragraphs import DocumentError, parse_document
-from qa.conversation import ConversationStore, answer_in_language, standalone_question
-from qa.language import detect_language
-from qa.models import Answer
+from qa.answerer import Answerer, build_answerer
+from settings import Settings
 
 log = logging.getLogger("sanad.api")
 
-Loader = Callable[[Settings], "object"]
-
-
-def default_loader(settings: Settings):  # noqa: ANN201 - qa.answerer.Answerer
-    from qa.answerer import build_answerer
-
-    return build_answerer(settings)
+#: builds the Answerer from settings (in the loading thread)
+Loader = Callable[[Settings], Answerer]
 
 
 class Service:
     """The loaded state of one app. ``start_loading()`` loads in a background thread."""
 
-    def __init__(self, settings: Settings, *, answerer=None, loader: Loader | None = None,  # noqa: ANN001
-                 metrics: Metrics | None = None) -> None:
+    def __init__(self, settings: Settings, *, answerer: Answerer | None = None, loader: Loader | None = None,
+                 metrics: Metrics) -> None:
         self.settings = settings
-        self.metrics = metrics or Metrics()
-        self.conversations = ConversationStore()
-        self.work_lock = threading.Lock()
+        self.metrics = metrics
         self.read_lock = threading.Lock()
         self.answerer = answerer
-        self.loader = loader or default_loader
-        self.indexer = None
+        self.loader = loader or build_answerer
+        self.indexer: Indexer | None = None
         self.catalog: Catalog | None = None
         self.load_error: str | None = None
         self._ready = threading.Event()
@@ -72,14 +65,10 @@ class Service:
         return self._ready.wait(timeout)
 
     def _load(self) -> None:
-        from index.indexer import Indexer
-
         try:
             if self.answerer is None:
                 log.info("loading the embedding model and the index from %s", self.settings.data_dir)
                 self.answerer = self.loader(self.settings)
-            if self.generative:  # it takes the lock itself, around model use only (not the LLM call)
-                self.answerer.lock = self.work_lock
             self.indexer = Indexer(self.settings, embedder=self.answerer.embedder)
             self.catalog = Catalog(self.settings.catalog_path)
             counts = self.catalog.counts()
@@ -97,8 +86,8 @@ class Service:
 
     def close(self) -> None:
         self._closing = True
-        if self._ready.is_set():
-            with self.work_lock:
+        if self._ready.is_set() and self.answerer is not None:
+            with self.answerer.lock:
                 self._close_stores()
 
     def _close_stores(self) -> None:
@@ -108,6 +97,12 @@ class Service:
                     obj.close()
             except Exception:  # noqa: BLE001
                 log.debug("closing %r failed", obj, exc_info=True)
+
+    def require_answerer(self) -> Answerer:
+        """The loaded answerer, or 503 (still loading, or failed to load)."""
+        self.require_ready()
+        assert self.answerer is not None
+        return self.answerer
 
     def require_ready(self) -> None:
         if self._ready.is_set():
@@ -125,69 +120,13 @@ class Service:
     def sync_catalog(self) -> None:
         """Server mode: bring this replica's catalog cache to the Chroma server's version
         before a document read (asks do it themselves); one small request when current."""
-        sync = getattr(self.answerer, "sync", None)
+        sync = self.answerer.sync if self.answerer is not None else None
         if sync is None:
             return
         try:
             sync.refresh()
         except Exception:  # noqa: BLE001 - serve the last synced version
             log.warning("could not sync the catalog from the Chroma server", exc_info=True)
-
-    # --- answering --------------------------------------------------------------------
-    def check_question(self, question: str) -> None:
-        """422 for questions the answerer would refuse (before waiting for the model)."""
-        limit = self.settings.max_question_chars
-        stripped = question.strip()
-        if not stripped:
-            raise ApiError(422, "the question is empty", code="invalid_question")
-        if len(stripped) > limit:
-            raise ApiError(422, f"the question is {len(stripped)} characters; the limit is {limit}",
-                           code="question_too_long")
-
-    @property
-    def generative(self) -> bool:
-        """True when the answerer is the LLM one (it streams tokens and locks for itself)."""
-        return bool(getattr(self.answerer, "supports_streaming", False))
-
-    def ask(self, question: str, *, top_k: int | None = None,
-            history: Sequence[str] = ()) -> tuple[Answer, str]:
-        """Answer ``question`` given earlier standalone questions; returns (answer, standalone)."""
-        from qa.answerer import QuestionError
-
-        self.require_ready()
-        self.check_question(question)
-        standalone = standalone_question(question, history, max_chars=self.settings.max_question_chars)
-        language = detect_language(question)
-        try:
-            if self.generative:  # holds work_lock only around model use, not while the LLM writes
-                answer = self.answerer.ask(standalone, top_k=top_k, language=language)
-            else:
-                with self.work_lock:
-                    answer = self.answerer.ask(standalone, top_k=top_k)
-        except QuestionError as exc:
-            raise ApiError(422, str(exc), code="invalid_question") from None
-        if answer.language != language:
-            answer = answer_in_language(answer, language)
-        self.metrics.observe_answer(answer)
-        return answer, standalone
-
-    def ask_stream(self, question: str, *, top_k: int | None = None,
-                   history: Sequence[str] = ()) -> tuple[Iterator[tuple[str, Any]], str]:
-        """For the LLM answerer: ``(events, standalone)``; ``events`` yields ``("delta", text)``
-        as the checked answer is generated, then ``("answer", Answer)``. Call it only when
-        :attr:`generative`; it validates first (4xx/503 before any event)."""
-        self.require_ready()
-        self.check_question(question)
-        standalone = standalone_question(question, history, max_chars=self.settings.max_question_chars)
-        events = self.answerer.ask_stream(standalone, top_k=top_k, language=detect_language(question))
-
-        def observed() -> Iterator[tuple[str, Any]]:
-            for kind, value in events:
-                if kind == "answer":
-                    self.metrics.observe_answer(value)
-                yield kind, value
-
-        return observed(), standalone
 
     # --- documents --------------------------------------------------------------------
     def _info(self, rec: DocumentRecord) -> DocumentInfo:
@@ -249,12 +188,10 @@ class Service:
 
     def add_document(self, name: str, data: bytes) -> tuple[DocumentInfo, bool]:
         """Store and index an uploaded document; returns (info, created)."""
-        from index.indexer import IndexerError
-
-        self.require_ready()
+        answerer = self.require_answerer()
         name = checked_name(name)
         path = self._upload_path(name)
-        assert path is not None and self.catalog is not None
+        assert path is not None and self.catalog is not None and self.indexer is not None
         limit = min(self.settings.max_upload_bytes, self.settings.max_file_bytes)
         if len(data) > limit:
             raise ApiError(413, f"the document is larger than the limit of {limit} bytes")
@@ -264,7 +201,7 @@ class Service:
             raise ApiError(400, f"cannot read the document: {exc}", code="invalid_document") from None
         if not doc.paragraphs:
             raise ApiError(400, "the document has no text to index", code="invalid_document")
-        with self.work_lock:
+        with answerer.lock:
             with self.read_lock:
                 existing = self.catalog.document(name)
             if existing is not None and not path.is_file():
@@ -282,7 +219,7 @@ class Service:
                 tmp.unlink(missing_ok=True)
                 raise
             os.replace(tmp, path)
-            self.answerer.reload()
+            answerer.reload()
             with self.read_lock:
                 rec = self.catalog.document(name)
                 self.metrics.set_counts(self.catalog.counts())
@@ -291,13 +228,11 @@ class Service:
         return self._info(rec), existing is None
 
     def delete_document(self, name: str) -> None:
-        from index.indexer import IndexerError
-
-        self.require_ready()
+        answerer = self.require_answerer()
         name = checked_name(name)
         path = self._upload_path(name)
-        assert path is not None and self.catalog is not None
-        with self.work_lock:
+        assert path is not None and self.catalog is not None and self.indexer is not None
+        with answerer.lock:
             try:
                 removed = self.indexer.remove(name)
             except IndexerError as exc:
@@ -308,7 +243,7 @@ class Service:
                 self._prune_empty_dirs(path.parent)
             if not removed and not had_file:
                 raise ApiError(404, f"no such document: {name}")
-            self.answerer.reload()
+            answerer.reload()
             with self.read_lock:
                 self.metrics.set_counts(self.catalog.counts())
         log.info("removed document %s", name)

@@ -31,7 +31,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from evals.metrics import contains_answer  # noqa: E402
-from index.config import Settings  # noqa: E402
+from settings import Settings  # noqa: E402
 from qa.claims import number_words, numbers  # noqa: E402
 from qa.sentences import sentence_spans  # noqa: E402
 

@@ -40,7 +40,7 @@ from _common import (  # noqa: E402
 )
 
 from index.chunks import build_chunks  # noqa: E402
-from index.config import Settings  # noqa: E402
+from settings import Settings  # noqa: E402
 from index.embedding import build_embedder  # noqa: E402
 from index.paragraphs import load_document  # noqa: E402
 

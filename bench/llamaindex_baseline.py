@@ -30,7 +30,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import SEEDS, command_line, machine_line, percentile, table  # noqa: E402
 
-from index.config import Settings  # noqa: E402
+from settings import Settings  # noqa: E402
 from index.embedding import build_embedder  # noqa: E402
 
 K = 5

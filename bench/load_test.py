@@ -151,7 +151,7 @@ class LoadResult:
 
 
 def _sse_events(raw: str) -> list[tuple[str, str]]:
-    from api.streaming import parse_sse
+    from tests.sse import parse_sse
 
     return parse_sse(raw)
 

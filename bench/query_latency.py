@@ -52,7 +52,7 @@ from _common import (  # noqa: E402
     table,
 )
 
-from index.config import Settings  # noqa: E402
+from settings import Settings  # noqa: E402
 from index.embedding import SanadEmbedding, build_embedder  # noqa: E402
 
 PARAGRAPHS_PER_FILE = 100
@@ -266,7 +266,7 @@ def scale_latency(args: argparse.Namespace, embedder: SanadEmbedding, seeds_sett
             answerer.vectors.query(vectors[q], settings.candidates)
             dense.append(ms(t0))
             t0 = time.perf_counter()
-            answerer.lexical.search(q, settings.candidates)
+            answerer.stores.lexical.search(q, settings.candidates)
             lexical.append(ms(t0))
             a = answerer.ask(q)
             retrieve.append(a.timings_ms["retrieve"])

@@ -5,8 +5,11 @@ dir (embedded Chroma, even when ``SANAD_CHROMA_URL`` is set). The embedding mode
 loaded once and shared by the indexer and the answerer. For each question:
 
 1. ``Answerer.ask`` (what a user gets; its ``timings_ms["total"]`` is the latency);
-2. ``Answerer.retrieve(top_k=10, mode="hybrid")`` for Sanad's retrieval metrics;
-3. with ``--baseline``, the same with ``mode="lexical"`` (plain BM25) and ``mode="dense"``.
+2. ``Answerer.retrieve(top_k=10)`` (hybrid) for Sanad's retrieval metrics;
+3. with ``--baseline``, the same with ``RetrievalMode.LEXICAL`` (plain BM25) and ``DENSE``.
+
+A question asked against a corpus that lacks its document (XQuAD's absent-article
+questions) leaves those files out with a retrieval filter (``qa.retrieval.exclude_files``).
 
 Query vectors are cached by text, so steps 2-3 reuse the vector step 1 computed (the
 encode in step 1 is real, so latency is honest); passages are never cached.
@@ -29,6 +32,7 @@ from pathlib import Path
 from typing import Any, Callable, Protocol, Sequence
 
 import numpy as np
+from llama_index.core.vector_stores.types import MetadataFilters
 from pydantic import PrivateAttr
 
 from evals.gate import THRESHOLDS_PATH, Check, ThresholdsError, check, load_thresholds, thresholds_for
@@ -44,12 +48,13 @@ from evals.metrics import (
 )
 from evals.sets import EvalSet, EvalSetError, GoldItem, load_set, resolve_gold
 from index.catalog import Catalog
-from index.config import Settings
 from index.embedding import SanadEmbedding, build_embedder
 from qa.language import detect_language
+from qa.retrieval import RetrievalMode, exclude_files
+from settings import Settings
 
 #: retrieval systems compared: report key -> ``Answerer.retrieve`` mode
-SYSTEMS = {"sanad": "hybrid", "bm25": "lexical", "dense": "dense"}
+SYSTEMS = {"sanad": RetrievalMode.HYBRID, "bm25": RetrievalMode.LEXICAL, "dense": RetrievalMode.DENSE}
 SYSTEM_LABELS = {"sanad": "Sanad (hybrid)", "bm25": "BM25", "dense": "dense"}
 
 
@@ -61,10 +66,10 @@ class AnswererLike(Protocol):
     catalog: Catalog
 
     def ask(self, question: str, *, top_k: int | None = None,
-            exclude_files: frozenset[str] = frozenset()) -> Any: ...
+            filters: MetadataFilters | None = None) -> Any: ...
 
-    def retrieve(self, question: str, *, top_k: int | None = None, mode: str = "hybrid",
-                 exclude_files: frozenset[str] = frozenset()) -> list[Any]: ...
+    def retrieve(self, question: str, *, top_k: int | None = None, mode: RetrievalMode = RetrievalMode.HYBRID,
+                 filters: MetadataFilters | None = None) -> list[Any]: ...
 
     def close(self) -> None: ...
 
@@ -214,7 +219,7 @@ def evaluate(items: Sequence[GoldItem], gold: dict[str, list[tuple[str, int]]], 
         row = Row(id=item.id, lang=item.lang, question=question, answerable=item.answerable,
                   gold=list(gold.get(item.id, [])), answers=list(item.answers), kind=item.kind)
         try:
-            extra = {"exclude_files": frozenset(item.exclude_files)} if item.exclude_files else {}
+            extra = {"filters": exclude_files(item.exclude_files)} if item.exclude_files else {}
             if ask:
                 answer = answerer.ask(question, **extra)
                 row.asked = True
@@ -263,11 +268,12 @@ class _Recording:
         self.records: dict[str, dict[str, Any]] = {}
 
     def ask(self, question: str, *, top_k: int | None = None, **options: Any) -> Any:
-        if self.extractive_only and hasattr(self.inner, "ask_extractive"):
-            answer = self.inner.ask_extractive(question, top_k=top_k, **options)
+        writer = getattr(self.inner, "writer", None)
+        if self.extractive_only and writer is not None:
+            answer = self.inner.ask(question, top_k=top_k, use_writer=False, **options)
         else:
-            if hasattr(self.inner, "last_trace"):
-                self.inner.last_trace = None
+            if writer is not None:
+                writer.last_trace = None
             answer = self.inner.ask(question, top_k=top_k, **options)
         record: dict[str, Any] = {
             "answerer": getattr(answer, "answerer", "extractive"), "language": answer.language,
@@ -275,7 +281,7 @@ class _Recording:
             "unsupported_claims": list(getattr(answer, "unsupported_claims", []) or []),
             "warnings": list(getattr(answer, "warnings", []) or []),
         }
-        trace = None if self.extractive_only else getattr(self.inner, "last_trace", None)
+        trace = None if self.extractive_only or writer is None else writer.last_trace
         if trace is not None:
             record["llm"] = {
                 "raw": trace.raw, "seconds": round(trace.seconds, 2), "fallback": trace.fallback,
@@ -291,7 +297,7 @@ class _Recording:
         self.records[question.strip()] = record
         return answer
 
-    def retrieve(self, question: str, *, top_k: int | None = None, mode: str = "hybrid",
+    def retrieve(self, question: str, *, top_k: int | None = None, mode: RetrievalMode = RetrievalMode.HYBRID,
                  **options: Any) -> list[Any]:
         return self.inner.retrieve(question, top_k=top_k, mode=mode, **options)
 
@@ -371,9 +377,7 @@ def run_eval(eval_set: EvalSet, settings: Settings, *, baseline: bool = False,
         if answerer_factory is not None:
             factory = answerer_factory
         elif "llm" in names:
-            from qa.generative import GenerativeAnswerer
-
-            factory = lambda s, e: GenerativeAnswerer(s.model_copy(update={"answerer": "llm"}), embedder=e)  # noqa: E731
+            factory = lambda s, e: Answerer(s.model_copy(update={"answerer": "llm"}), embedder=e)  # noqa: E731
         else:
             factory = lambda s, e: Answerer(s, embedder=e)  # noqa: E731
         answerer = factory(run_settings, shared)

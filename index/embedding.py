@@ -8,7 +8,6 @@ through the model's *document* prompt and questions through its *query* prompt
 from __future__ import annotations
 
 import hashlib
-import os
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -16,12 +15,8 @@ import numpy as np
 from llama_index.core.base.embeddings.base import BaseEmbedding
 from pydantic import PrivateAttr
 
-from index.config import DEFAULT_EMBED_MODEL, Settings
+from settings import DEFAULT_EMBED_MODEL, Settings, apply_runtime_defaults
 from index.model_fetch import is_verified, model_path
-
-# Never reach a model hub (see MODELS.md): set before sentence-transformers is imported.
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
 
 class EmbedderError(RuntimeError):
@@ -164,6 +159,7 @@ def build_embedder(settings: Settings) -> SanadEmbedding:
     """The embedder ``settings`` names (loaded once by the caller and reused)."""
     if settings.embed_model == "hash":
         return HashEmbedding()
+    apply_runtime_defaults()  # never reach a model hub (MODELS.md): set before the model loads
     return SentenceTransformerEmbedding(
         model_name_or_path=resolve_model_path(settings),
         batch_size=settings.embed_batch_size,

@@ -41,9 +41,10 @@ import numpy as np
 
 from index.catalog import Catalog, StoredDocument
 from index.chunks import Chunk, build_chunks
-from index.config import Settings
+from settings import Settings
 from index.embedding import SanadEmbedding, build_embedder, embedder_fingerprint
 from index.lexical import LexicalIndex
+from index.live_lexical import current_lexical
 from index.paragraphs import SUPPORTED_SUFFIXES, DocumentError, ParsedDocument, load_document
 from index.sentences import sentence_spans
 from index.shared_catalog import LEASE_TTL_S, Lease, Manifest, ManifestEntry, SharedCatalog, SharedCatalogError
@@ -454,26 +455,6 @@ class Indexer:
     def refresh_lexical(self) -> LexicalIndex:
         """Rebuild the BM25 index from the catalog when it is missing or stale."""
         return current_lexical(self.catalog, self.settings.lexical_path, save=True)
-
-
-def current_lexical(catalog: Catalog, directory: Path, *, save: bool) -> LexicalIndex:
-    """The saved BM25 index if it matches the catalog's stamp, else one rebuilt from the catalog."""
-    stamp = catalog.stamp()
-    try:
-        lexical = LexicalIndex.load(directory)
-        if lexical.stamp == stamp:
-            return lexical
-    except FileNotFoundError:
-        pass
-    return build_lexical(catalog, directory if save else None, stamp=stamp)
-
-
-def build_lexical(catalog: Catalog, directory: Path | None, *, stamp: str) -> LexicalIndex:
-    records = list(catalog.iter_chunks())
-    lexical = LexicalIndex.build([r.id for r in records], [r.text for r in records], stamp=stamp)
-    if directory is not None:
-        lexical.save(directory)
-    return lexical
 
 
 def _root_of(source: SourceFile) -> Path:

@@ -26,6 +26,28 @@ from index.lexical import LexicalIndex
 log = logging.getLogger("sanad.lexical")
 
 
+def lexical_from_catalog(catalog: Catalog, *, analyzer: Analyzer | None = None) -> LexicalIndex:
+    """The BM25 index of ``catalog``'s committed chunks, stamped with the catalog's version."""
+    records = list(catalog.iter_chunks())
+    return LexicalIndex.build([r.id for r in records], [r.text for r in records], stamp=catalog.stamp(),
+                              analyzer=analyzer)
+
+
+def current_lexical(catalog: Catalog, directory: Path, *, save: bool) -> LexicalIndex:
+    """The index saved in ``directory`` if it matches the catalog's version, else one rebuilt
+    from the catalog (and saved there when ``save``: the indexer does, a reader never writes)."""
+    try:
+        lexical = LexicalIndex.load(directory)
+        if lexical.stamp == catalog.stamp():
+            return lexical
+    except FileNotFoundError:
+        pass
+    lexical = lexical_from_catalog(catalog)
+    if save:
+        lexical.save(directory)
+    return lexical
+
+
 class CachingAnalyzer(Analyzer):
     """An Analyzer that remembers the terms of the texts of the last build."""
 
@@ -48,9 +70,7 @@ class CachingAnalyzer(Analyzer):
         """A LexicalIndex of ``catalog``'s committed chunks (call inside a snapshot)."""
         self._used = {}
         try:
-            records = list(catalog.iter_chunks())
-            lexical = LexicalIndex.build([r.id for r in records], [r.text for r in records],
-                                         stamp=catalog.stamp(), analyzer=self)
+            lexical = lexical_from_catalog(catalog, analyzer=self)
         finally:
             self._cache, self._used = self._used or {}, None  # keep only what this build used
         return lexical

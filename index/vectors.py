@@ -17,7 +17,7 @@ from llama_index.core.schema import NodeRelationship, RelatedNodeInfo, TextNode
 from llama_index.core.vector_stores.types import VectorStoreQuery
 
 from index.chunks import Chunk
-from index.config import Settings
+from settings import Settings
 
 
 class VectorStoreError(RuntimeError):

@@ -1,39 +1,49 @@
-"""The public entry point of qa/: ``Answerer(settings).ask(question) -> Answer``."""
+"""The public entry point of qa/: ``Answerer(settings).ask(question) -> Answer``.
+
+One pipeline, built from parts (no inheritance between answerers):
+
+1. check the question (:meth:`Answerer.validate`);
+2. encode it (the embedder's query prompt);
+3. retrieve: a :class:`~qa.retrieval.HybridRetriever` through llama-index's ``retrieve()``;
+4. compose the extractive answer (:class:`~qa.extractive.ExtractiveComposer`): the quotes,
+   the citations, or "not in the documents". It is the answer by default, and the
+   abstention gate and the fallback when a writer is configured;
+5. optionally, a writer (:class:`~qa.generative.LLMWriter`, ``SANAD_ANSWERER=llm``) writes
+   the answer from the evidence, with every ``[n]`` checked.
+
+:meth:`Answerer.ask_stream` yields the answer as events (``qa.stream``); :meth:`Answerer.ask`
+is the same stream's final answer, so both faces of an answer always agree.
+"""
 
 from __future__ import annotations
 
 import functools
 import logging
+import threading
 import time
 from contextlib import contextmanager
 from typing import Iterator
 
 from llama_index.core.schema import NodeWithScore, QueryBundle
+from llama_index.core.vector_stores.types import MetadataFilters
 
 from index.catalog import Catalog
-from index.config import Settings
 from index.embedding import SanadEmbedding, build_embedder
-from index.indexer import current_lexical
 from index.lexical import LexicalIndex
-from index.live_lexical import LexicalFollower
-from index.sync import catalog_sync
+from index.live_lexical import LexicalFollower, current_lexical
+from index.sync import CatalogSync, catalog_sync
 from index.vectors import ChunkVectors
 from qa.extractive import ExtractiveComposer
+from qa.generative import LLMWriter, WriterFactory
 from qa.language import detect_language
-from qa.models import Answer
-from qa.retrieval import HybridRetriever
-
+from qa.models import Answer, Language
+from qa.quotes import SentenceQuoter
+from qa.retrieval import HybridRetriever, RetrievalMode, RetrievalStores
+from qa.sources import SourceMatcher
+from qa.stream import AnswerEvent, final_answer, replay
+from settings import Settings
 
 log = logging.getLogger("sanad.qa")
-
-
-def _consistent(method):  # noqa: ANN001, ANN202
-    """Refresh first, then run ``method`` on one catalog snapshot (old or new index, never a mix)."""
-    @functools.wraps(method)
-    def wrapper(self, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003, ANN202
-        with self.consistent():
-            return method(self, *args, **kwargs)
-    return wrapper
 
 
 class QuestionError(ValueError):
@@ -41,48 +51,56 @@ class QuestionError(ValueError):
 
 
 class Answerer:
-    """Loads the model and stores once; answers questions with cited quotes.
+    """Loads the model and stores once; answers questions with cited quotes. Thread-safe.
 
     Parameters
     ----------
-    settings: data dir, model and retrieval options.
+    settings: data dir, model, retrieval, answer and (for ``answerer="llm"``) LLM options.
     embedder: an already-loaded embedder to share (e.g. with an Indexer); else loaded here.
+    writer: builds the LLM writer from the answerer's quoter and lock (e.g.
+        ``functools.partial(LLMWriter, settings, llm=...)``); default: ``LLMWriter`` when
+        ``settings.answerer`` is ``llm``, none otherwise (extractive answers).
     """
 
-    def __init__(self, settings: Settings, *, embedder: SanadEmbedding | None = None) -> None:
+    def __init__(self, settings: Settings, *, embedder: SanadEmbedding | None = None,
+                 writer: WriterFactory | None = None) -> None:
         self.settings = settings
         self.embedder = embedder or build_embedder(settings)
         self.catalog = Catalog(settings.catalog_path)
         self.vectors = ChunkVectors(settings)
+        self._lock = threading.RLock()
         # server mode: the catalog is a local cache of the Chroma server's (index.sync)
-        self.sync = catalog_sync(settings)
+        self.sync: CatalogSync | None = catalog_sync(settings)
         if self.sync is not None:
             self.sync.refresh(force=True)
         self._data_version = self.catalog.data_version()
-        self.lexical = self._load_lexical()
+        # derived data: a stale or missing saved index is rebuilt in memory, never written here
+        self.stores = RetrievalStores(
+            embedder=self.embedder, vectors=self.vectors, catalog=self.catalog,
+            lexical=current_lexical(self.catalog, settings.lexical_path, save=False),
+            sources=SourceMatcher(self.catalog) if settings.source_weight > 0 else None)
         # later versions: rebuilt in the background and swapped in (index.live_lexical)
         self.lexical_follower = LexicalFollower(settings.catalog_path, on_built=self._use_lexical)
-        self.retriever = self._retriever("hybrid")
-        self.composer = ExtractiveComposer(
-            catalog=self.catalog, embedder=self.embedder, min_similarity=settings.min_similarity,
-            max_citations=settings.max_citations, answer_margin=settings.answer_margin,
-            margin_floor=settings.margin_floor, vectors=self.vectors,
-            citation_margin=settings.citation_margin, sentence_gap=settings.sentence_gap,
-            check_answer_type=settings.answer_type_check,
-        )
+        self.quoter = SentenceQuoter(catalog=self.catalog, embedder=self.embedder,
+                                     sentence_gap=settings.sentence_gap, vectors=self.vectors)
+        self.composer = ExtractiveComposer(catalog=self.catalog, embedder=self.embedder, options=settings,
+                                           quoter=self.quoter)
+        if writer is None and settings.answerer == "llm":
+            writer = functools.partial(LLMWriter, settings)
+        self.writer: LLMWriter | None = writer(quoter=self.quoter, lock=self._lock) if writer else None
 
-    def _retriever(self, mode: str) -> HybridRetriever:
-        s = self.settings
-        return HybridRetriever(
-            embedder=self.embedder, vectors=self.vectors, lexical=self.lexical, catalog=self.catalog,
-            top_k=s.top_k, candidates=s.candidates, lexical_weight_ar=s.lexical_weight_ar,
-            lexical_weight_en=s.lexical_weight_en, sentence_weight=s.sentence_weight,
-            source_weight=s.source_weight, mode=mode,
-        )
+    # ---------------------------------------------------------------- state
+    @property
+    def lock(self) -> threading.RLock:
+        """Held while the model or a catalog snapshot is in use (the answerer takes it itself).
+        Hold it to use the shared embedder from elsewhere, e.g. to index with it."""
+        return self._lock
 
-    def _load_lexical(self) -> LexicalIndex:
-        # derived data: a stale or missing saved index is rebuilt in memory, never written here
-        return current_lexical(self.catalog, self.settings.lexical_path, save=False)
+    @property
+    def streams_live(self) -> bool:
+        """True when answers are written as they stream (an LLM writer), so an HTTP face should
+        stream them as they come rather than wait for the whole answer."""
+        return self.writer is not None
 
     def reload(self) -> None:
         """Pick up what an indexer committed since start-up (lexical index); waits for it."""
@@ -90,18 +108,16 @@ class Answerer:
         self.lexical_follower.rebuild_now(timeout=300)
 
     def _use_lexical(self, lexical: LexicalIndex) -> None:
-        self.lexical = lexical
-        self.retriever.lexical = lexical
+        self.stores.lexical = lexical
 
     @contextmanager
     def consistent(self) -> Iterator[None]:
         """Refresh, then hold one catalog snapshot: every catalog read inside (chunk records,
-        paragraphs) sees the same index version even while an indexer or a sync commits.
-        ``ask`` and ``retrieve`` run inside one; a subclass that reads the catalog in its own
-        answering path wraps that path in ``with self.consistent():``."""
-        self.refresh()
-        with self.catalog.snapshot():
-            yield
+        paragraphs) sees the same index version even while an indexer or a sync commits."""
+        with self._lock:
+            self.refresh()
+            with self.catalog.snapshot():
+                yield
 
     def refresh(self) -> bool:
         """Before answering: pick up a new index version; True when the catalog had changed.
@@ -123,7 +139,9 @@ class Answerer:
         self.lexical_follower.request()
         return True
 
+    # ---------------------------------------------------------------- asking
     def validate(self, question: str) -> str:
+        """The question stripped; :class:`QuestionError` when it cannot be asked."""
         question = question.strip()
         if not question:
             raise QuestionError("the question is empty")
@@ -132,35 +150,63 @@ class Answerer:
                 f"the question is {len(question)} characters; the limit is {self.settings.max_question_chars}")
         return question
 
-    @_consistent
-    def retrieve(self, question: str, *, top_k: int | None = None, mode: str = "hybrid",
-                 exclude_files: frozenset[str] = frozenset()) -> list[NodeWithScore]:
-        retriever = self.retriever if mode == "hybrid" else self._retriever(mode)
-        return retriever.search(QueryBundle(query_str=question), top_k=top_k or self.settings.top_k,
-                                exclude_files=exclude_files)
+    def retriever(self, *, top_k: int | None = None, mode: RetrievalMode = RetrievalMode.HYBRID,
+                  filters: MetadataFilters | None = None) -> HybridRetriever:
+        """A retriever over this answerer's stores (call its ``retrieve()`` inside
+        :meth:`consistent`); ``mode`` other than hybrid gives the evals' baselines."""
+        return HybridRetriever(self.stores, options=self.settings, top_k=top_k, mode=mode, filters=filters)
 
-    @_consistent
-    def ask(self, question: str, *, top_k: int | None = None,
-            exclude_files: frozenset[str] = frozenset()) -> Answer:
-        """Answer ``question``; ``exclude_files`` leaves those documents out (evals)."""
-        started = time.perf_counter()
+    def retrieve(self, question: str, *, top_k: int | None = None, mode: RetrievalMode = RetrievalMode.HYBRID,
+                 filters: MetadataFilters | None = None) -> list[NodeWithScore]:
+        """The chunks retrieved for ``question`` (what the answer is composed from)."""
+        with self.consistent():
+            return self.retriever(top_k=top_k, mode=mode, filters=filters).retrieve(question)
+
+    def ask(self, question: str, *, top_k: int | None = None, language: Language | None = None,
+            filters: MetadataFilters | None = None, use_writer: bool = True) -> Answer:
+        """Answer ``question``: the final answer of :meth:`ask_stream` (same options)."""
+        return final_answer(self.ask_stream(question, top_k=top_k, language=language, filters=filters,
+                                            use_writer=use_writer))
+
+    def ask_stream(self, question: str, *, top_k: int | None = None, language: Language | None = None,
+                   filters: MetadataFilters | None = None, use_writer: bool = True) -> Iterator[AnswerEvent]:
+        """Yields ``("delta", text)`` as the answer becomes available, then ``("answer", Answer)``.
+
+        ``language``: the language to answer in (default: the question's; a follow-up made
+        standalone is answered in the language it was asked in). ``filters``: retrieval
+        filters (``qa.retrieval.exclude_files``). ``use_writer=False`` answers extractively
+        even when a writer is configured. The question is checked before the first event
+        (:class:`QuestionError`).
+        """
         question = self.validate(question)
-        language = detect_language(question)
-        t0 = time.perf_counter()
-        vector = self.embedder.embed_queries([question])[0]
-        encode_ms = (time.perf_counter() - t0) * 1000
-        t0 = time.perf_counter()
-        nodes = self.retriever.search(QueryBundle(query_str=question, embedding=vector.tolist()),
-                                      top_k=top_k or self.settings.top_k, exclude_files=exclude_files)
-        retrieve_ms = (time.perf_counter() - t0) * 1000
-        t0 = time.perf_counter()
-        answer = self.composer.compose(question, language, nodes, query_vector=vector)
-        answer.timings_ms = {
-            "encode": round(encode_ms, 1), "retrieve": round(retrieve_ms, 1),
-            "answer": round((time.perf_counter() - t0) * 1000, 1),
-            "total": round((time.perf_counter() - started) * 1000, 1),
-        }
-        return answer
+        return self._stream(question, top_k=top_k, language=language or detect_language(question),
+                            filters=filters, writer=self.writer if use_writer else None)
+
+    def _stream(self, question: str, *, top_k: int | None, language: Language, filters: MetadataFilters | None,
+                writer: LLMWriter | None) -> Iterator[AnswerEvent]:
+        started = time.perf_counter()
+        with self.consistent():  # server mode: sync first; one catalog snapshot
+            t0 = time.perf_counter()
+            vector = self.embedder.embed_queries([question])[0]
+            encode_ms = (time.perf_counter() - t0) * 1000
+            t0 = time.perf_counter()
+            nodes = self.retriever(top_k=top_k, filters=filters).retrieve(
+                QueryBundle(query_str=question, embedding=vector.tolist()))
+            retrieve_ms = (time.perf_counter() - t0) * 1000
+            t0 = time.perf_counter()
+            extractive = self.composer.compose(question, language, nodes, query_vector=vector)
+            evidence = writer.select_evidence(nodes, vector) if writer is not None and extractive.answerable else []
+            answer_ms = (time.perf_counter() - t0) * 1000
+        timings = {"encode": round(encode_ms, 1), "retrieve": round(retrieve_ms, 1), "answer": round(answer_ms, 1)}
+        if writer is None:
+            yield from replay(extractive, timings, started)
+            return
+        if not evidence:
+            # nothing relevant enough to give the LLM: "not in the documents" without asking it
+            yield from replay(extractive.model_copy(update={"answerer": "llm"}), timings, started)
+            return
+        yield from writer.generate_stream(question, language, evidence, fallback=extractive, timings=timings,
+                                          started=started)
 
     def close(self) -> None:
         self.lexical_follower.close()
@@ -170,11 +216,10 @@ class Answerer:
 
 
 def build_answerer(settings: Settings, *, embedder: SanadEmbedding | None = None) -> Answerer:
-    """The answerer ``settings.answerer`` names: ``Answerer`` (extractive) or, for ``llm``,
-    ``qa.generative.GenerativeAnswerer``, which answers extractively (with a warning) whenever
-    its LLM is not configured, unreachable, too slow, or unsupported by the evidence."""
-    if settings.answerer == "llm":
-        from qa.generative import GenerativeAnswerer
-
-        return GenerativeAnswerer(settings, embedder=embedder)
+    """The answerer ``settings`` describes: extractive, or with the LLM writer for
+    ``answerer="llm"`` (which answers extractively, with a warning, whenever its LLM is not
+    configured, unreachable, too slow, or unsupported by the evidence)."""
     return Answerer(settings, embedder=embedder)
+
+
+__all__ = ["Answerer", "QuestionError", "build_answerer"]

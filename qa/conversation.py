@@ -16,13 +16,12 @@ words pick the paragraph. Everything else is left exactly as asked.
 from __future__ import annotations
 
 import re
+import secrets
 import threading
-import uuid
 from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Sequence
 
-from qa.models import Answer, Language
 
 #: a question with at most this many words is treated as a follow-up (when there is history)
 SHORT_QUESTION_WORDS = 3
@@ -95,28 +94,6 @@ def resolve_questions(questions: Sequence[str], *, max_chars: int = 1000) -> lis
     return out
 
 
-def answer_in_language(answer: Answer, language: Language) -> Answer:
-    """``answer`` with its extractive frame in ``language`` (quotes and citations unchanged).
-
-    A rewritten follow-up can be dominated by an earlier question in the other language;
-    the reply should still be in the language the user just wrote in."""
-    if answer.language == language or answer.answerer != "extractive":
-        return answer
-    from qa.extractive import ABSTAIN, EMPTY_INDEX, FRAME
-
-    if not answer.answerable:
-        old = answer.language
-        text = {ABSTAIN[old]: ABSTAIN[language], EMPTY_INDEX[old]: EMPTY_INDEX[language]}.get(
-            answer.answer, answer.answer)
-        return answer.model_copy(update={"answer": text, "language": language})
-    if not answer.citations:
-        return answer.model_copy(update={"language": language})
-    first, more = FRAME[language]
-    parts = [f"{first}{answer.citations[0].quote} [{answer.citations[0].ref}]"]
-    parts += [f"{more}{c.quote} [{c.ref}]" for c in answer.citations[1:]]
-    return answer.model_copy(update={"answer": "".join(parts), "language": language})
-
-
 # ------------------------------------------------------------------------------- memory
 
 
@@ -127,36 +104,59 @@ class Turn:
     answer: str
 
 
+@dataclass(frozen=True)
+class Conversation:
+    """An open conversation: its id (to return to the caller) and its turns so far."""
+
+    id: str
+    history: list[Turn]
+
+
 class ConversationStore:
-    """In-memory conversations: LRU over ``max_conversations``, last ``max_turns`` turns each.
+    """In-memory conversations, each owned by the caller that started it.
 
-    Thread-safe. State is per process: behind a load balancer, pin a conversation to one
-    replica, or use ``/v1/chat/completions`` where the client sends the history."""
+    A conversation is found by (owner, id): a caller can never read or extend another's,
+    whatever id it sends. Ids given to callers are issued here (unguessable); an unknown id
+    starts a new conversation with a new id. LRU over ``max_conversations``, the last
+    ``max_turns`` turns each. Thread-safe. State is per process: behind a load balancer,
+    pin a conversation to one replica, or use ``/v1/chat/completions`` where the client
+    sends the history.
+    """
 
-    def __init__(self, *, max_conversations: int = 1000, max_turns: int = 20) -> None:
+    def __init__(self, *, max_conversations: int, max_turns: int) -> None:
         self.max_conversations = max_conversations
         self.max_turns = max_turns
-        self._data: OrderedDict[str, list[Turn]] = OrderedDict()
+        self._data: OrderedDict[tuple[str, str], list[Turn]] = OrderedDict()
         self._lock = threading.Lock()
 
     @staticmethod
     def new_id() -> str:
-        return uuid.uuid4().hex
+        return secrets.token_urlsafe(18)
 
-    def history(self, conversation_id: str) -> list[Turn]:
-        with self._lock:
-            turns = self._data.get(conversation_id)
-            if turns is None:
-                return []
-            self._data.move_to_end(conversation_id)
-            return list(turns)
+    def open(self, conversation_id: str | None, *, owner: str, named: bool = False) -> Conversation:
+        """The conversation ``conversation_id`` of ``owner``, or a new one.
 
-    def append(self, conversation_id: str, turn: Turn) -> None:
+        Unless ``named``, an id this owner does not have gets a new, server-issued id. With
+        ``named`` (a Slack thread, whose id is derived from the thread itself), the id is used
+        as given, within the owner's own namespace."""
         with self._lock:
-            turns = self._data.setdefault(conversation_id, [])
+            if conversation_id is not None:
+                key = (owner, conversation_id)
+                turns = self._data.get(key)
+                if turns is not None:
+                    self._data.move_to_end(key)
+                    return Conversation(conversation_id, list(turns))
+                if named:
+                    return Conversation(conversation_id, [])
+            return Conversation(self.new_id(), [])
+
+    def append(self, conversation_id: str, turn: Turn, *, owner: str) -> None:
+        with self._lock:
+            key = (owner, conversation_id)
+            turns = self._data.setdefault(key, [])
             turns.append(turn)
             del turns[:-self.max_turns]
-            self._data.move_to_end(conversation_id)
+            self._data.move_to_end(key)
             while len(self._data) > self.max_conversations:
                 self._data.popitem(last=False)
 
@@ -164,12 +164,8 @@ class ConversationStore:
         with self._lock:
             return len(self._data)
 
-    def __contains__(self, conversation_id: object) -> bool:
-        with self._lock:
-            return conversation_id in self._data
-
 
 __all__ = [
-    "ConversationStore", "Turn", "answer_in_language", "is_follow_up", "resolve_questions",
+    "Conversation", "ConversationStore", "Turn", "is_follow_up", "resolve_questions",
     "standalone_question",
 ]

@@ -1,8 +1,8 @@
 """The optional generative answerer: an LLM writes the answer, Sanad checks every ``[n]``.
 
-``GenerativeAnswerer`` keeps the extractive answerer's retrieval and adds one step:
+``LLMWriter`` is the optional last step of the answer pipeline (``qa.answerer``):
 
-1. retrieve as usual, and compose the extractive answer (fast; it is both the abstention
+1. the pipeline retrieves as usual and composes the extractive answer (fast; it is both the abstention
    gate and the fallback). When the extractive answerer would abstain, so does this one,
    without calling the LLM;
 2. give the LLM the top evidence paragraphs (at most ``MAX_EVIDENCE_PARAGRAPHS``, as many as
@@ -12,7 +12,7 @@
 3. stream its tokens through :class:`qa.claims.ClaimStream`: every marker is checked against
    the paragraph it names (``qa.claims``), failed markers are removed and their sentences
    listed in ``unsupported_claims``; citations quote the supporting sentence(s) of each
-   cited paragraph, verbatim, chosen by the extractive composer;
+   cited paragraph, verbatim, chosen by the shared quoter (``qa.quotes``);
 4. when the LLM cannot be reached, is slower than ``SANAD_LLM_TIMEOUT_S``, or writes nothing
    that its evidence supports, answer extractively (``answerer: "extractive"``) with a
    warning. Never an exception for the caller.
@@ -28,25 +28,25 @@ import re
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Any, Iterator
+from typing import Any, Iterator, Protocol
 
 import numpy as np
 from llama_index.core.base.llms.types import ChatMessage, MessageRole
-from llama_index.core.schema import NodeWithScore, QueryBundle, TextNode
+from llama_index.core.schema import NodeWithScore
 
-from index.config import Settings
-from index.embedding import SanadEmbedding
 from index.paragraphs import Paragraph
-from qa.answerer import Answerer
 from qa.claims import ClaimStream, SupportChecker, Verdict, describe, is_abstention, removed_claims
-from qa.extractive import ABSTAIN, CITATION_MARGIN, Quote
+from qa.extractive import ABSTAIN
 from qa.language import detect_language
 from qa.models import Answer, Citation, Language
+from qa.quotes import Quote, SentenceQuoter, make_citation
 from qa.sentences import sentence_spans
+from qa.stream import AnswerEvent, replay
+from settings import Settings
 
 log = logging.getLogger("sanad.generative")
 
-#: evidence paragraphs given to the LLM (the best chunks within CITATION_MARGIN of the best)
+#: evidence paragraphs given to the LLM (of the chunks within SANAD_CITATION_MARGIN of the best)
 MAX_EVIDENCE_PARAGRAPHS = 3
 #: tokens the LLM may write (two or three short sentences)
 MAX_TOKENS = 160
@@ -164,25 +164,36 @@ def build_messages(question: str, language: Language, evidence: list[Evidence], 
     return [ChatMessage(role=MessageRole.SYSTEM, content=system_prompt), ChatMessage(role=MessageRole.USER, content=user)]
 
 
-class GenerativeAnswerer(Answerer):
-    """``Answerer`` whose answers an LLM writes; same ``Answer`` contract.
+class WriterFactory(Protocol):
+    """Builds a writer over an answerer's quoter and lock (``Answerer(writer=...)``)."""
+
+    def __call__(self, *, quoter: SentenceQuoter, lock: threading.RLock) -> "LLMWriter": ...
+
+
+class LLMWriter:
+    """Writes an answer with an LLM from the evidence the pipeline retrieved; every ``[n]``
+    is checked (``qa.claims``) and every citation quoted verbatim by the shared quoter.
 
     Parameters
     ----------
-    settings: as for ``Answerer``, plus the ``llm_*`` fields.
-    embedder: a loaded embedder to share.
+    settings: the ``llm_*`` fields, ``citation_margin`` (which paragraphs are evidence)
+        and ``llm_max_evidence_chars``.
+    quoter: the answerer's :class:`~qa.quotes.SentenceQuoter` (catalog, embedder, quotes).
+    lock: the answerer's lock, held around model and catalog use (not while the LLM writes).
     llm: a llama-index LLM to use instead of :func:`build_llm` (tests; other providers).
     system_prompt, user_prompt: the prompt (tests plant errors with their own; the user
         prompt has ``{evidence}``, ``{question}`` and ``{language}``).
     max_tokens: the most tokens the LLM may write.
     """
 
-    supports_streaming = True
-
-    def __init__(self, settings: Settings, *, embedder: SanadEmbedding | None = None, llm: Any = None,
+    def __init__(self, settings: Settings, *, quoter: SentenceQuoter, lock: threading.RLock, llm: Any = None,
                  system_prompt: str = SYSTEM_PROMPT, user_prompt: str = USER_PROMPT,
                  max_tokens: int = MAX_TOKENS) -> None:
-        super().__init__(settings, embedder=embedder)
+        self.settings = settings
+        self.quoter = quoter
+        self.catalog = quoter.catalog
+        self.embedder = quoter.embedder
+        self.lock = lock
         self.system_prompt = system_prompt
         self.user_prompt = user_prompt
         self.max_tokens = max_tokens
@@ -197,60 +208,12 @@ class GenerativeAnswerer(Answerer):
                 self.llm_error = f"{exc.__class__.__name__}: {exc}"
                 log.warning("could not build the LLM client (%s): answering extractively", self.llm_error)
         self.llm = llm
-        #: held around model and catalog use; the HTTP service puts its own work lock here
-        self.lock: Any = threading.RLock()
         #: what happened to the latest generation (evals read it; diagnostics only)
         self.last_trace: Trace | None = None
 
-    # ---------------------------------------------------------------- public API
-    def ask(self, question: str, *, top_k: int | None = None, language: Language | None = None) -> Answer:
-        answer = None
-        for kind, value in self.ask_stream(question, top_k=top_k, language=language):
-            if kind == "answer":
-                answer = value
-        assert answer is not None
-        return answer
-
-    def ask_extractive(self, question: str, *, top_k: int | None = None) -> Answer:
-        """The extractive answer alone (the eval's side-by-side comparison)."""
-        with self.lock:
-            return Answerer.ask(self, question, top_k=top_k)
-
-    def ask_stream(self, question: str, *, top_k: int | None = None,
-                   language: Language | None = None) -> Iterator[tuple[str, Any]]:
-        """Yields ``("delta", text)`` as checked text becomes available, then ``("answer", Answer)``.
-
-        ``language`` is the language to answer in (default: the question's). Raises
-        ``QuestionError`` (before the first item) for an unusable question.
-        """
-        started = time.perf_counter()
-        self.last_trace = None
-        with self.lock, self.consistent():  # server mode: sync first; one catalog snapshot
-            question = self.validate(question)
-            language = language or detect_language(question)
-            t0 = time.perf_counter()
-            vector = self.embedder.embed_queries([question])[0]
-            encode_ms = (time.perf_counter() - t0) * 1000
-            t0 = time.perf_counter()
-            nodes = self.retriever.search(QueryBundle(query_str=question, embedding=vector.tolist()),
-                                          top_k=top_k or self.settings.top_k)
-            retrieve_ms = (time.perf_counter() - t0) * 1000
-            t0 = time.perf_counter()
-            extractive = self.composer.compose(question, language, nodes, query_vector=vector)
-            evidence = self.select_evidence(nodes, vector) if extractive.answerable else []
-            prepare_ms = (time.perf_counter() - t0) * 1000
-        timings = {"encode": round(encode_ms, 1), "retrieve": round(retrieve_ms, 1), "answer": round(prepare_ms, 1)}
-        if not extractive.answerable or not evidence:
-            # nothing relevant enough to give the LLM: "not in the documents" without asking it
-            answer = extractive.model_copy(update={"answerer": "llm"})
-            yield from self._replay(answer, timings, started)
-            return
-        yield from self.generate_stream(question, language, evidence, fallback=extractive,
-                                        timings=timings, started=started)
-
     # ---------------------------------------------------------------- evidence
     def select_evidence(self, nodes: list[NodeWithScore], query_vector: np.ndarray) -> list[Evidence]:
-        """The paragraphs to give the LLM: of the chunks within CITATION_MARGIN of the best,
+        """The paragraphs to give the LLM: of the chunks within ``settings.citation_margin`` of the best,
         their non-boilerplate paragraphs in rank order, at most MAX_EVIDENCE_PARAGRAPHS and as
         many whole ones as fit ``settings.llm_max_evidence_chars`` (the first is trimmed to
         its sentences most similar to the question when it alone is too long)."""
@@ -261,7 +224,7 @@ class GenerativeAnswerer(Answerer):
         picked: list[tuple[Paragraph, float]] = []
         seen: set[tuple[str, int]] = set()
         for node, score in scored:
-            if score < best - CITATION_MARGIN:
+            if score < best - self.settings.citation_margin:
                 continue
             meta = node.node.metadata
             for number in meta["paragraphs"]:
@@ -294,32 +257,15 @@ class GenerativeAnswerer(Answerer):
         for i in order:
             share = left // remaining
             if len(texts[i]) > share:
-                out[i] = self._best_sentences(texts[i], share, query_vector)
+                out[i] = self.quoter.best_sentences(texts[i], share, query_vector)
             left -= len(out[i])
             remaining -= 1
         return out
 
-    def _best_sentences(self, text: str, limit: int, query_vector: np.ndarray) -> str:
-        spans = sentence_spans(text)
-        if len(spans) > 1:
-            sims = self.composer._embed_sentences([text[s:e] for s, e in spans]) @ np.asarray(query_vector, np.float32)
-            keep: list[int] = []
-            used = 0
-            for i in np.argsort(-sims):
-                length = spans[i][1] - spans[i][0] + 1
-                if used + length <= limit or not keep:
-                    keep.append(int(i))
-                    used += length
-            text = " ".join(text[spans[i][0]:spans[i][1]] for i in sorted(keep))
-        if len(text) > limit:
-            cut = text[:max(limit - 1, 1)]
-            text = (cut.rsplit(" ", 1)[0] if " " in cut else cut) + "…"
-        return text
-
     # ---------------------------------------------------------------- generation
     def generate_stream(self, question: str, language: Language, evidence: list[Evidence], *,
                         fallback: Answer, timings: dict[str, float] | None = None,
-                        started: float | None = None) -> Iterator[tuple[str, Any]]:
+                        started: float | None = None) -> Iterator[AnswerEvent]:
         """Ask the LLM about ``evidence``; yield checked deltas, then the final ``Answer``.
         ``fallback`` (the extractive answer) is returned, with a warning, when the LLM fails."""
         started = started if started is not None else time.perf_counter()
@@ -336,7 +282,7 @@ class GenerativeAnswerer(Answerer):
                 claim_vectors.update(zip(missing, self.embedder.embed_queries(missing)))
             return np.stack([claim_vectors[t] for t in claims])
 
-        checker = SupportChecker(embed_queries=embed_claims, embed_documents=self.composer._embed_sentences,
+        checker = SupportChecker(embed_queries=embed_claims, embed_documents=self.quoter.embed_sentences,
                                  sentence_spans=sentence_spans)
 
         def judge(claim: str, numbers: list[int]) -> list:
@@ -377,7 +323,7 @@ class GenerativeAnswerer(Answerer):
         warnings: list[str] = []
         if failure is not None and not stream.released:
             trace.fallback = failure
-            yield from self._replay(self._fallback(fallback, f"the LLM failed ({failure}); answered extractively"),
+            yield from replay(self._fallback(fallback, f"the LLM failed ({failure}); answered extractively"),
                                     timings, started)
             return
         if failure is not None:  # cut off after checked text was shown: keep what was checked
@@ -390,14 +336,14 @@ class GenerativeAnswerer(Answerer):
             raw = trace.raw.strip()
             if is_abstention(raw):  # "the documents do not contain it": abstain, in Sanad's words
                 answer = Answer(answer=ABSTAIN[language], language=language, answerable=False, answerer="llm")
-                yield from self._replay(answer, timings, started)
+                yield from replay(answer, timings, started)
                 return
             reason = ("the LLM returned no text" if not raw else
                       "no sentence of the LLM's answer is supported by the paragraph it cites")
             trace.fallback = reason
             answer = self._fallback(fallback, f"{reason}; answered extractively", unsupported=unsupported,
                                     extra=warnings)
-            yield from self._replay(answer, timings, started)
+            yield from replay(answer, timings, started)
             return
         if new:
             yield "delta", new
@@ -421,9 +367,7 @@ class GenerativeAnswerer(Answerer):
             for n in verdict.kept:
                 ev = evidence[n - 1]
                 para = ev.paragraph
-                node = NodeWithScore(node=TextNode(id_=f"{para.file}#{para.paragraph}", text=para.text, metadata={
-                    "file": para.file, "paragraphs": [para.paragraph], "dense": ev.score}), score=ev.score)
-                quote = self.composer._best_quote(claim, node, embed_claims([claim])[0])
+                quote = self.quoter.best_quote(claim, [para], embed_claims([claim])[0], chunk_score=ev.score)
                 if quote is None:
                     s, e = 0, len(para.text)
                 else:
@@ -434,7 +378,7 @@ class GenerativeAnswerer(Answerer):
         for n, ref in sorted(refs.items(), key=lambda kv: kv[1]):
             ev = evidence[n - 1]
             s, e = spans.get(n, (0, len(ev.paragraph.text)))
-            citations.append(self.composer._citation(ref, Quote(ev.paragraph, s, e, ev.score)))
+            citations.append(make_citation(ref, Quote(ev.paragraph, s, e, ev.score)))
         return citations
 
     def _fallback(self, extractive: Answer, warning: str, *, unsupported: list[str] | None = None,
@@ -442,20 +386,6 @@ class GenerativeAnswerer(Answerer):
         return extractive.model_copy(update={
             "answerer": "extractive", "warnings": [warning, *(extra or [])],
             "unsupported_claims": list(unsupported or [])})
-
-    @staticmethod
-    def _replay(answer: Answer, timings: dict[str, float], started: float) -> Iterator[tuple[str, Any]]:
-        """An already complete answer as a stream: its text in word groups, then the answer."""
-        timings = {**answer.timings_ms, **timings, "total": round((time.perf_counter() - started) * 1000, 1)}
-        answer = answer.model_copy(update={"timings_ms": timings})
-        for piece in _word_groups(answer.answer):
-            yield "delta", piece
-        yield "answer", answer
-
-
-def _word_groups(text: str, size: int = 4) -> list[str]:
-    tokens = re.findall(r"\s*\S+\s*", text)
-    return ["".join(tokens[i:i + size]) for i in range(0, len(tokens), size)] if tokens else ([text] if text else [])
 
 
 def _describe_failure(exc: BaseException, timeout_s: float) -> str:
@@ -468,5 +398,5 @@ def _describe_failure(exc: BaseException, timeout_s: float) -> str:
     return f"{name}: {text[:200]}" if text else name
 
 
-__all__ = ["Evidence", "GenerativeAnswerer", "LLMUnavailable", "SYSTEM_PROMPT", "Trace", "USER_PROMPT",
+__all__ = ["Evidence", "LLMWriter", "WriterFactory", "LLMUnavailable", "SYSTEM_PROMPT", "Trace", "USER_PROMPT",
            "build_llm", "build_messages", "redact_instructions"]

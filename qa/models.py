@@ -46,10 +46,3 @@ class Answer(BaseModel):
         "paragraph, or naming no evidence) or that cite nothing")
     warnings: list[str] = Field(
         default_factory=list, description="what went wrong on the way, e.g. the LLM fell back to extractive")
-
-
-class AskRequest(BaseModel):
-    question: str = Field(..., min_length=1, description="the question, Arabic or English")
-    top_k: int | None = Field(None, ge=1, le=50, description="how many paragraphs to consider")
-    conversation_id: str | None = Field(None, max_length=128)
-    stream: bool = False

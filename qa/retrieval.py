@@ -20,9 +20,20 @@ Only chunks committed in the catalog are returned, so a reader never sees a half
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from enum import Enum
+from typing import Iterable
+
 import numpy as np
 from llama_index.core.base.base_retriever import BaseRetriever
+from llama_index.core.callbacks import CallbackManager
 from llama_index.core.schema import NodeWithScore, QueryBundle, TextNode
+from llama_index.core.vector_stores.types import (
+    FilterCondition,
+    FilterOperator,
+    MetadataFilter,
+    MetadataFilters,
+)
 
 from index.catalog import Catalog
 from index.embedding import SanadEmbedding
@@ -30,8 +41,74 @@ from index.lexical import LexicalIndex
 from index.vectors import ChunkVectors
 from qa.language import detect_language
 from qa.sources import SourceMatcher
+from settings import RetrievalSettings
 
 
+class RetrievalMode(str, Enum):
+    """Which retrievers run: both fused (Sanad), or one alone (the evals' baselines)."""
+
+    HYBRID = "hybrid"
+    DENSE = "dense"
+    LEXICAL = "lexical"
+
+
+#: metadata keys a retrieval filter may name, and the operators it may use
+FILTER_KEYS = frozenset({"file"})
+FILTER_OPERATORS = frozenset({FilterOperator.EQ, FilterOperator.NE, FilterOperator.IN, FilterOperator.NIN})
+
+
+def exclude_files(files: Iterable[str]) -> MetadataFilters:
+    """A filter that leaves the chunks of ``files`` out (an eval asks a question against a
+    corpus that lacks its document)."""
+    return MetadataFilters(filters=[MetadataFilter(key="file", value=sorted(files), operator=FilterOperator.NIN)])
+
+
+def check_filters(filters: MetadataFilters) -> None:
+    """Raise ValueError for a filter :func:`matches` cannot apply."""
+    for f in filters.filters:
+        if isinstance(f, MetadataFilters):
+            check_filters(f)
+        elif f.key not in FILTER_KEYS or f.operator not in FILTER_OPERATORS:
+            raise ValueError(f"unsupported retrieval filter {f.key} {f.operator.value}; "
+                             f"keys: {sorted(FILTER_KEYS)}, operators: ==, !=, in, nin")
+
+
+def matches(filters: MetadataFilters | None, metadata: dict[str, object]) -> bool:
+    """Whether a chunk with ``metadata`` passes ``filters`` (llama-index's filter model)."""
+    if filters is None or not filters.filters:
+        return True
+    results = []
+    for f in filters.filters:
+        if isinstance(f, MetadataFilters):
+            results.append(matches(f, metadata))
+            continue
+        value = metadata.get(f.key)
+        wanted = f.value
+        if f.operator == FilterOperator.EQ:
+            results.append(value == wanted)
+        elif f.operator == FilterOperator.NE:
+            results.append(value != wanted)
+        elif f.operator == FilterOperator.IN:
+            results.append(value in (wanted or []))
+        else:  # NIN (check_filters refused the rest)
+            results.append(value not in (wanted or []))
+    if filters.condition == FilterCondition.OR:
+        return any(results)
+    if filters.condition == FilterCondition.NOT:
+        return not any(results)
+    return all(results)
+
+
+@dataclass
+class RetrievalStores:
+    """What retrieval reads, shared by every retriever of one answerer. ``lexical`` is
+    replaced (one attribute swap) when the BM25 index is rebuilt in the background."""
+
+    embedder: SanadEmbedding
+    vectors: ChunkVectors
+    lexical: LexicalIndex
+    catalog: Catalog
+    sources: SourceMatcher | None = None
 
 
 #: hybrid mode rescores this many leading candidates (or top_k, if larger) at sentence level
@@ -55,99 +132,87 @@ def dense_margin(scores: list[float]) -> float | None:
 
 
 class HybridRetriever(BaseRetriever):
-    """Dense + BM25 retrieval over one index. ``mode`` picks "hybrid", "dense" or "lexical".
+    """Dense + BM25 retrieval over one index, a llama-index retriever: call ``retrieve()``.
 
     Each returned node is a chunk: ``node.metadata`` has ``file``, ``paragraphs``,
     ``dense`` (cosine similarity, or None when the chunk came from BM25 alone),
-    ``lexical`` (BM25 score or None) and ``margin`` (:func:`dense_margin` of the query's
-    candidates, the same on every node).
+    ``lexical`` (BM25 score or None), ``sentence`` (its best sentence's cosine, when
+    rescored) and ``margin`` (:func:`dense_margin` of the query's candidates, the same on
+    every node). A query bundle that carries its embedding is not encoded again.
+
+    Parameters
+    ----------
+    stores: the embedder, vectors, lexical index and catalog to read.
+    options: candidates, fusion and rescoring weights, and the default ``top_k``.
+    top_k: chunks returned (default ``options.top_k``).
+    mode: :class:`RetrievalMode`: hybrid (default), or dense or lexical alone.
+    filters: llama-index ``MetadataFilters`` on ``file`` (``==``, ``!=``, ``in``, ``nin``).
+    callback_manager: llama-index callbacks (instrumentation works through ``retrieve()``).
+
+    Retrievers are cheap: make one per question when its options differ (thread-safe use).
     """
 
-    def __init__(
-        self,
-        *,
-        embedder: SanadEmbedding,
-        vectors: ChunkVectors,
-        lexical: LexicalIndex,
-        catalog: Catalog,
-        top_k: int = 5,
-        candidates: int = 30,
-        lexical_weight_ar: float = 0.15,
-        lexical_weight_en: float = 0.05,
-        sentence_weight: float = 0.5,
-        source_weight: float = 0.05,
-        mode: str = "hybrid",
-    ) -> None:
-        super().__init__()
-        if mode not in ("hybrid", "dense", "lexical"):
-            raise ValueError(f"unknown retrieval mode {mode!r}")
-        self.embedder = embedder
-        self.vectors = vectors
-        self.lexical = lexical
-        self.catalog = catalog
-        self.top_k = top_k
-        self.candidates = candidates
-        self.weights = {"ar": lexical_weight_ar, "en": lexical_weight_en}
-        self.sentence_weight = sentence_weight
-        self.source_weight = source_weight
-        self.sources = SourceMatcher(catalog) if source_weight > 0 else None
-        self.mode = mode
+    def __init__(self, stores: RetrievalStores, *, options: RetrievalSettings, top_k: int | None = None,
+                 mode: RetrievalMode = RetrievalMode.HYBRID, filters: MetadataFilters | None = None,
+                 callback_manager: CallbackManager | None = None) -> None:
+        super().__init__(callback_manager=callback_manager)
+        if filters is not None:
+            check_filters(filters)
+        self.stores = stores
+        self.options = options
+        self.top_k = top_k or options.top_k
+        self.mode = RetrievalMode(mode)
+        self.filters = filters
 
     def _retrieve(self, query_bundle: QueryBundle) -> list[NodeWithScore]:
-        return self.search(query_bundle, top_k=self.top_k)
-
-    def search(self, query_bundle: QueryBundle, *, top_k: int,
-               exclude_files: frozenset[str] | set[str] = frozenset()) -> list[NodeWithScore]:
-        """The retrieval itself, with ``top_k`` per call (no shared state: thread-safe use).
-
-        ``exclude_files``: chunks of these files are left out (the evals use it to ask a
-        question against a corpus that lacks its document)."""
+        stores, options, mode, top_k = self.stores, self.options, self.mode, self.top_k
         question = query_bundle.query_str
         dense: list[tuple[str, float]] = []
         vector: np.ndarray | None = None
-        if self.mode != "lexical":
+        if mode != RetrievalMode.LEXICAL:
             if query_bundle.embedding is None:
-                vector = self.embedder.embed_queries([question])[0]
+                vector = stores.embedder.embed_queries([question])[0]
             else:
                 vector = np.asarray(query_bundle.embedding, dtype=np.float32)
-            dense = self.vectors.query(vector, self.candidates)
+            dense = stores.vectors.query(vector, options.candidates)
         lexical: list[tuple[str, float]] = []
-        weight = self.weights[detect_language(question)] if self.mode == "hybrid" else 1.0
-        if self.mode != "dense" and weight > 0:
-            lexical = self.lexical.search(question, self.candidates)
+        weights = {"ar": options.lexical_weight_ar, "en": options.lexical_weight_en}
+        weight = weights[detect_language(question)] if mode == RetrievalMode.HYBRID else 1.0
+        if mode != RetrievalMode.DENSE and weight > 0:
+            lexical = stores.lexical.search(question, options.candidates)
         dense_score = dict(dense)
         lexical_score = dict(lexical)
         pool = list(dict.fromkeys([cid for cid, _ in dense] + [cid for cid, _ in lexical]))
-        records = self.catalog.chunks(pool)
-        pool = [cid for cid in pool if cid in records and records[cid].file not in exclude_files]
+        records = stores.catalog.chunks(pool)
+        pool = [cid for cid in pool if cid in records and matches(self.filters, {"file": records[cid].file})]
         if vector is not None:
             missing = [cid for cid in pool if cid not in dense_score]
             if missing:  # found by BM25 alone: give it its cosine score too
-                dense_score.update(self.vectors.similarities(vector, missing))
+                dense_score.update(stores.vectors.similarities(vector, missing))
         top_lexical = max((lexical_score.get(cid, 0.0) for cid in pool), default=0.0) or 1.0
         margin = dense_margin([dense_score[cid] for cid in pool if cid in dense_score])
         sentence_score: dict[str, float] = {}
-        if self.mode == "lexical":
+        if mode == RetrievalMode.LEXICAL:
             fused = {cid: lexical_score.get(cid, 0.0) for cid in pool}
         else:
             fused = {cid: dense_score.get(cid, -1.0) + weight * lexical_score.get(cid, 0.0) / top_lexical
                      for cid in pool}
-            if self.mode == "hybrid" and self.sources is not None:
+            if mode == RetrievalMode.HYBRID and stores.sources is not None and options.source_weight > 0:
                 # "according to Elaph": the reports whose header names the source get a bonus
-                named = self.sources.files_naming(question)
+                named = stores.sources.files_naming(question)
                 for cid in pool:
                     if records[cid].file in named:
-                        fused[cid] += self.source_weight
-            if self.mode == "hybrid" and self.sentence_weight > 0 and vector is not None:
+                        fused[cid] += options.source_weight
+            if mode == RetrievalMode.HYBRID and options.sentence_weight > 0 and vector is not None:
                 # rescore the leaders: a chunk also counts by its best sentence (stored at index
                 # time), so one answering sentence in a long paragraph is not diluted
                 pool = sorted(pool, key=lambda c: (-fused[c], c))[:max(RESCORE_DEPTH, top_k)]
-                for cid, matrix in self.vectors.sentence_vectors(pool).items():
+                for cid, matrix in stores.vectors.sentence_vectors(pool).items():
                     sentence_score[cid] = float(np.max(matrix @ vector))
-                a = self.sentence_weight
+                a = options.sentence_weight
                 for cid in pool:
-                    dense = dense_score.get(cid, -1.0)
-                    fused[cid] += a * (sentence_score.get(cid, dense) - dense)
+                    chunk_cos = dense_score.get(cid, -1.0)
+                    fused[cid] += a * (sentence_score.get(cid, chunk_cos) - chunk_cos)
         ranked = sorted(pool, key=lambda c: (-fused[c], c))[:top_k]
         nodes = []
         for cid in ranked:

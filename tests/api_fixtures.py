@@ -35,8 +35,8 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def make_settings(data_dir: Path, **overrides: Any):  # noqa: ANN201 - index.config.Settings
-    from index.config import Settings
+def make_settings(data_dir: Path, **overrides: Any):  # noqa: ANN201 - settings.Settings
+    from settings import Settings
 
     values = {**HTTP_DEFAULTS, **overrides}
     return Settings(data_dir=data_dir, **values)

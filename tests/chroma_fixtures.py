@@ -105,7 +105,7 @@ def unique_collection(prefix: str = "t") -> str:
 
 def server_settings(server: ChromaServer, data_dir: Path, *, collection: str, **overrides: Any):  # noqa: ANN201
     """Settings of one process in server mode (hash embedder, explicit everything)."""
-    from index.config import Settings
+    from settings import Settings
 
     values: dict[str, Any] = {"embed_model": "hash", "chroma_url": server.url, "chroma_collection": collection,
                               "api_keys": [], "cors_origins": [], "rate_limit_per_minute": 0,

@@ -9,7 +9,20 @@ from llama_index.core.schema import NodeWithScore, TextNode
 
 from index.catalog import Catalog
 from index.chunks import Chunk, build_chunks
+from index.embedding import SanadEmbedding
 from index.paragraphs import load_document
+from qa.extractive import ExtractiveComposer
+from settings import AnswerSettings
+
+#: the composer tests' baseline: each rule that is not under test is off (answer margin,
+#: its floor); the rest at the settings' defaults
+COMPOSER_BASE: dict[str, float] = {"answer_margin": 0.0, "margin_floor": 0.0}
+
+
+def make_composer(catalog: Catalog, embedder: SanadEmbedding, **options: float | bool) -> ExtractiveComposer:
+    """An ExtractiveComposer over ``catalog`` with :data:`COMPOSER_BASE` and ``options``."""
+    return ExtractiveComposer(catalog=catalog, embedder=embedder,
+                              options=AnswerSettings(**{**COMPOSER_BASE, **options}))
 
 
 def one_file_catalog(tmp_path: Path, text: str) -> tuple[Catalog, list[Chunk]]:

@@ -1,6 +1,7 @@
 """Shared fixtures: all state in temp dirs, fakes in one place, the real model loaded once.
 
-- every test gets its own ``SANAD_DATA_DIR`` (autouse), so nothing touches ./.sanad;
+- every test starts with no ``SANAD_*`` variable of the developer's shell and its own
+  ``SANAD_DATA_DIR`` (autouse), so nothing touches ./.sanad and no setting leaks in;
 - ``hash_settings`` is the deterministic fake: the hashing embedder (no semantics, fast);
 - ``seeds_settings`` / ``real_answerer`` index a copy of seeds/ once per session with the
   real default model (integration tests).
@@ -14,24 +15,29 @@ from pathlib import Path
 
 import pytest
 
-os.environ["HF_HUB_OFFLINE"] = "1"
-os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
+from index.paragraphs import decode_text
+from settings import Settings, apply_runtime_defaults
 
-from index.config import Settings  # noqa: E402
-from index.paragraphs import decode_text  # noqa: E402
+os.environ["HF_HUB_OFFLINE"] = "1"
+apply_runtime_defaults()
 
 REPO = Path(__file__).resolve().parents[1]
 SEEDS = REPO / "seeds"
 
 
+#: kept from the environment: where the verified model lives, and where the eval data is
+KEPT_VARIABLES = frozenset({"SANAD_MODELS_DIR", "SANAD_EVALDATA_DIR"})
+
+
 @pytest.fixture(autouse=True)
 def isolated_state(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """Point all Sanad state of this test at a temp dir."""
+    """Clear every ``SANAD_*`` variable (but the model and eval-data locations) and point
+    all Sanad state of this test at a temp dir."""
+    for var in list(os.environ):
+        if var.startswith("SANAD_") and var not in KEPT_VARIABLES:
+            monkeypatch.delenv(var)
     data = tmp_path / "sanad-data"
     monkeypatch.setenv("SANAD_DATA_DIR", str(data))
-    for var in ("SANAD_EMBED_MODEL", "SANAD_CHROMA_URL", "SANAD_CORPUS_PATHS", "SANAD_API_KEYS"):
-        monkeypatch.delenv(var, raising=False)
     return data
 
 

@@ -9,7 +9,7 @@ import pytest
 from index.embedding import HashEmbedding
 from qa.extractive import ExtractiveComposer
 from qa.retrieval import dense_margin
-from tests.composer_fixtures import one_file_catalog, retrieved
+from tests.composer_fixtures import make_composer, one_file_catalog, retrieved
 
 
 def test_dense_margin_is_best_minus_mean_of_next_five() -> None:
@@ -24,7 +24,7 @@ def composer_and_chunks(tmp_path: Path):  # noqa: ANN201
         tmp_path, "The council met in Brussels on Wednesday.\n\nIt lasted four hours.\n")
 
     def make(**options: float) -> ExtractiveComposer:
-        return ExtractiveComposer(catalog=catalog, embedder=HashEmbedding(), min_similarity=0.46, **options)
+        return make_composer(catalog, HashEmbedding(), min_similarity=0.46, **options)
 
     yield make, chunks
     catalog.close()
@@ -61,7 +61,7 @@ def composer_and_three_chunks(tmp_path: Path):  # noqa: ANN201
     assert [c.paragraphs for c in chunks] == [(1,), (2,), (3,)]
 
     def make(**options: float) -> ExtractiveComposer:
-        return ExtractiveComposer(catalog=catalog, embedder=HashEmbedding(), min_similarity=0.46, **options)
+        return make_composer(catalog, HashEmbedding(), min_similarity=0.46, **options)
 
     yield make, chunks
     catalog.close()

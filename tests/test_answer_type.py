@@ -9,7 +9,7 @@ import pytest
 from index.embedding import HashEmbedding
 from qa.answer_type import answers_count, count_focus, states_count
 from qa.extractive import ExtractiveComposer
-from tests.composer_fixtures import one_file_catalog, retrieved
+from tests.composer_fixtures import make_composer, one_file_catalog, retrieved
 
 TROOPS = ("وحشد الكرملين أكثر من 100 ألف جندي على حدود روسيا مع جارتها أوكرانيا، "
           "بالإضافة لدبابات ومدفعية ومعدات ثقيلة أخرى.")
@@ -51,7 +51,7 @@ def test_answers_count_only_fails_a_quote_that_names_the_noun_without_a_number()
 def troops_composer(tmp_path: Path):  # noqa: ANN201
     catalog, chunks = one_file_catalog(tmp_path, TROOPS + "\n")
     nodes = retrieved(chunks, [0.6] * len(chunks), 0.05)
-    yield (lambda **o: ExtractiveComposer(catalog=catalog, embedder=HashEmbedding(), min_similarity=0.46, **o)), nodes
+    yield (lambda **o: make_composer(catalog, HashEmbedding(), min_similarity=0.46, **o)), nodes
     catalog.close()
 
 
@@ -59,7 +59,7 @@ def test_the_composer_abstains_on_a_count_it_cannot_quote(troops_composer) -> No
     make, nodes = troops_composer
     tanks = "كم عدد الدبابات الروسية المنتشرة على الحدود مع أوكرانيا؟"
     assert not make().compose(tanks, "ar", nodes).answerable
-    assert make(check_answer_type=False).compose(tanks, "ar", nodes).answerable
+    assert make(answer_type_check=False).compose(tanks, "ar", nodes).answerable
     # the broken plural جنود is not matched in جندي: no verdict, so the other rules decide
     soldiers = "كم عدد الجنود الروس على الحدود مع أوكرانيا؟"
     answer = make().compose(soldiers, "ar", nodes)
@@ -75,10 +75,10 @@ def test_a_sentence_that_states_the_count_replaces_one_that_does_not(tmp_path: P
     catalog, chunks = one_file_catalog(tmp_path, text + "\n")
     nodes = retrieved(chunks, [0.6] * len(chunks), 0.05)
     question = "كم عدد الدبابات الروسية المنتشرة على الحدود مع أوكرانيا؟"
-    off = ExtractiveComposer(catalog=catalog, embedder=HashEmbedding(), min_similarity=0.46,
-                             check_answer_type=False, sentence_gap=0.0).compose(question, "ar", nodes)
+    off = make_composer(catalog, HashEmbedding(), min_similarity=0.46,
+                             answer_type_check=False, sentence_gap=0.0).compose(question, "ar", nodes)
     assert off.citations[0].quote == sentences[0]  # the repeated words win without the check
-    on = ExtractiveComposer(catalog=catalog, embedder=HashEmbedding(), min_similarity=0.46,
+    on = make_composer(catalog, HashEmbedding(), min_similarity=0.46,
                             sentence_gap=0.0).compose(question, "ar", nodes)
     catalog.close()
     assert on.answerable and on.citations[0].quote == sentences[1]

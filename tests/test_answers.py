@@ -101,7 +101,7 @@ def test_bad_questions_are_refused(real_answerer) -> None:  # noqa: ANN001
 
 @pytest.mark.integration
 def test_long_paragraph_is_quoted_by_its_answering_sentence(tmp_path, real_embedder) -> None:  # noqa: ANN001
-    from index.config import Settings
+    from settings import Settings
     from index.indexer import Indexer
     from qa.answerer import Answerer
 

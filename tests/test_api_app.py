@@ -129,18 +129,14 @@ def test_not_found_and_method_errors_are_json(settings):
 def test_unhandled_exception_is_generic_500(tmp_path, caplog):
     from index.embedding import HashEmbedding
 
-    class Exploding:
-        embedder = HashEmbedding()
+    from qa.answerer import Answerer
 
-        def ask(self, question, top_k=None):  # noqa: ANN001, ANN201
+    class ExplodingEmbedding(HashEmbedding):
+        def embed_queries(self, texts):  # noqa: ANN001, ANN201
             raise RuntimeError("secret internal detail /etc/shadow")
 
-        def reload(self) -> None: ...
-
-        def close(self) -> None: ...
-
     s = make_settings(tmp_path / "d", embed_model="hash")
-    with running(s, answerer=Exploding()) as c:
+    with running(s, answerer=Answerer(s, embedder=ExplodingEmbedding())) as c:
         err = is_error(c.post("/v1/ask", json={"question": "hello"}), 500, "internal_error")
         assert "secret" not in err["message"] and "Traceback" not in err["message"]
     assert any("secret internal detail" in (r.exc_text or "") for r in caplog.records)

@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from tests.api_fixtures import HTTP_DEFAULTS, LiveServer
-from api.streaming import parse_sse
+from tests.sse import parse_sse
 
 pytestmark = pytest.mark.integration
 

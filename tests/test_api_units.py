@@ -10,16 +10,18 @@ import pytest
 from api.documents import FileNameError, validate_filename
 from api.openai_compat import message_content, sources_block
 from api.security import bearer_token, key_matches
-from api.streaming import ask_events, parse_sse, sse, word_groups
+from api.streaming import ask_events, sse
 from qa.conversation import (
     ConversationStore,
     Turn,
-    answer_in_language,
     is_follow_up,
     resolve_questions,
     standalone_question,
 )
+from qa.extractive import FRAME, frame_answer
 from qa.models import Answer, Citation
+from qa.stream import replay_complete, word_groups
+from tests.sse import parse_sse
 
 # ------------------------------------------------------------------------------ file names
 
@@ -109,31 +111,43 @@ def _citation(ref: int, quote: str) -> Citation:
                     char_end=len(quote), quote=quote, score=0.5, url=f"/v1/documents/a.txt/paragraphs/{ref}")
 
 
-def test_answer_in_language_reframes_extractive_answers():
-    from qa.extractive import ABSTAIN, FRAME
-
-    ar = Answer(answer=f"{FRAME['ar'][0]}نص [1]{FRAME['ar'][1]}آخر [2]", language="ar", answerable=True,
-                citations=[_citation(1, "نص"), _citation(2, "آخر")])
-    en = answer_in_language(ar, "en")
-    assert en.language == "en" and en.answer == f"{FRAME['en'][0]}نص [1]{FRAME['en'][1]}آخر [2]"
-    assert en.citations == ar.citations
-    abstain = Answer(answer=ABSTAIN["en"], language="en", answerable=False)
-    assert answer_in_language(abstain, "ar").answer == ABSTAIN["ar"]
-    assert answer_in_language(abstain, "en") is abstain
+def test_frame_answer_puts_each_quote_after_its_frame():
+    citations = [_citation(1, "نص"), _citation(2, "آخر")]
+    assert frame_answer(citations, "en") == f"{FRAME['en'][0]}نص [1]{FRAME['en'][1]}آخر [2]"
+    assert frame_answer(citations, "ar") == f"{FRAME['ar'][0]}نص [1]{FRAME['ar'][1]}آخر [2]"
 
 
 def test_conversation_store_bounds():
     store = ConversationStore(max_conversations=2, max_turns=3)
+    a = store.open(None, owner="o").id
     for i in range(5):
-        store.append("a", Turn(f"q{i}", f"s{i}", "x"))
-    assert [t.question for t in store.history("a")] == ["q2", "q3", "q4"]
-    store.append("b", Turn("q", "s", "x"))
-    store.history("a")                      # touch a: b is now least recently used
-    store.append("c", Turn("q", "s", "x"))
-    assert "a" in store and "c" in store and "b" not in store and len(store) == 2
-    assert store.history("unknown") == []
+        store.append(a, Turn(f"q{i}", f"s{i}", "x"), owner="o")
+    assert [t.question for t in store.open(a, owner="o").history] == ["q2", "q3", "q4"]
+    b = store.open(None, owner="o").id
+    store.append(b, Turn("q", "s", "x"), owner="o")
+    store.open(a, owner="o")                # touch a: b is now least recently used
+    c = store.open(None, owner="o").id
+    store.append(c, Turn("q", "s", "x"), owner="o")
+    assert len(store) == 2
+    assert store.open(a, owner="o").id == a and store.open(c, owner="o").id == c
+    assert store.open(b, owner="o").id != b  # dropped: a new conversation
     ids = {ConversationStore.new_id() for _ in range(50)}
-    assert len(ids) == 50 and all(len(i) == 32 and int(i, 16) >= 0 for i in ids)
+    assert len(ids) == 50 and all(len(i) >= 24 for i in ids)
+
+
+def test_conversations_belong_to_their_owner():
+    store = ConversationStore(max_conversations=10, max_turns=5)
+    mine = store.open(None, owner="key:a")
+    store.append(mine.id, Turn("who chaired?", "who chaired?", "x"), owner="key:a")
+    theirs = store.open(mine.id, owner="key:b")           # someone else's id: a new conversation
+    assert theirs.id != mine.id and theirs.history == []
+    assert store.open("chosen-by-caller", owner="key:a").id != "chosen-by-caller"  # ids are issued here
+    thread = store.open("slack:T1:C1:100.1", owner="slack:T1", named=True)
+    assert thread.id == "slack:T1:C1:100.1"
+    store.append(thread.id, Turn("q", "q", "x"), owner="slack:T1")
+    stolen = store.open("slack:T1:C1:100.1", owner="http")
+    assert stolen.id != thread.id and stolen.history == []
+    assert [t.question for t in store.open(thread.id, owner="slack:T1", named=True).history] == ["q"]
 
 
 # ------------------------------------------------------------------------------ SSE and OpenAI
@@ -150,7 +164,7 @@ def test_word_groups_rebuild_the_text(text):
 def test_sse_framing_round_trip():
     answer = Answer(answer="According to: a quote here [1]", language="en", answerable=True,
                     citations=[_citation(1, "a quote here")], conversation_id="c1")
-    raw = b"".join(ask_events(answer)).decode()
+    raw = b"".join(ask_events(replay_complete(answer))).decode()
     events = parse_sse(raw)
     assert [e for e, _ in events][-2:] == ["citations", "done"]
     assert "".join(json.loads(d)["text"] for e, d in events if e == "delta") == answer.answer

@@ -83,7 +83,7 @@ def clean_embedded(tmp_path_factory: pytest.TempPathFactory, v2_corpus: Path) ->
 
 
 def _embedded(data: Path):  # noqa: ANN202
-    from index.config import Settings
+    from settings import Settings
 
     return Settings(data_dir=data, embed_model="hash", embed_batch_size=2)
 

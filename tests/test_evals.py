@@ -29,7 +29,7 @@ from evals.sets import (
     resolve_gold,
     seeded_take,
 )
-from index.config import Settings
+from settings import Settings
 from index.embedding import HashEmbedding
 from index.paragraphs import Paragraph
 

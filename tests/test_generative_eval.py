@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from evals.runner import ANSWERER_METRICS, run_cli
-from index.config import Settings
+from settings import Settings
 from tests.llm_fixtures import FakeOpenAI
 
 DOCS = {

@@ -11,8 +11,9 @@ import time
 import httpx
 import pytest
 
-from api.streaming import parse_sse
-from qa.generative import Evidence, GenerativeAnswerer
+from tests.sse import parse_sse
+from qa.answerer import Answerer
+from qa.generative import Evidence
 from qa.models import Answer
 from tests.api_fixtures import HTTP_DEFAULTS, LiveServer, free_port
 from tests.conftest import assert_verbatim
@@ -34,11 +35,11 @@ def _settings(seeds_settings, base_url: str, **extra):  # noqa: ANN001, ANN202
     return seeds_settings.model_copy(update=values)
 
 
-def _answerer(seeds_settings, real_embedder, base_url: str, **extra) -> GenerativeAnswerer:  # noqa: ANN001
-    return GenerativeAnswerer(_settings(seeds_settings, base_url, **extra), embedder=real_embedder)
+def _answerer(seeds_settings, real_embedder, base_url: str, **extra) -> Answerer:  # noqa: ANN001
+    return Answerer(_settings(seeds_settings, base_url, **extra), embedder=real_embedder)
 
 
-def _evidence(answerer: GenerativeAnswerer, *keys: tuple[str, int]) -> list[Evidence]:
+def _evidence(answerer: Answerer, *keys: tuple[str, int]) -> list[Evidence]:
     out = []
     for i, (file, number) in enumerate(keys, 1):
         para = answerer.catalog.paragraph(file, number)
@@ -46,11 +47,12 @@ def _evidence(answerer: GenerativeAnswerer, *keys: tuple[str, int]) -> list[Evid
     return out
 
 
-def _run(answerer: GenerativeAnswerer, question: str, evidence: list[Evidence],
+def _run(answerer: Answerer, question: str, evidence: list[Evidence],
          fallback: Answer | None = None) -> tuple[list[str], Answer]:
     fallback = fallback or Answer(answer="extractive fallback", language="en", answerable=True)
     deltas, answer = [], None
-    for kind, value in answerer.generate_stream(question, "en", evidence, fallback=fallback):
+    assert answerer.writer is not None
+    for kind, value in answerer.writer.generate_stream(question, "en", evidence, fallback=fallback):
         if kind == "delta":
             deltas.append(value)
         else:
@@ -100,7 +102,7 @@ def test_only_unsupported_claims_fall_back_to_extractive_and_say_so(seeds_settin
     fake_llm.reply = f"{CLAIM} [2]."
     answerer = _answerer(seeds_settings, real_embedder, fake_llm.base_url)
     try:
-        fallback = answerer.ask_extractive(Q_CHAIR)
+        fallback = answerer.ask(Q_CHAIR, use_writer=False)
         deltas, answer = _run(answerer, Q_CHAIR, _evidence(answerer, CHAIR, SANCTIONS), fallback)
     finally:
         answerer.close()
@@ -203,7 +205,7 @@ def test_unconfigured_llm_answers_extractively(seeds_settings, real_embedder) ->
 def live_llm(seeds_settings, real_embedder):  # noqa: ANN001, ANN201
     with FakeOpenAI() as fake:
         settings = _settings(seeds_settings, fake.base_url).model_copy(update=HTTP_DEFAULTS)
-        answerer = GenerativeAnswerer(settings, embedder=real_embedder)
+        answerer = Answerer(settings, embedder=real_embedder)
         server = LiveServer(settings, answerer=answerer).start()
         server.fake = fake
         try:

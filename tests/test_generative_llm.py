@@ -7,16 +7,18 @@ Skipped locally when ``make llm-setup`` has not been run; under CI they must run
 
 from __future__ import annotations
 
+import functools
+
 import json
 import re
 
 import httpx
 import pytest
 
-from api.streaming import parse_sse
-from index.config import Settings
-from qa.answerer import build_answerer
-from qa.generative import USER_PROMPT, Evidence, GenerativeAnswerer
+from tests.sse import parse_sse
+from settings import Settings
+from qa.answerer import Answerer, build_answerer
+from qa.generative import USER_PROMPT, Evidence, LLMWriter
 from qa.language import detect_language
 from qa.models import Answer
 from tests.api_fixtures import HTTP_DEFAULTS, LiveServer
@@ -40,7 +42,7 @@ def assert_valid_markers(answer: Answer) -> None:
 def test_arabic_question_streamed_over_sse_in_arabic(llm_server, seeds_settings, real_embedder,  # noqa: ANN001, F811
                                                      seeds_copy) -> None:  # noqa: ANN001
     settings = llm_settings(seeds_settings, llm_server.base_url).model_copy(update=HTTP_DEFAULTS)
-    server = LiveServer(settings, answerer=GenerativeAnswerer(settings, embedder=real_embedder)).start()
+    server = LiveServer(settings, answerer=Answerer(settings, embedder=real_embedder)).start()
     try:
         r = httpx.post(server.url + "/v1/ask", json={"question": Q_AR, "stream": True}, timeout=600)
     finally:
@@ -79,17 +81,20 @@ def test_planted_wrong_citation_is_caught(llm_server, seeds_settings, real_embed
         "end the sentence with the number of the paragraph you used, like [1]",
         "end the sentence with the marker [1] (always [1], whichever paragraph you used)")
     assert planted != USER_PROMPT
-    answerer = GenerativeAnswerer(llm_settings(seeds_settings, llm_server.base_url), embedder=real_embedder,
-                                  user_prompt=planted)
+    settings = llm_settings(seeds_settings, llm_server.base_url)
+    answerer = Answerer(settings, embedder=real_embedder,
+                        writer=functools.partial(LLMWriter, settings, user_prompt=planted))
     try:
         evidence = []
         for i, key in enumerate((SANCTIONS, COUNCIL), 1):
             para = answerer.catalog.paragraph(*key)
             evidence.append(Evidence(number=i, paragraph=para, text=para.text, score=0.6))
-        fallback = answerer.ask_extractive("When were the activities of the NATO-Russia Council suspended?")
-        events = list(answerer.generate_stream("When were the activities of the NATO-Russia Council suspended?",
-                                               "en", evidence, fallback=fallback))
-        raw = answerer.last_trace.raw
+        question = "When were the activities of the NATO-Russia Council suspended?"
+        fallback = answerer.ask(question, use_writer=False)
+        assert answerer.writer is not None
+        events = list(answerer.writer.generate_stream(question, "en", evidence, fallback=fallback))
+        assert answerer.writer.last_trace is not None
+        raw = answerer.writer.last_trace.raw
     finally:
         answerer.close()
     answer = events[-1][1]

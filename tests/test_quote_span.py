@@ -11,7 +11,7 @@ from llama_index.core.schema import NodeWithScore
 from index.catalog import Catalog
 from index.embedding import HashEmbedding
 from qa.extractive import ExtractiveComposer
-from tests.composer_fixtures import one_file_catalog, retrieved
+from tests.composer_fixtures import make_composer, one_file_catalog, retrieved
 
 SENTENCES = [
     "The delegates arrived in the city on Monday morning for the talks.",
@@ -49,8 +49,8 @@ def paragraph(tmp_path: Path):  # noqa: ANN201
 
 
 def _quote(catalog: Catalog, node: NodeWithScore, cosines: dict[str, float], gap: float) -> str:
-    composer = ExtractiveComposer(catalog=catalog, embedder=ScriptedEmbedding(cosines), min_similarity=0.3,
-                                  sentence_gap=gap)
+    composer = make_composer(catalog, ScriptedEmbedding(cosines), min_similarity=0.3,
+                             sentence_gap=gap)
     answer = composer.compose("zzz", "en", [node])
     assert answer.answerable and len(answer.citations) == 1
     citation = answer.citations[0]

@@ -5,9 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-from llama_index.core.schema import QueryBundle
 
-from index.config import Settings
+from settings import Settings
 from index.embedding import HashEmbedding
 from index.indexer import Indexer
 from index.sentences import sentence_spans
@@ -74,7 +73,7 @@ def test_sentence_weight_zero_is_the_chunk_score(tmp_path: Path) -> None:
     embedder = HashEmbedding()
     Indexer(settings, embedder=embedder).index([corpus], progress=None)
     answerer = Answerer(settings, embedder=embedder)
-    nodes = answerer.retriever.search(QueryBundle(query_str="budget of 42 million"), top_k=2)
+    nodes = answerer.retrieve("budget of 42 million", top_k=2)
     assert all(n.score == n.node.metadata["dense"] for n in nodes)
     answerer.close()
 

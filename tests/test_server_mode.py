@@ -119,8 +119,8 @@ def test_replicas_follow_reindexing_and_removal(chroma_server, tmp_path: Path, s
             replica.ask(question)
             assert replica.catalog.document(gone) is None
             assert replica.lexical_follower.wait(30), "the lexical index is rebuilt in the background"
-            assert not any(c.startswith(gone) for c in replica.lexical.ids)
-            assert sorted(replica.lexical.ids) == sorted(replica.catalog.all_chunk_ids())
+            assert not any(c.startswith(gone) for c in replica.stores.lexical.ids)
+            assert sorted(replica.stores.lexical.ids) == sorted(replica.catalog.all_chunk_ids())
         state = server_state(indexer_settings)
         assert gone not in state["manifest"] and state["records"] == state["expected_records"]
         assert state["chroma"] == state["chunks"]

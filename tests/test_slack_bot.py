@@ -29,7 +29,7 @@ from urllib.parse import parse_qs, urlencode
 import httpx
 import pytest
 
-from api.slack import SlackOptions
+from api.slack.options import SlackOptions
 from api.slack.render import FEEDBACK_DOWN, FEEDBACK_UP, quote_snippet, strip_bidi
 from qa.extractive import FRAME
 from tests.api_fixtures import HTTP_DEFAULTS, LiveServer, copy_seeds, free_port, make_settings
@@ -349,7 +349,8 @@ def test_follow_up_in_thread_uses_the_conversation(client, recorder, live):
     assert citation_blocks(reply["blocks"]), visible(section_text(reply["blocks"]))
     check_citations(client, reply["blocks"], DOC_AR)
     # the thread is one conversation: the follow-up was retrieved together with the question
-    turns = live.app.state.service.conversations.history(f"slack:{TEAM}:C-THREAD:{root['ts']}")
+    turns = live.app.state.ask_service.conversations.open(
+        f"slack:{TEAM}:C-THREAD:{root['ts']}", owner=f"slack:{TEAM}", named=True).history
     assert [t.question for t in turns] == [Q_AR, FOLLOW_AR]
     assert turns[1].standalone == f"{Q_AR} {FOLLOW_AR}"
     # the same words outside the thread find nothing

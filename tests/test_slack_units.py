@@ -12,11 +12,11 @@ from fastapi.testclient import TestClient
 from api.app import create_app
 from api.cli import main
 from api.metrics import Metrics
-from api.slack import SlackOptions, slack_configured
+from api.slack.options import SlackOptions, slack_configured
 from api.slack.feedback import FeedbackRecorder
 from api.slack.inbound import SeenSet, clean_question, conversation_id, skip_reason, thread_of
 from api.slack.render import FEEDBACK_DOWN, FEEDBACK_UP
-from index.config import Settings
+from settings import Settings
 from tests.api_fixtures import make_settings
 
 MANIFEST = Path(__file__).resolve().parents[1] / "api" / "slack" / "manifest.yml"

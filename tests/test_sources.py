@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from index.config import Settings
+from settings import Settings
 from index.embedding import HashEmbedding
 from index.indexer import Indexer
 from qa.answerer import Answerer

@@ -18,21 +18,19 @@ from __future__ import annotations
 
 import logging
 import threading
-from typing import TYPE_CHECKING, Any, Callable
+from typing import Any, Callable
 
 from slack_bolt import Ack, App, BoltContext, BoltRequest, BoltResponse, Respond
 from slack_sdk import WebClient
 
+from api.asking import AskService, slack_owner
 from api.errors import ApiError
-from api.slack import SlackOptions, render
+from api.slack import render
 from api.slack.feedback import FeedbackRecorder
 from api.slack.inbound import SeenSet, clean_question, conversation_id, skip_reason, thread_of
-from qa.conversation import Turn
+from api.slack.options import SlackOptions
 from qa.language import detect_language
-
-if TYPE_CHECKING:
-    from api.service import Service
-    from index.config import Settings
+from settings import Settings
 
 log = logging.getLogger("sanad.slack")
 
@@ -40,12 +38,12 @@ log = logging.getLogger("sanad.slack")
 class SlackBot:
     """Owns the bolt App (built on first use: in production that calls ``auth.test``)."""
 
-    def __init__(self, service: Service, settings: Settings, *, options: SlackOptions | None = None) -> None:
-        self.service = service
+    def __init__(self, asking: AskService, settings: Settings, *, options: SlackOptions | None = None) -> None:
+        self.asking = asking
         self.settings = settings
         self.options = options or SlackOptions()
         self.events = SeenSet(max_items=10_000)
-        self.feedback = FeedbackRecorder(service.metrics)
+        self.feedback = FeedbackRecorder(asking.metrics)
         self._app: App | None = None
         self._lock = threading.Lock()
 
@@ -111,7 +109,7 @@ class SlackBot:
         thread_ts = thread_of(event)
         question = clean_question(str(event.get("text") or ""), bot_user_id=context.bot_user_id)
         cid = conversation_id(team_id=team_id, channel=channel, thread_ts=thread_ts)
-        message = self.answer(question, conversation=cid)
+        message = self.answer(question, conversation=cid, owner=slack_owner(team_id))
         client.chat_postMessage(channel=channel, thread_ts=thread_ts, unfurl_links=False,
                                 unfurl_media=False, **message)
 
@@ -129,7 +127,8 @@ class SlackBot:
         question = clean_question(str(command.get("text") or ""))
         if not question:
             return
-        message = self.answer(question, conversation=None, asked_by=command.get("user_id"))
+        message = self.answer(question, conversation=None, owner=slack_owner(command.get("team_id")),
+                              asked_by=command.get("user_id"))
         respond(response_type="in_channel", replace_original=False, **message)
 
     # --- feedback -------------------------------------------------------------------------
@@ -147,26 +146,27 @@ class SlackBot:
             respond(response_type="ephemeral", replace_original=False, text=render.format_text(text))
 
     # --- answering ---------------------------------------------------------------------------
-    def answer(self, question: str, *, conversation: str | None,
+    def answer(self, question: str, *, conversation: str | None, owner: str,
                asked_by: str | None = None) -> dict[str, Any]:
-        """The Block Kit message answering ``question`` (recording the turn in ``conversation``)."""
+        """The Block Kit message answering ``question`` (a turn of the thread ``conversation``,
+        a Slack-owned conversation no HTTP caller can reach; ``None``: a one-off question)."""
         language = detect_language(question) if question else "en"
         if not question:
             return render.notice_message(render.text_for("usage", language, cmd=self.settings.slack_command))
-        if not self.service.wait_ready(self.options.ready_timeout_s):
+        if not self.asking.service.wait_ready(self.options.ready_timeout_s):
             return render.notice_message(render.text_for("not_ready", language))
-        store = self.service.conversations
-        history = [t.standalone for t in store.history(conversation)] if conversation else []
         try:
-            answer, standalone = self.service.ask(question, history=history)
+            if conversation is None:
+                stream = self.asking.start(question, owner=owner, earlier_questions=[])
+            else:
+                stream = self.asking.start(question, owner=owner, conversation_id=conversation, named=True)
+            answer = stream.answer()
         except ApiError as exc:
             log.info("question refused: %s", exc.message)
             return render.notice_message(exc.message)
         except Exception:  # noqa: BLE001 - the user gets a message, the log the traceback
             log.exception("answering a Slack question failed")
             return render.notice_message(render.text_for("failed", language))
-        if conversation:
-            store.append(conversation, Turn(question, standalone, answer.answer))
         return render.answer_message(answer, public_url=self.settings.public_url,
                                      question=question if asked_by else None, asked_by=asked_by)
 

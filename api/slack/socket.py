@@ -12,8 +12,8 @@ import logging
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from api.slack import SlackOptions
-    from index.config import Settings
+    from api.slack.options import SlackOptions
+    from settings import Settings
 
 log = logging.getLogger("sanad.slack")
 
@@ -37,13 +37,15 @@ def run_socket_mode(settings: Settings, *, options: SlackOptions | None = None) 
                                "app-level token xapp-... with connections:write)")
     from slack_bolt.adapter.socket_mode import SocketModeHandler
 
+    from api.asking import ask_service_for
+    from api.metrics import Metrics
     from api.service import Service
     from api.slack.bolt_app import SlackBot
 
-    service = Service(settings)
+    service = Service(settings, metrics=Metrics())
     service.start_loading()
     try:
-        bot = SlackBot(service, settings, options=options)
+        bot = SlackBot(ask_service_for(service), settings, options=options)
         handler = SocketModeHandler(bot.app(), app_token=settings.slack_app_token)
         log.info("Sanad Slack bot connecting over Socket Mode (data dir %s)", settings.data_dir)
         handler.start()  # blocks until interrupted

@@ -1,4 +1,10 @@
-"""Sanad's one settings class. Every field reads a ``SANAD_<NAME>`` environment variable."""
+"""The settings classes, one per concern, and :class:`Settings`, which is all of them.
+
+Each part is a pydantic-settings class of its own (``RetrievalSettings()`` reads just the
+retrieval variables), and :class:`Settings` combines their fields under the same flat
+``SANAD_<NAME>`` variables, so ``settings.top_k`` works wherever a part or the whole is
+passed. Code that needs one concern takes that part's type.
+"""
 
 from __future__ import annotations
 
@@ -8,26 +14,31 @@ from typing import Annotated, Literal
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from index.model_fetch import default_models_dir
+from settings.environment import default_models_dir
 
 #: the name that means "the verified EmbeddingGemma folder assembled by index.model_fetch"
 DEFAULT_EMBED_MODEL = "embeddinggemma-300m"
 
+_CONFIG = SettingsConfigDict(env_prefix="SANAD_", extra="ignore")
 
-class Settings(BaseSettings):
-    """Configuration for indexing, answering and serving (env prefix ``SANAD_``)."""
 
-    model_config = SettingsConfigDict(env_prefix="SANAD_", extra="ignore")
+def _split(value: object, *, strip: bool) -> object:
+    if isinstance(value, str):
+        return [p.strip() if strip else p for p in value.split(",") if p.strip()]
+    return value
 
-    # --- state and corpus -------------------------------------------------------------
+
+class StoreSettings(BaseSettings):
+    """State, corpus, the embedding model and the vector store."""
+
+    model_config = _CONFIG
+
     data_dir: Path = Field(Path(".sanad"), description="where the index and its catalog live")
     corpus_paths: Annotated[list[Path], NoDecode] = Field(
         default_factory=lambda: [Path("seeds")],
         description="folders or files `sanad index` reads when given no path",
     )
     max_file_bytes: int = Field(10_000_000, gt=0, description="larger files are skipped with a message")
-
-    # --- embedding ----------------------------------------------------------------------
     embed_model: str = Field(
         DEFAULT_EMBED_MODEL,
         description="`embeddinggemma-300m` (verified PyPI transport), a sentence-transformers "
@@ -37,104 +48,16 @@ class Settings(BaseSettings):
     models_dir: Path = Field(default_factory=default_models_dir)
     embed_batch_size: int = Field(16, gt=0)
     torch_threads: int = Field(1, ge=1, description="intra-op threads for encoding (1 is fastest here)")
-
-    # --- vector store ---------------------------------------------------------------------
     chroma_url: str | None = Field(None, description="http://host:port of a Chroma server; embedded if unset")
     chroma_collection: str = "sanad"
     chroma_auth_token: str | None = Field(
         None, repr=False, description="token sent to the Chroma server (Authorization: Bearer), if it needs one"
     )
 
-    # --- retrieval and answering ------------------------------------------------------------
-    top_k: int = Field(5, ge=1, le=50, description="citations considered per answer")
-    candidates: int = Field(30, ge=1, le=500, description="candidates each retriever returns before fusion")
-    lexical_weight_ar: float = Field(0.15, ge=0, description="weight of the relative BM25 score for Arabic questions")
-    lexical_weight_en: float = Field(0.05, ge=0, description="weight of the relative BM25 score for English questions")
-    sentence_weight: float = Field(
-        0.5, ge=0, le=1, description="weight of a chunk's best sentence against the whole chunk when "
-        "the leading candidates are rescored (0 = chunk vectors only)",
-    )
-    source_weight: float = Field(
-        0.05, ge=0, description="bonus for the chunks of the documents whose header names the source a "
-        "question cites (\"according to Elaph\"); 0 = off",
-    )
-    min_similarity: float = Field(
-        0.46, description="abstain when the best paragraph's cosine similarity is below this"
-    )
-    answer_margin: float = Field(
-        0.15, ge=0, description="answer below min_similarity when the best paragraph's cosine beats the "
-        "mean of the next five by this much (0 = off)",
-    )
-    margin_floor: float = Field(0.30, description="...but never below this cosine similarity")
-    max_citations: int = Field(3, ge=1, le=10, description="at most this many paragraphs cited per answer")
-    citation_margin: float = Field(
-        0.10, ge=0, description="unless the best paragraph is a clear winner (answer_margin), also cite "
-        "paragraphs whose fused score, and quote score, are within this of the best",
-    )
-    answer_type_check: bool = Field(
-        True, description="abstain when an Arabic count question (كم عدد X) is quoted only with text "
-        "that names X without a number near it",
-    )
-    sentence_gap: float = Field(
-        0.05, ge=0, description="a quote stretches from the best sentence of a long paragraph to the "
-        "runner-up when that scores within this of it (0 = one sentence)",
-    )
-    max_question_chars: int = Field(1000, ge=10)
-
-    # --- HTTP API ---
-    api_keys: Annotated[list[str], NoDecode] = Field(
-        default_factory=list, repr=False,
-        description="comma-separated bearer keys; when set, every /v1 route needs "
-        "`Authorization: Bearer KEY` (/healthz, /readyz, /metrics stay open)",
-    )
-    cors_origins: Annotated[list[str], NoDecode] = Field(
-        default_factory=list, description="comma-separated origins allowed by CORS (`*` = any); none if unset"
-    )
-    rate_limit_per_minute: int = Field(
-        120, ge=0, description="requests per minute per API key (or client IP) on /v1 routes; 0 = off"
-    )
-    max_body_bytes: int = Field(2_000_000, gt=0, description="larger request bodies get 413 (uploads excepted)")
-    max_upload_bytes: int = Field(10_000_000, gt=0, description="largest document POST /v1/documents accepts")
-
-    # --- answerer (extractive default; optional LLM) ---
-    answerer: Literal["extractive", "llm"] = Field(
-        "extractive", description="`extractive` (embedded, no LLM) or `llm` (OpenAI-compatible or Ollama endpoint)"
-    )
-    llm_base_url: str | None = Field(
-        None, description="OpenAI-compatible base URL (e.g. http://127.0.0.1:8080/v1) or an Ollama URL"
-    )
-    llm_model: str | None = Field(None, description="model name the LLM endpoint serves")
-    llm_api_key: str | None = Field(None, repr=False, description="API key for the LLM endpoint, if it needs one")
-    llm_provider: Literal["openai", "ollama"] = Field(
-        "openai", description="`openai` (any OpenAI-compatible server: vLLM, llama.cpp, hosted) or `ollama`"
-    )
-    llm_timeout_s: float = Field(60.0, gt=0, description="give up on the LLM after this long and answer extractively")
-    llm_max_evidence_chars: int = Field(
-        6000, gt=0, description="evidence text given to the LLM is trimmed to this many characters"
-    )
-
-    # --- Slack bot (routes are off unless the bot token and signing secret are set) ---
-    slack_bot_token: str | None = Field(None, repr=False, description="xoxb-... bot token")
-    slack_signing_secret: str | None = Field(None, repr=False, description="signing secret of the Slack app")
-    slack_app_token: str | None = Field(None, repr=False, description="xapp-... app-level token (Socket Mode)")
-    slack_command: str = Field("/ask", description="slash command the bot answers")
-    public_url: str = Field(
-        "http://127.0.0.1:8000", description="base URL citation links point at (Slack messages, etc.)"
-    )
-
     @field_validator("corpus_paths", mode="before")
     @classmethod
     def _split_paths(cls, value: object) -> object:
-        if isinstance(value, str):
-            return [p for p in value.split(",") if p.strip()]
-        return value
-
-    @field_validator("api_keys", "cors_origins", mode="before")
-    @classmethod
-    def _split_words(cls, value: object) -> object:
-        if isinstance(value, str):
-            return [p.strip() for p in value.split(",") if p.strip()]
-        return value
+        return _split(value, strip=False)
 
     @property
     def catalog_path(self) -> Path:
@@ -151,3 +74,121 @@ class Settings(BaseSettings):
     @property
     def lock_path(self) -> Path:
         return self.data_dir / "index.lock"
+
+
+class RetrievalSettings(BaseSettings):
+    """Hybrid retrieval: candidates, fusion weights, rescoring."""
+
+    model_config = _CONFIG
+
+    top_k: int = Field(5, ge=1, le=50, description="citations considered per answer")
+    candidates: int = Field(30, ge=1, le=500, description="candidates each retriever returns before fusion")
+    lexical_weight_ar: float = Field(0.15, ge=0, description="weight of the relative BM25 score for Arabic questions")
+    lexical_weight_en: float = Field(0.05, ge=0, description="weight of the relative BM25 score for English questions")
+    sentence_weight: float = Field(
+        0.5, ge=0, le=1, description="weight of a chunk's best sentence against the whole chunk when "
+        "the leading candidates are rescored (0 = chunk vectors only)",
+    )
+    source_weight: float = Field(
+        0.05, ge=0, description="bonus for the chunks of the documents whose header names the source a "
+        "question cites (\"according to Elaph\"); 0 = off",
+    )
+
+
+class AnswerSettings(BaseSettings):
+    """What is cited and when Sanad abstains (both answerers)."""
+
+    model_config = _CONFIG
+
+    min_similarity: float = Field(
+        0.46, description="abstain when the best paragraph's cosine similarity is below this"
+    )
+    answer_margin: float = Field(
+        0.15, ge=0, description="answer below min_similarity when the best paragraph's cosine beats the "
+        "mean of the next five by this much (0 = off)",
+    )
+    margin_floor: float = Field(0.30, description="...but never below this cosine similarity")
+    max_citations: int = Field(3, ge=1, le=10, description="at most this many paragraphs cited per answer")
+    citation_margin: float = Field(
+        0.10, ge=0, description="unless the best paragraph is a clear winner (answer_margin), also cite "
+        "paragraphs whose fused score, and quote score, are within this of the best; the LLM is given "
+        "the paragraphs within this of the best as its evidence",
+    )
+    answer_type_check: bool = Field(
+        True, description="abstain when an Arabic count question (كم عدد X) is quoted only with text "
+        "that names X without a number near it",
+    )
+    sentence_gap: float = Field(
+        0.05, ge=0, description="a quote stretches from the best sentence of a long paragraph to the "
+        "runner-up when that scores within this of it (0 = one sentence)",
+    )
+    max_question_chars: int = Field(1000, ge=10)
+    answerer: Literal["extractive", "llm"] = Field(
+        "extractive", description="`extractive` (embedded, no LLM) or `llm` (OpenAI-compatible or Ollama endpoint)"
+    )
+
+
+class LLMSettings(BaseSettings):
+    """The optional LLM writer (``SANAD_ANSWERER=llm``)."""
+
+    model_config = _CONFIG
+
+    llm_base_url: str | None = Field(
+        None, description="OpenAI-compatible base URL (e.g. http://127.0.0.1:8080/v1) or an Ollama URL"
+    )
+    llm_model: str | None = Field(None, description="model name the LLM endpoint serves")
+    llm_api_key: str | None = Field(None, repr=False, description="API key for the LLM endpoint, if it needs one")
+    llm_provider: Literal["openai", "ollama"] = Field(
+        "openai", description="`openai` (any OpenAI-compatible server: vLLM, llama.cpp, hosted) or `ollama`"
+    )
+    llm_timeout_s: float = Field(60.0, gt=0, description="give up on the LLM after this long and answer extractively")
+    llm_max_evidence_chars: int = Field(
+        6000, gt=0, description="evidence text given to the LLM is trimmed to this many characters"
+    )
+
+
+class HTTPSettings(BaseSettings):
+    """The HTTP API: keys, limits, CORS."""
+
+    model_config = _CONFIG
+
+    api_keys: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, repr=False,
+        description="comma-separated bearer keys; when set, every /v1 route needs "
+        "`Authorization: Bearer KEY` (/healthz, /readyz, /metrics stay open)",
+    )
+    cors_origins: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, description="comma-separated origins allowed by CORS (`*` = any); none if unset"
+    )
+    rate_limit_per_minute: int = Field(
+        120, ge=0, description="requests per minute per API key (or client IP) on /v1 routes; 0 = off"
+    )
+    max_body_bytes: int = Field(2_000_000, gt=0, description="larger request bodies get 413 (uploads excepted)")
+    max_upload_bytes: int = Field(10_000_000, gt=0, description="largest document POST /v1/documents accepts")
+    max_conversations: int = Field(1000, ge=1, description="conversations kept in memory (least recent dropped)")
+    max_conversation_turns: int = Field(20, ge=1, description="turns kept per conversation")
+
+    @field_validator("api_keys", "cors_origins", mode="before")
+    @classmethod
+    def _split_words(cls, value: object) -> object:
+        return _split(value, strip=True)
+
+
+class SlackSettings(BaseSettings):
+    """The Slack bot (routes are off unless the bot token and signing secret are set)."""
+
+    model_config = _CONFIG
+
+    slack_bot_token: str | None = Field(None, repr=False, description="xoxb-... bot token")
+    slack_signing_secret: str | None = Field(None, repr=False, description="signing secret of the Slack app")
+    slack_app_token: str | None = Field(None, repr=False, description="xapp-... app-level token (Socket Mode)")
+    slack_command: str = Field("/ask", description="slash command the bot answers")
+    public_url: str = Field(
+        "http://127.0.0.1:8000", description="base URL citation links point at (Slack messages, etc.)"
+    )
+
+
+class Settings(StoreSettings, RetrievalSettings, AnswerSettings, LLMSettings, HTTPSettings, SlackSettings):
+    """All of Sanad's settings (env prefix ``SANAD_``): the parts above, side by side."""
+
+    model_config = _CONFIG

@@ -1,0 +1,128 @@
+"""The one ask flow behind every face (``/v1/ask``, ``/v1/chat/completions``, Slack).
+
+:meth:`AskService.start` does the conversation steps once, for all of them: the ready check,
+the question check, the conversation (owned by the caller: ``qa.conversation``), the
+follow-up made standalone, and the language to answer in. It returns an :class:`AskStream`:
+the answer as events (``qa.stream``), which records the turn and the metrics when its final
+answer comes. The faces only translate it into their wire formats.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from typing import Callable, Iterator, Sequence
+
+from api.errors import ApiError
+from api.metrics import Metrics
+from api.service import Service
+from qa.answerer import QuestionError
+from qa.conversation import Conversation, ConversationStore, Turn, resolve_questions, standalone_question
+from qa.language import detect_language
+from qa.models import Answer
+from qa.stream import AnswerEvent, final_answer
+
+
+def caller_owner(token: str | None, *, keys_required: bool) -> str:
+    """Who owns what an HTTP caller starts: its API key (by hash, never the key), or one
+    shared owner when the API has no keys (conversation ids are unguessable either way)."""
+    if keys_required and token:
+        return "key:" + hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest()[:24]
+    return "http"
+
+
+def slack_owner(team_id: str | None) -> str:
+    """Slack threads belong to their workspace; no HTTP caller is ever this owner."""
+    return f"slack:{team_id or '-'}"
+
+
+@dataclass
+class AskStream:
+    """One question on its way to an answer.
+
+    ``events`` yields ``("delta", text)`` and then ``("answer", Answer)``, the answer with its
+    ``conversation_id``. ``live`` is true when the deltas are written as they stream (the
+    LLM writer); otherwise the answer is complete before its first delta.
+    """
+
+    standalone: str
+    conversation_id: str
+    live: bool
+    _events: Iterator[AnswerEvent]
+    _finish: Callable[[Answer], Answer]
+    _done: bool = field(default=False, init=False)
+
+    @property
+    def events(self) -> Iterator[AnswerEvent]:
+        for kind, value in self._events:
+            if kind == "answer":
+                assert isinstance(value, Answer)
+                yield "answer", self._finish(value)
+            else:
+                yield kind, value
+
+    def answer(self) -> Answer:
+        """Consume the stream; its final answer."""
+        return final_answer(self.events)
+
+
+class AskService:
+    """Owns the conversations and the ask steps; typed, and the same for every face."""
+
+    def __init__(self, service: Service, *, conversations: ConversationStore, metrics: Metrics) -> None:
+        self.service = service
+        self.conversations = conversations
+        self.metrics = metrics
+
+    def check_question(self, question: str) -> str:
+        """422 for questions the answerer would refuse (before waiting for the model)."""
+        limit = self.service.settings.max_question_chars
+        stripped = question.strip()
+        if not stripped:
+            raise ApiError(422, "the question is empty", code="invalid_question")
+        if len(stripped) > limit:
+            raise ApiError(422, f"the question is {len(stripped)} characters; the limit is {limit}",
+                           code="question_too_long")
+        return stripped
+
+    def start(self, question: str, *, owner: str, conversation_id: str | None = None, named: bool = False,
+              earlier_questions: Sequence[str] | None = None, top_k: int | None = None) -> AskStream:
+        """Begin answering ``question`` for ``owner``; 4xx/503 are raised here, before any event.
+
+        Either ``conversation_id`` (a stored conversation; ``named`` for ids derived from a
+        Slack thread) or ``earlier_questions`` (history the client sends, as in the OpenAI
+        API: nothing is stored) gives the context a follow-up is read in."""
+        answerer = self.service.require_answerer()
+        question = self.check_question(question)
+        if earlier_questions is not None:
+            conversation: Conversation | None = None
+            history = resolve_questions(earlier_questions, max_chars=self.service.settings.max_question_chars)
+            cid = ""
+        else:
+            conversation = self.conversations.open(conversation_id, owner=owner, named=named)
+            history = [t.standalone for t in conversation.history]
+            cid = conversation.id
+        standalone = standalone_question(question, history, max_chars=self.service.settings.max_question_chars)
+        try:
+            events = answerer.ask_stream(standalone, top_k=top_k, language=detect_language(question))
+        except QuestionError as exc:
+            raise ApiError(422, str(exc), code="invalid_question") from None
+
+        def finish(answer: Answer) -> Answer:
+            if conversation is not None:
+                self.conversations.append(cid, Turn(question, standalone, answer.answer), owner=owner)
+            self.metrics.observe_answer(answer)
+            return answer.model_copy(update={"conversation_id": cid}) if cid else answer
+
+        return AskStream(standalone=standalone, conversation_id=cid, live=answerer.streams_live,
+                         _events=events, _finish=finish)
+
+
+def ask_service_for(service: Service) -> AskService:
+    """The AskService of ``service``: its metrics, and conversations as its settings bound them."""
+    conversations = ConversationStore(max_conversations=service.settings.max_conversations,
+                                      max_turns=service.settings.max_conversation_turns)
+    return AskService(service, conversations=conversations, metrics=service.metrics)
+
+
+__all__ = ["AskService", "AskStream", "ask_service_for", "caller_owner", "slack_owner"]

@@ -1,0 +1,40 @@
+"""``/healthz``, ``/readyz`` and ``/metrics``: open routes for operators and load balancers."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import Response
+
+from api.deps import AskServiceDep, MetricsDep, ServiceDep
+from api.errors import ERROR_SCHEMA, error_response
+
+_ERR = {"description": "error", "content": {"application/json": {"schema": ERROR_SCHEMA}}}
+
+router = APIRouter(tags=["operations"])
+
+
+@router.get("/healthz")
+async def healthz() -> dict[str, str]:
+    """The process is up (always 200)."""
+    return {"status": "ok"}
+
+
+@router.get("/readyz", responses={503: _ERR})
+async def readyz(service: ServiceDep) -> Any:
+    """200 with index counts once the model and stores are loaded; 503 before."""
+    if not service.ready:
+        if service.load_error:
+            return error_response(503, "load_failed", f"the service failed to load: {service.load_error}")
+        return error_response(503, "not_ready", "the model and index are still loading", {"Retry-After": "5"})
+    counts = await run_in_threadpool(service.counts)
+    return {"status": "ready", **counts}
+
+
+@router.get("/metrics", response_class=Response)
+async def metrics_endpoint(metrics: MetricsDep, asking: AskServiceDep) -> Response:
+    """Prometheus text format."""
+    metrics.conversations.set(len(asking.conversations))
+    return Response(metrics.render(), media_type=metrics.content_type)

@@ -1,0 +1,73 @@
+"""The request and response bodies of the HTTP API (the answer contract itself, ``Answer``
+and ``Citation``, lives in ``qa.models``: the CLI and the evals share it)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+#: the model name ``/v1/models`` lists (any name is accepted by ``/v1/chat/completions``)
+MODEL_NAME = "sanad"
+
+
+class AskRequest(BaseModel):
+    question: str = Field(..., min_length=1, description="the question, Arabic or English")
+    top_k: int | None = Field(None, ge=1, le=50, description="how many paragraphs to consider")
+    conversation_id: str | None = Field(
+        None, max_length=128, description="continue a conversation this caller started (the id a previous "
+        "answer returned); an unknown id starts a new conversation")
+    stream: bool = False
+
+
+class ChatMessage(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    role: str
+    content: str | list[dict[str, Any]] | None = None
+
+    def text(self) -> str:
+        if self.content is None:
+            return ""
+        if isinstance(self.content, str):
+            return self.content
+        return "\n".join(str(p.get("text", "")) for p in self.content if p.get("type") in ("text", "input_text"))
+
+
+class ChatRequest(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    model: str = MODEL_NAME
+    messages: list[ChatMessage] = Field(..., min_length=1)
+    stream: bool = False
+    top_k: int | None = Field(None, ge=1, le=50, description="Sanad extension: paragraphs to consider")
+
+
+class DocumentInfo(BaseModel):
+    file: str = Field(..., description="path relative to its corpus root (or to the uploads folder)")
+    paragraphs: int = Field(..., description="number of paragraphs")
+    sha256: str
+    kind: str = Field(..., description="txt | md | html")
+    title: str
+    size: int = Field(..., description="bytes of the source file")
+    indexed_at: float = Field(..., description="Unix time it was (re)indexed")
+    uploaded: bool = Field(..., description="true for documents added through the API")
+
+
+class DocumentList(BaseModel):
+    documents: list[DocumentInfo]
+    count: int
+
+
+class ParagraphOut(BaseModel):
+    file: str
+    paragraph: int
+    line_start: int
+    line_end: int
+    char_start: int
+    char_end: int
+    text: str
+    boilerplate: bool
+
+
+class UploadJson(BaseModel):
+    file: str = Field(..., description="the document's name, e.g. notes/report.txt")
+    text: str = Field(..., description="its full text (UTF-8)")
