@@ -8,6 +8,7 @@ import threading
 import time
 from contextlib import contextmanager
 from pathlib import Path
+from urllib.parse import unquote
 
 import pytest
 from fastapi.testclient import TestClient
@@ -294,3 +295,27 @@ def test_serve_returns_1_when_port_is_taken(tmp_path):
         port = sock.getsockname()[1]
         s = make_settings(tmp_path / "d", embed_model="hash")
         assert serve(host="127.0.0.1", port=port, settings=s) == 1
+
+
+# ------------------------------------------------------------------------------- conversation ownership
+
+
+def test_a_conversation_belongs_to_the_key_that_started_it(tmp_path):
+    s = make_settings(tmp_path / "d", embed_model="hash", api_keys=["alice-key", "mallory-key"])
+    alice, mallory = {"Authorization": "Bearer alice-key"}, {"Authorization": "Bearer mallory-key"}
+    with running(s) as c:
+        first = c.post("/v1/ask", json={"question": "Who chaired the council meeting?"}, headers=alice)
+        cid = first.json()["conversation_id"]
+        attempts = 0
+        for question in ("and?", "and who else?", "what about Russia?"):
+            r = c.post("/v1/ask", json={"question": question, "conversation_id": cid}, headers=mallory)
+            assert r.status_code == 200
+            attempts += 1
+            # not read: the follow-up is not joined to Alice's question; not extended: a new id
+            assert unquote(r.headers["x-sanad-standalone-question"]) == question
+            assert r.json()["conversation_id"] != cid
+        # Alice's own follow-up still reads only her conversation
+        r = c.post("/v1/ask", json={"question": "and?", "conversation_id": cid}, headers=alice)
+        assert unquote(r.headers["x-sanad-standalone-question"]) == "Who chaired the council meeting? and?"
+        assert r.json()["conversation_id"] == cid
+    assert attempts == 3

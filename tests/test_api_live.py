@@ -83,7 +83,7 @@ def test_ask_arabic_cites_line_19(client):
     body = ask(client, Q_AR)
     assert body["language"] == "ar" and body["answerable"] is True
     assert cites(body, DOC, 19), body["citations"]
-    assert len(body["conversation_id"]) == 32 and int(body["conversation_id"], 16) >= 0
+    assert len(body["conversation_id"]) >= 24  # issued by the server, unguessable
     assert set(body["timings_ms"]) >= {"encode", "retrieve", "answer", "total"}
     check_citations_verbatim(client, body)
 
@@ -131,9 +131,9 @@ def test_two_turn_conversation_arabic(client):
     assert second["language"] == "ar" and cites(second, DOC, 19)
 
 
-def test_client_chosen_conversation_id_is_kept(client):
+def test_an_unknown_conversation_id_starts_a_new_conversation(client):
     body = ask(client, Q_EN, conversation_id="my-chat-1")
-    assert body["conversation_id"] == "my-chat-1"
+    assert body["conversation_id"] != "my-chat-1" and len(body["conversation_id"]) >= 24
 
 
 def test_sse_stream_matches_non_streaming(client):

@@ -24,7 +24,7 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, Callable
-from urllib.parse import parse_qs, urlencode
+from urllib.parse import parse_qs, unquote, urlencode
 
 import httpx
 import pytest
@@ -349,10 +349,16 @@ def test_follow_up_in_thread_uses_the_conversation(client, recorder, live):
     assert citation_blocks(reply["blocks"]), visible(section_text(reply["blocks"]))
     check_citations(client, reply["blocks"], DOC_AR)
     # the thread is one conversation: the follow-up was retrieved together with the question
-    turns = live.app.state.ask_service.conversations.open(
-        f"slack:{TEAM}:C-THREAD:{root['ts']}", owner=f"slack:{TEAM}", named=True).history
+    thread_id = f"slack:{TEAM}:C-THREAD:{root['ts']}"
+    turns = live.app.state.ask_service.conversations.open(thread_id, owner=f"slack:{TEAM}", named=True).history
     assert [t.question for t in turns] == [Q_AR, FOLLOW_AR]
     assert turns[1].standalone == f"{Q_AR} {FOLLOW_AR}"
+    # the thread's conversation cannot be read or extended over HTTP, even with its id
+    r = httpx.post(live.url + "/v1/ask", json={"question": "and?", "conversation_id": thread_id}, timeout=60)
+    assert r.status_code == 200 and unquote(r.headers["x-sanad-standalone-question"]) == "and?"
+    assert r.json()["conversation_id"] != thread_id
+    turns = live.app.state.ask_service.conversations.open(thread_id, owner=f"slack:{TEAM}", named=True).history
+    assert [t.question for t in turns] == [Q_AR, FOLLOW_AR]
     # the same words outside the thread find nothing
     post_event(client, mention("C-NOTHREAD", FOLLOW_AR))
     (alone,) = recorder.wait(lambda: recorder.posts("C-NOTHREAD"))
