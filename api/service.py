@@ -1,10 +1,14 @@
 """What the HTTP layer drives: one Answerer, one Indexer sharing its embedder, the documents.
 
 Blocking work (the model, SQLite, Chroma) is called from FastAPI's threadpool. The
-Answerer is thread-safe and holds its own lock around model and catalog use; document
-writes take the same lock (``Answerer.lock``) because the Indexer shares its embedder. Reads
-of the catalog for ``/documents`` and ``/paragraphs`` go through a separate connection and
-never wait for the model. Asking is ``api.asking``.
+Answerer is thread-safe and holds its own lock around model and catalog use. Uploads and
+deletes are indexed by an Indexer with its own copy of the model (``SANAD_UPLOAD_EMBEDDER=
+separate``, loaded in the background once the service is ready), so questions keep being
+answered, on the other core, while a document is embedded: readers never see a document
+before its catalog commit, and see the old or the new version in one snapshot. With
+``shared`` the Indexer uses the Answerer's model and takes its lock (less memory; questions
+wait). Reads of the catalog for ``/documents`` and ``/paragraphs`` go through a separate
+connection and never wait for the model. Asking is ``api.asking``.
 """
 
 from __future__ import annotations
@@ -30,6 +34,9 @@ log = logging.getLogger("sanad.api")
 #: builds the Answerer from settings (in the loading thread)
 Loader = Callable[[Settings], Answerer]
 
+#: how long a document write waits for the upload indexer's model to load
+INDEXER_WAIT_S = 300.0
+
 
 class Service:
     """The loaded state of one app. ``start_loading()`` loads in a background thread."""
@@ -42,6 +49,8 @@ class Service:
         self.answerer = answerer
         self.loader = loader or build_answerer
         self.indexer: Indexer | None = None
+        self._indexer_ready = threading.Event()
+        self._uploads_lock = threading.Lock()
         self.catalog: Catalog | None = None
         self.load_error: str | None = None
         self._ready = threading.Event()
@@ -69,7 +78,9 @@ class Service:
             if self.answerer is None:
                 log.info("loading the embedding model and the index from %s", self.settings.data_dir)
                 self.answerer = self.loader(self.settings)
-            self.indexer = Indexer(self.settings, embedder=self.answerer.embedder)
+            if self.settings.upload_embedder == "shared":
+                self.indexer = Indexer(self.settings, embedder=self.answerer.embedder)
+                self._indexer_ready.set()
             self.catalog = Catalog(self.settings.catalog_path)
             counts = self.catalog.counts()
             self.metrics.set_counts(counts)
@@ -83,11 +94,42 @@ class Service:
         self.metrics.ready.set(1)
         self._ready.set()
         log.info("ready: %(documents)d documents, %(chunks)d chunks", counts)
+        if not self._indexer_ready.is_set():
+            self._load_indexer()
+
+    def _load_indexer(self) -> None:
+        """The upload Indexer with its own model (after ready: it never delays questions)."""
+        try:
+            indexer = Indexer(self.settings)
+        except Exception:  # noqa: BLE001 - uploads then answer 503 with the reason in the log
+            log.exception("loading the upload indexer failed")
+            return
+        with self._uploads_lock:
+            if self._closing:
+                indexer.close()
+                return
+            self.indexer = indexer
+        self._indexer_ready.set()
+
+    @property
+    def write_lock(self) -> threading.Lock | threading.RLock:
+        """Held around document writes: the Answerer's lock when the model is shared."""
+        if self.settings.upload_embedder == "shared" and self.answerer is not None:
+            return self.answerer.lock
+        return self._uploads_lock
+
+    def require_indexer(self) -> Indexer:
+        """The upload Indexer, waiting while its model loads; 503 when it cannot be had."""
+        self.require_ready()
+        if not self._indexer_ready.wait(INDEXER_WAIT_S) or self.indexer is None:
+            raise ApiError(503, "the document indexer is still loading (or failed to load); retry shortly",
+                           code="not_ready", headers={"Retry-After": "10"})
+        return self.indexer
 
     def close(self) -> None:
         self._closing = True
         if self._ready.is_set() and self.answerer is not None:
-            with self.answerer.lock:
+            with self.write_lock, self.answerer.lock:
                 self._close_stores()
 
     def _close_stores(self) -> None:
@@ -191,7 +233,7 @@ class Service:
         answerer = self.require_answerer()
         name = checked_name(name)
         path = self._upload_path(name)
-        assert path is not None and self.catalog is not None and self.indexer is not None
+        assert path is not None and self.catalog is not None
         limit = min(self.settings.max_upload_bytes, self.settings.max_file_bytes)
         if len(data) > limit:
             raise ApiError(413, f"the document is larger than the limit of {limit} bytes")
@@ -201,7 +243,8 @@ class Service:
             raise ApiError(400, f"cannot read the document: {exc}", code="invalid_document") from None
         if not doc.paragraphs:
             raise ApiError(400, "the document has no text to index", code="invalid_document")
-        with answerer.lock:
+        indexer = self.require_indexer()
+        with self.write_lock:
             with self.read_lock:
                 existing = self.catalog.document(name)
             if existing is not None and not path.is_file():
@@ -211,7 +254,7 @@ class Service:
             tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.part")
             tmp.write_bytes(data)
             try:
-                self.indexer.add_document(doc, size_bytes=len(data))
+                indexer.add_document(doc, size_bytes=len(data))
             except IndexerError as exc:
                 tmp.unlink(missing_ok=True)
                 raise ApiError(503, str(exc), code="index_busy", headers={"Retry-After": "10"}) from None
@@ -219,10 +262,10 @@ class Service:
                 tmp.unlink(missing_ok=True)
                 raise
             os.replace(tmp, path)
-            answerer.reload()
-            with self.read_lock:
-                rec = self.catalog.document(name)
-                self.metrics.set_counts(self.catalog.counts())
+        answerer.reload()  # the new version is committed: have its lexical index built
+        with self.read_lock:
+            rec = self.catalog.document(name)
+            self.metrics.set_counts(self.catalog.counts())
         assert rec is not None
         log.info("indexed upload %s (%d paragraphs)", name, rec.n_paragraphs)
         return self._info(rec), existing is None
@@ -231,10 +274,11 @@ class Service:
         answerer = self.require_answerer()
         name = checked_name(name)
         path = self._upload_path(name)
-        assert path is not None and self.catalog is not None and self.indexer is not None
-        with answerer.lock:
+        assert path is not None and self.catalog is not None
+        indexer = self.require_indexer()
+        with self.write_lock:
             try:
-                removed = self.indexer.remove(name)
+                removed = indexer.remove(name)
             except IndexerError as exc:
                 raise ApiError(503, str(exc), code="index_busy", headers={"Retry-After": "10"}) from None
             had_file = path.is_file()
@@ -243,9 +287,9 @@ class Service:
                 self._prune_empty_dirs(path.parent)
             if not removed and not had_file:
                 raise ApiError(404, f"no such document: {name}")
-            answerer.reload()
-            with self.read_lock:
-                self.metrics.set_counts(self.catalog.counts())
+        answerer.reload()
+        with self.read_lock:
+            self.metrics.set_counts(self.catalog.counts())
         log.info("removed document %s", name)
 
     def _prune_empty_dirs(self, folder: Path) -> None:

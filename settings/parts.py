@@ -165,6 +165,11 @@ class HTTPSettings(BaseSettings):
     )
     max_body_bytes: int = Field(2_000_000, gt=0, description="larger request bodies get 413 (uploads excepted)")
     max_upload_bytes: int = Field(10_000_000, gt=0, description="largest document POST /v1/documents accepts")
+    upload_embedder: Literal["separate", "shared"] = Field(
+        "separate", description="`separate`: uploads are embedded by a second copy of the model (about 1.4 GB "
+        "more memory), so questions are answered while a document is indexed; `shared`: one model, and "
+        "questions wait while an upload is embedded",
+    )
     max_conversations: int = Field(1000, ge=1, description="conversations kept in memory (least recent dropped)")
     max_conversation_turns: int = Field(20, ge=1, description="turns kept per conversation")
 
