@@ -40,7 +40,7 @@ def load_previous(path: Path) -> dict[str, Any]:
         raise CompareError(f"--compare: cannot read {path}: {exc}") from exc
     except json.JSONDecodeError as exc:
         raise CompareError(f"--compare: {path} is not JSON ({exc.msg}, line {exc.lineno})") from exc
-    if not isinstance(data, dict) or not isinstance(data.get("metrics"), dict) or not isinstance(data.get("rows"), list):
+    if not (isinstance(data, dict) and isinstance(data.get("metrics"), dict) and isinstance(data.get("rows"), list)):
         raise CompareError(f"--compare: {path} is not a `sanad eval --json` report (no metrics and rows)")
     return data
 

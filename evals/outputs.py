@@ -74,10 +74,10 @@ def finish(report: dict[str, Any], outputs: Outputs, *, out: Any, err: Any) -> i
             writer(report, path)
         except OSError as exc:
             err.print(f"error: could not write the {what} to {path}: {exc.strerror or exc}", highlight=False,
-                      markup=False)
+                      markup=False, soft_wrap=True)
             status = 2
             continue
-        err.print(f"{what} written to {path}", highlight=False, markup=False)
+        err.print(f"{what} written to {path}", highlight=False, markup=False, soft_wrap=True)
     return status
 
 

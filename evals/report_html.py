@@ -340,7 +340,8 @@ def _compare(report: Mapping[str, Any], keys: Mapping[str, str]) -> str:
     for title, key, show in (("hit → miss", "regressed", "regressed"), ("miss → hit", "fixed", "fixed")):
         entries = cmp.get(key) or []
         out.append(f'<h3>{title}: {len(entries)} question{"s" if len(entries) != 1 else ""}'
-                   + (f' <a href="#questions" data-show="{show}" class="small">show in the table</a>' if entries else "")
+                   + (f' <a href="#questions" data-show="{show}" class="small">show in the table</a>'
+                      if entries else "")
                    + "</h3>")
         if entries:
             items = "".join(f'<li><a href="#q-{_e(e.get("key", e.get("id")))}"><code>{_e(e.get("id"))}</code></a> '
@@ -380,7 +381,8 @@ def _gold(row: Mapping[str, Any]) -> str:
     answers = row.get("answers") or []
     if answers:
         hit = row.get("answer_hit")
-        mark = "" if hit is None else (' <span class="ok">✓ in answer</span>' if hit else ' <span class="no">✗ not in answer</span>')
+        mark = "" if hit is None else (' <span class="ok">✓ in answer</span>' if hit
+                                       else ' <span class="no">✗ not in answer</span>')
         parts.append(f'<div dir="auto">answer: {" | ".join(_e(a) for a in answers)}{mark}</div>')
     return "".join(parts)
 
@@ -454,7 +456,8 @@ def _questions(report: Mapping[str, Any], rows: Sequence[Mapping[str, Any]], key
         '<span id="f-count" class="small muted"></span></div>')
     head = ("<thead><tr><th style=\"width:7%\">id</th><th style=\"width:9%\">result</th><th style=\"width:16%\">"
             "question</th><th style=\"width:22%\">answer</th><th style=\"width:24%\">citations</th>"
-            "<th style=\"width:12%\">gold</th><th style=\"width:6%\">rank</th><th style=\"width:4%\">ms</th></tr></thead>")
+            "<th style=\"width:12%\">gold</th><th style=\"width:6%\">rank</th><th style=\"width:4%\">ms</th>"
+            "</tr></thead>")
     return (f'<h2 id="questions">Questions</h2><p class="small">Misses: {_e(summary)}. A hit cites a gold '
             "paragraph (answerable) or abstains (unanswerable). "
             '<a href="#questions" data-show="misses">show the misses</a></p>'
