@@ -119,8 +119,8 @@ def _delta_html(metric: str, entry: Mapping[str, Any] | None) -> str:
     if not entry or entry.get("delta") is None:
         return ""
     delta = entry["delta"]
-    if delta == 0:
-        return '<span class="same"> ±0</span>'
+    if delta == 0:  # unchanged: no mark (the compare section counts them)
+        return ""
     shown = f"{delta:+,.0f}" if metric.endswith("_ms") else f"{delta:+.3f}"
     cls = "up" if entry.get("better") else "down"
     return f' <span class="{cls}" title="previous {_fmt(metric, entry.get("previous"))}">{shown}</span>'
@@ -332,8 +332,10 @@ def _compare(report: Mapping[str, Any], keys: Mapping[str, str]) -> str:
                 worse_rows.append(f"<tr><td>{_e(SYSTEM_LABELS.get(system, system))}</td><td>{_e(name)}</td>"
                                   f"<td><code>{_e(metric)}</code></td><td>{_fmt(metric, entry.get('previous'))}</td>"
                                   f"<td>{_fmt(metric, entry.get('current'))}{_delta_html(metric, entry)}</td></tr>")
-    out.append(f"<p>{better} figure{'s' if better != 1 else ''} improved, {worse} got worse; every delta is shown "
-               "beside its figure in the tables above (green: better, red: worse).</p>")
+    same = sum(1 for per_slice in (cmp.get("metrics") or {}).values() for per_metric in per_slice.values()
+               for entry in per_metric.values() if entry.get("delta") == 0)
+    out.append(f"<p>{better} figure{'s' if better != 1 else ''} improved, {worse} got worse, {same} unchanged; "
+               "each change is shown beside its figure in the tables above (green: better, red: worse).</p>")
     if worse_rows:
         out.append('<table class="metrics"><thead><tr><th>system</th><th>slice</th><th>worse</th><th>previous</th>'
                    f'<th>current</th></tr></thead><tbody>{"".join(worse_rows)}</tbody></table>')
@@ -439,7 +441,8 @@ def _questions(report: Mapping[str, Any], rows: Sequence[Mapping[str, Any]], key
     for v in verdicts:
         if v.status == "miss":
             misses[v.kind] = misses.get(v.kind, 0) + 1
-    summary = ", ".join(f"{n} {MISS_LABELS.get(k, k)}" for k, n in sorted(misses.items())) or "none"
+    summary = (f"{sum(misses.values())} (" + " · ".join(f"{MISS_LABELS.get(k, k)}: {n}" for k, n in sorted(misses.items()))
+               + ")") if misses else "none"
     flip_opts = ""
     if cmp:
         flip_opts = ('<option value="regressed">flipped hit → miss</option>'
