@@ -233,11 +233,11 @@ def _metric_table(report: Mapping[str, Any]) -> str:
 def _charts(report: Mapping[str, Any], rows: Sequence[Mapping[str, Any]]) -> str:
     systems = [s for s in report.get("systems") or ["sanad"]]
     out = []
-    for name in _slices(report):
-        part = _slice_rows(rows, name)
-        series = [(SYSTEM_LABELS.get(s, s), SYSTEM_COLOURS.get(s, "#6b7280"), recall_curve(part, s)) for s in systems]
-        lows = [v for _, _, vals in series for v in vals if v is not None]
-        y_min = 0.0 if not lows or min(lows) < 0.5 else 0.5
+    curves = {name: [(SYSTEM_LABELS.get(s, s), SYSTEM_COLOURS.get(s, "#6b7280"),
+                      recall_curve(_slice_rows(rows, name), s)) for s in systems] for name in _slices(report)}
+    lows = [v for series in curves.values() for _, _, vals in series for v in vals if v is not None]
+    y_min = 0.0 if not lows or min(lows) < 0.5 else 0.5  # one scale for all slices, so they compare by eye
+    for name, series in curves.items():
         out.append(line_chart(f"recall@k, {name}", list(range(1, RETRIEVAL_DEPTH + 1)), series,
                               x_label="k (chunks retrieved)", y_min=y_min))
     sanad = (report.get("metrics") or {}).get("sanad") or {}
