@@ -44,11 +44,19 @@ test: setup llm-setup
 
 # Quality gates (evals/thresholds.toml): the seeds gold set, and a fixed XQuAD sample of 12
 # whole articles (~60 paragraphs, ~290 questions per language) once its thresholds are set.
+# Each gate run leaves <set>.html (report), <set>.junit.xml and <set>.json in $(REPORTS)/
+# (git-ignored), also when the gate fails; the JSON of the run before is kept as
+# <set>.previous.json and compared with (--compare: deltas and flipped questions).
+REPORTS ?= reports
+EVAL_FILES = mkdir -p $(REPORTS) && p=$(REPORTS)/$(1) && { [ ! -f $$p.json ] || mv -f $$p.json $$p.previous.json; } && \
+  $(SANAD) eval --set $(1) $(2) --gate --json $$p.json --report $$p.html --junit $$p.junit.xml \
+  $$([ -f $$p.previous.json ] && echo --compare $$p.previous.json)
 eval-gate: setup
-	$(SANAD) eval --set seeds --gate
+	$(call EVAL_FILES,seeds,)
 	@if grep -q '^\[xquad\]' evals/thresholds.toml; then \
-	  $(SANAD) eval --set xquad --limit 12 --gate; \
+	  $(call EVAL_FILES,xquad,--limit 12); \
 	else echo "no [xquad] thresholds yet: XQuAD sample not gated"; fi
+	@echo "eval reports: $(abspath $(REPORTS))/ (open seeds.html / xquad.html in a browser; JUnit: *.junit.xml)"
 
 # --- optional: generative answers with a local LLM (README "Generative answers") -------
 # llama-cpp-python's OpenAI-compatible server lives in its own venv (its fastapi/starlette

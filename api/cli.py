@@ -196,6 +196,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--limit", type=int, default=None, help="a fixed, seeded sample of N")
     p.add_argument("--json", dest="json_path", default=None, help="write the full report here")
     p.add_argument("--gate", action="store_true", help="fail when a metric is below evals/thresholds.toml")
+    p.add_argument("--report", default=None, help="write a self-contained HTML report here (charts, every question)")
+    p.add_argument("--junit", default=None, help="write JUnit XML here: a test case per question and per gated metric")
+    p.add_argument("--compare", default=None, help="a previous --json report: print and report what changed")
     p.add_argument("--baseline", action="store_true", help="also run plain BM25 and plain dense")
     p.add_argument("--corpus", default=None, help="the corpus folder of a PATH gold set")
     p.add_argument("--answerer", choices=["extractive", "llm", "both"], default="extractive",

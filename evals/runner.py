@@ -506,12 +506,14 @@ def render_gate(checks: Sequence[Check], console: Any) -> None:
 # --------------------------------------------------------------------------- CLI
 def run_cli(args: argparse.Namespace, *, settings: Settings, embedder: SanadEmbedding | None = None,
             answerer_factory: AnswererFactory | None = None, thresholds_path: Path | None = None) -> int:
-    """``sanad eval``: ``args`` has ``set``, ``limit``, ``json_path``, ``gate``, ``baseline``.
+    """``sanad eval``: ``args`` has ``set``, ``limit``, ``json_path``, ``gate``, ``baseline``
+    and optionally ``report``, ``junit``, ``compare`` (paths; see ``evals/outputs.py``).
 
     ``embedder``, ``answerer_factory`` and ``thresholds_path`` are for tests.
     """
     from rich.console import Console
 
+    from evals.outputs import CompareError, OutputError, finish, prepare
     from index.embedding import EmbedderError
     from index.indexer import IndexerError
     from index.vectors import VectorStoreError
@@ -526,10 +528,12 @@ def run_cli(args: argparse.Namespace, *, settings: Settings, embedder: SanadEmbe
         thresholds = None
         if getattr(args, "gate", False):
             thresholds = thresholds_for(load_thresholds(thresholds_path or THRESHOLDS_PATH), eval_set.name)
+        outputs = prepare(args)  # --report / --junit / --compare: checked before the long run
         report = run_eval(eval_set, settings, baseline=bool(getattr(args, "baseline", False)),
                           embedder=embedder, answerer_factory=answerer_factory, console=err,
                           answerer_mode=getattr(args, "answerer", None) or "extractive")
-    except (EvalSetError, ThresholdsError, EvalError, EmbedderError, IndexerError, VectorStoreError) as exc:
+    except (EvalSetError, ThresholdsError, EvalError, EmbedderError, IndexerError, VectorStoreError,
+            OutputError, CompareError) as exc:
         err.print(f"error: {exc}", highlight=False, markup=False)
         return 2
 
@@ -545,6 +549,7 @@ def run_cli(args: argparse.Namespace, *, settings: Settings, embedder: SanadEmbe
             for c in failed:
                 err.print(f"gate failed: {c.describe()}", highlight=False, markup=False)
             status = 1
+    status = max(status, finish(report, outputs, out=out, err=err))  # compare, HTML, JUnit (evals/outputs.py)
     json_path = getattr(args, "json_path", None)
     if json_path:
         path = Path(json_path)
