@@ -29,7 +29,7 @@ from evals.outcome import judge, row_keys
 from evals.report_html import build_html, recall_curve
 from evals.report_junit import build_junit, write_junit
 from evals.runner import run_cli
-from index.config import Settings
+from settings import Settings
 from tests.test_evals import _factory, _oracle_pick, _random_pick, tiny_set  # noqa: F401  (tiny_set: a fixture)
 
 REPO = Path(__file__).resolve().parents[1]
