@@ -17,12 +17,13 @@ from typing import Any, Callable, Iterator
 from fastapi import APIRouter
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, StreamingResponse
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from api.errors import ERROR_SCHEMA, ApiError
 from api.streaming import SSE_HEADERS, sse, word_groups
 from qa.conversation import resolve_questions
 from qa.models import Answer
+from qa.text_rules import require_utf8
 
 MODEL_NAME = "sanad"
 
@@ -48,6 +49,8 @@ class ChatRequest(BaseModel):
     messages: list[ChatMessage] = Field(..., min_length=1)
     stream: bool = False
     top_k: int | None = Field(None, ge=1, le=50, description="Sanad extension: paragraphs to consider")
+
+    _utf8 = model_validator(mode="before")(require_utf8)  # 422 for text that is not UTF-8, anywhere
 
 
 def sources_block(answer: Answer) -> str:

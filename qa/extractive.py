@@ -6,6 +6,7 @@ language around verbatim quotes of the best paragraphs, each followed by its ``[
 
 from __future__ import annotations
 
+import re
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -48,6 +49,14 @@ SENTENCE_GAP = 0.05
 MAX_SPAN_SENTENCES = 3
 #: weight of the question-term overlap when a paragraph's sentences are compared
 OVERLAP_WEIGHT = 0.15
+#: "[1]", "[ 2 ]", "[1, 3]", "[١]" in a document's own text: not markers of ours
+_MARKER_LIKE_RE = re.compile(r"\[(\s*\d+(?:\s*[,،]\s*\d+)*\s*)\]")
+
+
+def unmarked(text: str) -> str:
+    """Quoted ``text`` for the answer, its marker-like ``[n]`` written ``(n)``: only Sanad's own
+    markers cite, so a document cannot put "HACKED [1]" into an answer."""
+    return _MARKER_LIKE_RE.sub(r"(\1)", text)
 
 
 @dataclass(frozen=True)
@@ -188,8 +197,8 @@ class ExtractiveComposer:
 
         citations = [self._citation(i, q) for i, q in enumerate(quotes, 1)]
         first, more = FRAME[language]
-        parts = [f"{first}{citations[0].quote} [1]"]
-        parts += [f"{more}{c.quote} [{c.ref}]" for c in citations[1:]]
+        parts = [f"{first}{unmarked(citations[0].quote)} [1]"]  # the citation's quote stays verbatim
+        parts += [f"{more}{unmarked(c.quote)} [{c.ref}]" for c in citations[1:]]
         return Answer(answer="".join(parts), language=language, answerable=True, citations=citations)
 
     @staticmethod

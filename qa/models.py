@@ -5,7 +5,9 @@ from __future__ import annotations
 from typing import Literal
 from urllib.parse import quote
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
+
+from qa.text_rules import require_utf8
 
 Language = Literal["ar", "en"]
 
@@ -53,3 +55,5 @@ class AskRequest(BaseModel):
     top_k: int | None = Field(None, ge=1, le=50, description="how many paragraphs to consider")
     conversation_id: str | None = Field(None, max_length=128)
     stream: bool = False
+
+    _utf8 = model_validator(mode="before")(require_utf8)  # 422 for text that is not UTF-8

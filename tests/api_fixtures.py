@@ -26,6 +26,7 @@ SEEDS = ROOT / "seeds"
 
 #: explicit values for every HTTP setting, so SANAD_* variables in the environment don't leak in
 HTTP_DEFAULTS: dict[str, Any] = {"api_keys": [], "cors_origins": [], "rate_limit_per_minute": 0,
+                                 "auth_failures_per_minute": 0,
                                  "max_body_bytes": 2_000_000, "max_upload_bytes": 10_000_000}
 
 
