@@ -359,18 +359,6 @@ def test_wrong_keys_are_rate_limited_by_ip(tmp_path: Path) -> None:
         server.stop()
 
 
-def test_auth_failure_bucket_forgets_after_the_window() -> None:
-    from api.security import RateLimiter
-
-    bucket = RateLimiter(2, 60.0)
-    assert bucket.blocked("ip:a", now=0.0) is None
-    assert bucket.hit("ip:a", now=0.0) is None and bucket.hit("ip:a", now=1.0) is None
-    assert bucket.blocked("ip:a", now=2.0) == pytest.approx(58.0)
-    assert bucket.blocked("ip:b", now=2.0) is None
-    assert bucket.blocked("ip:a", now=61.5) is None  # the first failure has left the window
-    assert RateLimiter(0).blocked("ip:a") is None  # 0 = off
-
-
 # ------------------------------------------------------------------------ properties
 
 
