@@ -252,7 +252,8 @@ FORM = "application/x-www-form-urlencoded"
     ('{"type": "event_callback", "event": "\\ud800"}', "application/json", 422, "invalid_request"),
     ('{"type": "block_actions", "team": 5, "enterprise": 7}', "application/json", 422, "invalid_request"),
 ])
-def test_signed_slack_bad_payloads(client, body: str, content_type: str, status: int, code: str) -> None:  # noqa: ANN001
+def test_signed_slack_bad_payloads(client, body: str, content_type: str, status: int,  # noqa: ANN001
+                                   code: str) -> None:
     """Item 6: a signed body that is not what Slack sends: a documented 4xx, not 500."""
     r = post_slack(client, body, content_type=content_type)
     assert_handled(r, allowed={status})
@@ -290,7 +291,8 @@ def test_documents_with_trailing_slash_lists(client) -> None:  # noqa: ANN001
 
 
 @pytest.mark.parametrize("body, ctype", [
-    (b"--xx\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.txt\"\r\n\r\nhello", "multipart/form-data; boundary=xx"),
+    (b"--xx\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.txt\"\r\n\r\nhello",
+     "multipart/form-data; boundary=xx"),
     (b"garbage", "multipart/form-data"),
     (b"{\"file\": \"a.txt\", \"text\": ", "application/json"),
 ])
@@ -403,9 +405,11 @@ SUFFIXES = [".txt", ".md", ".html", ".htm", ".markdown", ".pdf", ".TXT", "", ".t
 structured_names = st.builds(lambda parts, suffix: "/".join(parts) + suffix,
                              st.lists(component, min_size=1, max_size=4), st.sampled_from(SUFFIXES))
 long_names = st.builds(lambda folder, ch, n, suffix: folder + ch * n + suffix,
-                       st.sampled_from(["", "notes/", "ب" * 130 + "/"]), st.sampled_from(["a", "ب", "😀", "\u0301"]),
+                       st.sampled_from(["", "notes/", "ب" * 130 + "/"]),
+                       st.sampled_from(["a", "ب", "😀", "\u0301"]),
                        st.integers(50, 300), st.sampled_from([".txt", ".md"]))
-plausible_names = st.from_regex(r"(?:[a-z0-9ء-ي][a-z0-9ء-ي _()-]{0,20}/){0,2}[a-z0-9ء-ي][a-z0-9ء-ي _.-]{0,30}\.(?:txt|md)",
+plausible_names = st.from_regex(r"(?:[a-z0-9ء-ي][a-z0-9ء-ي _()-]{0,20}/){0,2}"
+                                r"[a-z0-9ء-ي][a-z0-9ء-ي _.-]{0,30}\.(?:txt|md)",
                                 fullmatch=True)
 names = st.one_of(plausible_names, structured_names, long_names, st.text(max_size=40),
                   st.sampled_from(["c2.txt", "c2.txt/inner.txt", "../x.txt", "/etc/x.txt", ".hidden.txt", ""]))
@@ -476,7 +480,8 @@ def test_upload_and_delete_sequences_over_clashing_names(client, world) -> None:
 
 
 any_text = st.text(alphabet=st.one_of(st.characters(), st.characters(categories=["Cs"]),
-                                      st.sampled_from(["[", "1", "]", "؟", "م", " ", "\x00", "\u202e"])), max_size=300)
+                                      st.sampled_from(["[", "1", "]", "؟", "م", " ", "\x00", "\u202e"])),
+                   max_size=300)
 #: sentences of the indexed seed (answerable with the hashing embedder), with hostile additions
 SEED_SENTENCES = [line.strip() for line in (SEEDS / SEED).read_text(encoding="utf-8").splitlines() if len(line) > 60]
 plausible_questions = st.builds(lambda s, extra: s + extra, st.sampled_from(SEED_SENTENCES[:8]),
@@ -582,8 +587,8 @@ slack_bodies = st.one_of(
     st.builds(_event, st.sampled_from(["app_mention", "message", "reaction_added", "x"]), any_text,
               st.dictionaries(st.sampled_from(["thread_ts", "bot_id", "subtype", "blocks"]), json_values, max_size=2))
     .map(json.dumps),
-    st.builds(_action, st.one_of(st.sampled_from(["sanad_feedback_up", "sanad_feedback_down"]), any_text, st.integers()),
-              json_values),
+    st.builds(_action, st.one_of(st.sampled_from(["sanad_feedback_up", "sanad_feedback_down"]), any_text,
+                                 st.integers()), json_values),
     any_text.map(lambda t: "payload=" + t),
     st.builds(lambda cmd, text: urlencode({"command": cmd, "text": text, "user_id": "U1", "channel_id": "C1",
                                            "team_id": "T1", "response_url": "", "trigger_id": "1"}),
