@@ -74,7 +74,8 @@ def create_app(settings: Settings, *, answerer: Answerer | None = None, loader: 
 
     app.add_middleware(BodySizeLimitMiddleware, limit_for=body_limit)
     app.add_middleware(GuardMiddleware, api_keys=settings.api_keys,
-                       rate_limit_per_minute=settings.rate_limit_per_minute)
+                       rate_limit_per_minute=settings.rate_limit_per_minute,
+                       auth_failures_per_minute=settings.auth_failures_per_minute)
     app.add_middleware(MetricsMiddleware, metrics=metrics, routes=lambda: app.router.routes)
     if settings.cors_origins:
         app.add_middleware(CORSMiddleware, allow_origins=settings.cors_origins, allow_credentials=False,

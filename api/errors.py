@@ -18,7 +18,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 log = logging.getLogger("sanad.api")
 
 CODES: dict[int, str] = {
-    400: "bad_request",
+    400: "invalid_body",
     401: "unauthorized",
     403: "forbidden",
     404: "not_found",

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from qa.text_rules import require_utf8
 
 #: the model name ``/v1/models`` lists (any name is accepted by ``/v1/chat/completions``)
 MODEL_NAME = "sanad"
@@ -18,6 +20,8 @@ class AskRequest(BaseModel):
         None, max_length=128, description="continue a conversation this caller started (the id a previous "
         "answer returned); an unknown id starts a new conversation")
     stream: bool = False
+
+    _utf8 = model_validator(mode="before")(require_utf8)  # 422 for text that is not UTF-8
 
 
 class ChatMessage(BaseModel):
@@ -39,6 +43,8 @@ class ChatRequest(BaseModel):
     messages: list[ChatMessage] = Field(..., min_length=1)
     stream: bool = False
     top_k: int | None = Field(None, ge=1, le=50, description="Sanad extension: paragraphs to consider")
+
+    _utf8 = model_validator(mode="before")(require_utf8)  # 422 for text that is not UTF-8, anywhere
 
 
 class DocumentInfo(BaseModel):
@@ -71,3 +77,5 @@ class ParagraphOut(BaseModel):
 class UploadJson(BaseModel):
     file: str = Field(..., description="the document's name, e.g. notes/report.txt")
     text: str = Field(..., description="its full text (UTF-8)")
+
+    _utf8 = model_validator(mode="before")(require_utf8)

@@ -92,6 +92,21 @@ class RateLimiter:
             hits.append(now)
             return None
 
+    def blocked(self, key: str, now: float | None = None) -> float | None:
+        """Like :meth:`hit` without recording one: None when a hit would be allowed now."""
+        if self.limit <= 0:
+            return None
+        now = time.monotonic() if now is None else now
+        with self._lock:
+            hits = self._hits.get(key)
+            if not hits:
+                return None
+            while hits and hits[0] <= now - self.window:
+                hits.popleft()
+            if len(hits) >= self.limit:
+                return max(hits[0] + self.window - now, 0.001)
+            return None
+
     def _prune(self, now: float) -> None:
         for key in [k for k, h in self._hits.items() if not h or h[-1] <= now - self.window]:
             del self._hits[key]
@@ -100,12 +115,19 @@ class RateLimiter:
 
 
 class GuardMiddleware:
-    """Bearer keys (when configured) then the rate limit, for ``/v1/`` paths."""
+    """Bearer keys (when configured) then the rate limit, for ``/v1/`` paths.
 
-    def __init__(self, app: ASGIApp, *, api_keys: list[str], rate_limit_per_minute: int) -> None:
+    Failed authentication (a missing or wrong key) counts in a separate, stricter bucket per
+    client IP (``auth_failures_per_minute``): once it is full, every ``/v1`` request from that
+    IP gets 429 with ``Retry-After`` (before its key is even compared, so a guess that would
+    be right cannot be told from a wrong one) until the oldest failure is a minute old."""
+
+    def __init__(self, app: ASGIApp, *, api_keys: list[str], rate_limit_per_minute: int,
+                 auth_failures_per_minute: int = 0) -> None:
         self.app = app
         self.api_keys = list(api_keys)
         self.limiter = RateLimiter(rate_limit_per_minute, 60.0)
+        self.auth_failures = RateLimiter(auth_failures_per_minute, 60.0)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or not str(scope.get("path", "")).startswith(PROTECTED_PREFIX) \
@@ -113,24 +135,33 @@ class GuardMiddleware:
             await self.app(scope, receive, send)
             return
         token = bearer_token(scope)
+        client = scope.get("client") or ("unknown", 0)
+        ip = f"ip:{client[0]}"  # type: ignore[index]
         if self.api_keys:
+            wait = self.auth_failures.blocked(ip)
+            if wait is not None:
+                await self._too_many(send, wait, f"too many requests with a missing or wrong API key from this "
+                                     f"address (limit {self.auth_failures.limit} per minute)")
+                return
             if not key_matches(token, self.api_keys):
+                self.auth_failures.hit(ip)
                 message = ("missing API key: send `Authorization: Bearer KEY`" if token is None
                            else "invalid API key")
                 await send_error(send, 401, "unauthorized", message, [("www-authenticate", "Bearer")])
                 return
             key = "key:" + hashlib.sha256(token.encode()).hexdigest()[:16]  # type: ignore[union-attr]
         else:
-            client = scope.get("client") or ("unknown", 0)
-            key = f"ip:{client[0]}"  # type: ignore[index]
+            key = ip
         wait = self.limiter.hit(key)
         if wait is not None:
-            retry = max(1, math.ceil(wait))
-            await send_error(send, 429, "rate_limited",
-                             f"rate limit of {self.limiter.limit} requests per minute exceeded; "
-                             f"retry in {retry} s", [("retry-after", str(retry))])
+            await self._too_many(send, wait, f"rate limit of {self.limiter.limit} requests per minute exceeded")
             return
         await self.app(scope, receive, send)
+
+    @staticmethod
+    async def _too_many(send: Send, wait: float, message: str) -> None:
+        retry = max(1, math.ceil(wait))
+        await send_error(send, 429, "rate_limited", f"{message}; retry in {retry} s", [("retry-after", str(retry))])
 
 
 class _BodyTooLarge(Exception):
@@ -155,7 +186,7 @@ class BodySizeLimitMiddleware:
             try:
                 too_big = int(declared) > limit
             except ValueError:
-                await send_error(send, 400, "bad_request", "invalid Content-Length header")
+                await send_error(send, 400, "invalid_body", "invalid Content-Length header")
                 return
             if too_big:
                 await send_error(send, 413, "payload_too_large", message)

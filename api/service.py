@@ -14,11 +14,11 @@ connection and never wait for the model. Asking is ``api.asking``.
 from __future__ import annotations
 
 import logging
-import os
 import threading
 from pathlib import Path
 from typing import Callable
 
+from api import upload_paths
 from api.documents import FileNameError, checked_name, validate_filename
 from api.errors import ApiError
 from api.metrics import Metrics
@@ -250,18 +250,16 @@ class Service:
             if existing is not None and not path.is_file():
                 raise ApiError(409, f"{name} is a corpus document indexed by `sanad index`; "
                                "upload under another name", code="conflict")
-            path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.part")
-            tmp.write_bytes(data)
+            tmp = upload_paths.write_temp(self.uploads_dir, path, data)  # 409/400 before indexing
             try:
                 indexer.add_document(doc, size_bytes=len(data))
             except IndexerError as exc:
-                tmp.unlink(missing_ok=True)
+                upload_paths.discard(self.uploads_dir, tmp)
                 raise ApiError(503, str(exc), code="index_busy", headers={"Retry-After": "10"}) from None
             except BaseException:
-                tmp.unlink(missing_ok=True)
+                upload_paths.discard(self.uploads_dir, tmp)
                 raise
-            os.replace(tmp, path)
+            upload_paths.commit(self.uploads_dir, tmp, path)
         answerer.reload()  # the new version is committed: have its lexical index built
         with self.read_lock:
             rec = self.catalog.document(name)

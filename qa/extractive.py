@@ -6,6 +6,7 @@ language around verbatim quotes of the best paragraphs, each followed by its ``[
 
 from __future__ import annotations
 
+import re
 from typing import Sequence
 
 import numpy as np
@@ -34,12 +35,22 @@ FRAME = {
 }
 
 
+#: "[1]", "[ 2 ]", "[1, 3]", "[١]" in a document's own text: not markers of ours
+_MARKER_LIKE_RE = re.compile(r"\[(\s*\d+(?:\s*[,،]\s*\d+)*\s*)\]")
+
+
+def unmarked(text: str) -> str:
+    """Quoted ``text`` for the answer, its marker-like ``[n]`` written ``(n)``: only Sanad's own
+    markers cite, so a document cannot put "HACKED [1]" into an answer."""
+    return _MARKER_LIKE_RE.sub(r"(\1)", text)
+
+
 def frame_answer(citations: Sequence[Citation], language: Language) -> str:
-    """The extractive answer text: each citation's quote after a frame in ``language``,
-    followed by its ``[n]`` marker."""
+    """The extractive answer text: each citation's quote (:func:`unmarked`; the citation's
+    ``quote`` itself stays verbatim) after a frame in ``language``, followed by its ``[n]``."""
     first, more = FRAME[language]
-    parts = [f"{first}{citations[0].quote} [{citations[0].ref}]"]
-    parts += [f"{more}{c.quote} [{c.ref}]" for c in citations[1:]]
+    parts = [f"{first}{unmarked(citations[0].quote)} [{citations[0].ref}]"]
+    parts += [f"{more}{unmarked(c.quote)} [{c.ref}]" for c in citations[1:]]
     return "".join(parts)
 
 

@@ -163,6 +163,10 @@ class HTTPSettings(BaseSettings):
     rate_limit_per_minute: int = Field(
         120, ge=0, description="requests per minute per API key (or client IP) on /v1 routes; 0 = off"
     )
+    auth_failures_per_minute: int = Field(
+        10, ge=0, description="requests with a missing or wrong API key allowed per client IP per minute; "
+        "past it every /v1 request from that IP gets 429 until the minute has passed; 0 = off"
+    )
     max_body_bytes: int = Field(2_000_000, gt=0, description="larger request bodies get 413 (uploads excepted)")
     max_upload_bytes: int = Field(10_000_000, gt=0, description="largest document POST /v1/documents accepts")
     upload_embedder: Literal["separate", "shared"] = Field(

@@ -27,6 +27,7 @@ SEEDS = ROOT / "seeds"
 #: explicit values for the HTTP settings the tests rely on. Uploads share the answerer's model
 #: (one model load per server); ``tests/test_upload_concurrency.py`` runs the default, separate one.
 HTTP_DEFAULTS: dict[str, Any] = {"api_keys": [], "cors_origins": [], "rate_limit_per_minute": 0,
+                                 "auth_failures_per_minute": 0,
                                  "max_body_bytes": 2_000_000, "max_upload_bytes": 10_000_000,
                                  "upload_embedder": "shared"}
 

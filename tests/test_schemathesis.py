@@ -1,8 +1,10 @@
 """Bad input from schemathesis: every operation of /openapi.json, fuzzed, never answers 5xx.
 
 The app runs under a real uvicorn on 127.0.0.1 (tests/api_fixtures.LiveServer) over a small
-corpus (two seed articles) indexed with the hashing embedder; rate limiting is off and no
-API keys are set. Two parts:
+corpus (two seed articles) indexed with the hashing embedder, with the Slack route on;
+rate limiting is off and no API keys are set. Every response is also held to the error
+contract (``documented_error``: a 4xx is ``{"error": {"code", "message"}}`` with a code the
+README documents for that status). Two parts:
 
 - stateless: schemathesis generates requests for every operation (valid and invalid bodies,
   odd path parameters, Unicode file names, wrong content types) and checks
@@ -35,12 +37,26 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
+from api.slack.options import SlackOptions
 from tests.api_fixtures import SEEDS, LiveServer, make_settings
+from tests.error_contract import error_problem
 
 pytestmark = pytest.mark.integration
 
 CORPUS_FILES = ("001_60d84da894ed2980.txt", "003_9157ba4207286d92.txt")
-CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
+
+
+@schemathesis.check
+def documented_error(ctx, response, case) -> None:  # noqa: ANN001 - schemathesis' check signature
+    """A 4xx is JSON ``{"error": {"code", "message"}}`` with a code the README documents for it."""
+    content_type = (response.headers.get("content-type") or [""])[0]
+    problem = error_problem(response.status_code, content_type, response.content)
+    if problem:
+        raise AssertionError(problem)
+
+
+CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance,
+          documented_error]
 STATELESS_EXAMPLES = int(os.environ.get("SANAD_SCHEMATHESIS_EXAMPLES", "30"))
 STATEFUL_EXAMPLES = int(os.environ.get("SANAD_SCHEMATHESIS_STATEFUL_EXAMPLES", "15"))
 HEALTH = [HealthCheck.too_slow, HealthCheck.filter_too_much, HealthCheck.data_too_large]
@@ -55,12 +71,15 @@ def live(tmp_path_factory: pytest.TempPathFactory):  # noqa: ANN201
     corpus.mkdir()
     for name in CORPUS_FILES:
         shutil.copy(SEEDS / name, corpus / name)
-    cfg = make_settings(root / "data", embed_model="hash", corpus_paths=[corpus])
+    # the Slack route is on too (its requests are unsigned here, so bolt never reaches Slack)
+    cfg = make_settings(root / "data", embed_model="hash", corpus_paths=[corpus],
+                        slack_bot_token="xoxb-schemathesis", slack_signing_secret="schemathesis-secret")
     indexer = Indexer(cfg)
     report = indexer.index([corpus], progress=None)
     indexer.close()
     assert sorted(report.added) == sorted(CORPUS_FILES)
-    server = LiveServer(cfg).start()
+    server = LiveServer(cfg, slack=SlackOptions(api_base_url="http://127.0.0.1:9/api/",
+                                                token_verification_enabled=False)).start()
     yield server
     server.stop()
 
@@ -129,6 +148,7 @@ OPERATIONS = [
     ("POST", "/v1/ask"), ("POST", "/v1/chat/completions"), ("GET", "/v1/models"),
     ("GET", "/v1/documents"), ("POST", "/v1/documents"), ("GET", "/v1/documents/{file}"),
     ("DELETE", "/v1/documents/{file}"), ("GET", "/v1/documents/{file}/paragraphs/{n}"),
+    ("POST", "/slack/events"),
 ]
 
 

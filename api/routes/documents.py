@@ -41,6 +41,12 @@ async def list_documents(service: ServiceDep) -> DocumentList:
     return DocumentList(documents=docs, count=len(docs))
 
 
+@router.get("/", response_model=DocumentList, include_in_schema=False)
+async def list_documents_slash(service: ServiceDep) -> DocumentList:
+    """``GET /v1/documents/`` lists too (not a document with an empty name)."""
+    return await list_documents(service)
+
+
 @router.post("", status_code=201, response_model=DocumentInfo, openapi_extra=_UPLOAD_BODY,
              responses={200: {"model": DocumentInfo, "description": "an uploaded document replaced"},
                         400: _ERR, 409: _ERR, 413: _ERR, 415: _ERR, 422: _ERR, 503: _ERR})

@@ -17,7 +17,9 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import time
+from urllib.parse import parse_qsl
 
 from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
@@ -25,14 +27,18 @@ from fastapi.responses import Response
 from slack_bolt.adapter.starlette.handler import to_bolt_request, to_starlette_response
 from slack_sdk.signature import SignatureVerifier
 
-from api.errors import ERROR_SCHEMA, error_response
+from api.errors import CODES, ERROR_SCHEMA, error_response
 from api.slack.bolt_app import SlackBot
 from api.slack.inbound import SeenSet
+from qa.text_rules import first_unencodable
 
 log = logging.getLogger("sanad.slack")
 
 #: Slack's (and bolt's) timestamp window, seconds
 REPLAY_WINDOW_S = 300
+#: Unix seconds in ASCII digits, and ``v0=`` + a hex HMAC-SHA256, as Slack sends them
+_TIMESTAMP_RE = re.compile(r"[0-9]{1,12}")
+_SIGNATURE_RE = re.compile(r"v0=[0-9a-f]{64}")
 _ERR = {"description": "error", "content": {"application/json": {"schema": ERROR_SCHEMA}}}
 
 
@@ -48,10 +54,13 @@ class SlackEventsHandler:
         """Why the request must be refused (401), or None."""
         timestamp = request.headers.get("x-slack-request-timestamp", "")
         signature = request.headers.get("x-slack-signature", "")
-        if not timestamp.isdigit() or not signature:
+        # ASCII digits only: str.isdigit() also accepts "²", which int() then refuses
+        if not _TIMESTAMP_RE.fullmatch(timestamp) or not _SIGNATURE_RE.fullmatch(signature):
             return "missing or malformed Slack signature headers"
         if abs(time.time() - int(timestamp)) > REPLAY_WINDOW_S:
             return "stale Slack request timestamp"
+        if not _is_utf8(body):  # Slack signs UTF-8 text (slack_sdk's verifier decodes it first)
+            return "invalid Slack request signature"
         if not self.verifier.is_valid(body=body, timestamp=timestamp, signature=signature):
             return "invalid Slack request signature"
         if not _is_event(body) and not self.accepted.add((timestamp, signature)):
@@ -70,10 +79,64 @@ class SlackEventsHandler:
             log.error("the Slack app could not start: %s", exc)
             return error_response(503, "not_ready", "the Slack integration could not start; see the server log",
                                   {"Retry-After": "30"})
-        bolt_response = await run_in_threadpool(app.dispatch, to_bolt_request(request, body))
+        problem = payload_problem(body, request.headers.get("content-type"))
+        if problem:
+            return error_response(*problem)
+        try:
+            bolt_response = await run_in_threadpool(app.dispatch, to_bolt_request(request, body))
+        except Exception:  # noqa: BLE001 - bolt failed on a signed body of an unexpected shape
+            log.warning("bolt could not handle a signed Slack request", exc_info=True)
+            return error_response(422, "invalid_request", "the Slack request does not have the shape Slack sends")
         if bolt_response.status == 401:
             return error_response(401, "unauthorized", "invalid Slack request signature")
+        if bolt_response.status == 404:  # bolt: no listener (e.g. an unknown action_id)
+            return error_response(404, "not_found", "no handler for this Slack request")
+        if bolt_response.status >= 500:  # bolt: a middleware failed (e.g. Slack's auth.test unreachable)
+            log.error("bolt answered %d to a Slack request", bolt_response.status)
+            return error_response(503, "not_ready", "the Slack integration could not handle the request; "
+                                  "see the server log", {"Retry-After": "30"})
+        if bolt_response.status >= 400:
+            return error_response(bolt_response.status, CODES.get(bolt_response.status, "error"),
+                                  "the Slack request was refused")
         return to_starlette_response(bolt_response)
+
+
+def payload_problem(body: bytes, content_type: str | None) -> tuple[int, str, str] | None:
+    """``(status, code, message)`` when a signed body is not what Slack sends, or None.
+
+    Mirrors bolt's ``parse_body``: a JSON body (or a form's ``payload`` field) must be a
+    JSON object, and the body UTF-8; bolt would otherwise fail on it with a 500."""
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError:
+        return 422, "invalid_request", "the Slack request body is not UTF-8"
+    mime = (content_type or "").split(";")[0].strip().lower()
+    raw: str | None = None
+    if not text:
+        return None
+    if mime == "application/json" or text.startswith("{"):
+        raw = text
+    elif "payload" in text:
+        raw = dict(parse_qsl(text, keep_blank_values=True)).get("payload")
+    if raw is None:
+        return None
+    try:
+        value = json.loads(raw)
+    except ValueError:
+        return 400, "invalid_json", "the Slack request's JSON is not valid"
+    if not isinstance(value, dict):
+        return 422, "invalid_request", "the Slack request's JSON is not an object"
+    if first_unencodable(value) is not None:
+        return 422, "invalid_request", "the Slack request contains text that is not valid Unicode"
+    return None
+
+
+def _is_utf8(body: bytes) -> bool:
+    try:
+        body.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
 
 
 def _is_event(body: bytes) -> bool:
@@ -92,7 +155,8 @@ def build_router(bot: SlackBot) -> APIRouter:
     handler = SlackEventsHandler(bot)
     router = APIRouter(tags=["slack"])
 
-    @router.post("/slack/events", response_class=Response, responses={401: _ERR, 503: _ERR})
+    @router.post("/slack/events", response_class=Response,
+                 responses={400: _ERR, 401: _ERR, 404: _ERR, 422: _ERR, 503: _ERR})
     async def slack_events(request: Request) -> Response:
         """Slack Events API (`app_mention`, `message.im`), the slash command and interactivity
         (feedback buttons). Signed requests only (HMAC-SHA256, 5-minute window); answers are
