@@ -16,7 +16,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 
-from api import documents, openai_compat
+from api import documents, openai_compat, web
 from api.errors import ERROR_SCHEMA, error_response, install_error_handlers
 from api.metrics import Metrics, MetricsMiddleware
 from api.security import BodySizeLimitMiddleware, GuardMiddleware
@@ -148,6 +148,7 @@ def create_app(settings: Settings, *, answerer: Answerer | None = None,
 
     app.include_router(documents.build_router(service))
     app.include_router(openai_compat.build_router(service))
+    app.include_router(web.build_router())
     from api.slack import install as install_slack
 
     install_slack(app, service, settings, options=slack)

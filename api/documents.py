@@ -100,6 +100,11 @@ class ParagraphOut(BaseModel):
     boilerplate: bool
 
 
+class DocumentText(BaseModel):
+    file: str
+    text: str = Field(..., description="the stored text every char_start/char_end offset indexes into")
+
+
 class UploadJson(BaseModel):
     file: str = Field(..., description="the document's name, e.g. notes/report.txt")
     text: str = Field(..., description="its full text (UTF-8)")
@@ -118,6 +123,18 @@ _UPLOAD_BODY = {
         },
     }
 }
+
+
+def document_text(service, file: str) -> DocumentText:  # noqa: ANN001 - api.service.Service
+    """The stored text of ``file``; 404 (or 400 for an impossible name) as ``service.document``."""
+    service.require_ready()
+    service.sync_catalog()
+    with service.read_lock:
+        text = service.catalog.document_text(file)
+    if text is None:
+        service.document(file)  # raises the 400/404 the other document routes give
+        raise ApiError(404, f"no such document: {file}")
+    return DocumentText(file=file, text=text)
 
 
 def build_router(service) -> APIRouter:  # noqa: ANN001 - api.service.Service (no import cycle)
@@ -168,6 +185,11 @@ def build_router(service) -> APIRouter:  # noqa: ANN001 - api.service.Service (n
     async def get_paragraph(file: str, n: int) -> ParagraphOut:
         """The paragraph a citation points to (`file` may be URL-encoded)."""
         return await run_in_threadpool(service.paragraph, file, n)
+
+    @router.get("/{file:path}/text", response_model=DocumentText, responses={400: _ERR, 404: _ERR, 503: _ERR})
+    async def get_document_text(file: str) -> DocumentText:
+        """The document's stored text: citation offsets (Python code points) index into it."""
+        return await run_in_threadpool(document_text, service, file)
 
     @router.get("/{file:path}", response_model=DocumentInfo, responses={400: _ERR, 404: _ERR, 503: _ERR})
     async def get_document(file: str) -> DocumentInfo:
