@@ -136,7 +136,7 @@ def check_citations_open_at_their_span(page, message, api: httpx.Client, expecte
         assert cited.get_attribute("data-paragraph") == str(c["paragraph"])
         assert page.locator("#citation-panel p.para").count() >= 2  # with a paragraph before or after
         page.keyboard.press("Escape")
-        page.wait_for_selector("#citation-panel:not([open])")
+        page.wait_for_selector("#citation-panel:not([open])", state="attached")
         assert page.evaluate("document.activeElement.dataset.ref") == str(c["ref"])
 
 
@@ -230,7 +230,7 @@ def test_english_question_and_keyboard(live, api, open_page):
     page.keyboard.press("Shift+Tab")
     assert page.evaluate("document.getElementById('citation-panel').contains(document.activeElement)")
     page.keyboard.press("Escape")
-    page.wait_for_selector("#citation-panel:not([open])")
+    page.wait_for_selector("#citation-panel:not([open])", state="attached")
     assert page.evaluate("document.activeElement.dataset.ref") == marker.get_attribute("data-ref")
     # every button has a name
     unnamed = page.evaluate("""[...document.querySelectorAll('button')].filter(b =>

@@ -369,6 +369,7 @@ async function openCitation(c, lang, opener) {
   $("citation-whole").textContent = label(lang, "wholeDocument");
   $("citation-whole").hidden = false;
   $("citation-back").hidden = true;
+  $("citation-back").textContent = label(lang, "backToCitation");
   panelMeta(c, lang);
   const body = $("citation-body");
   body.replaceChildren(el("p", "hint", label(lang, "loadingContext")));
