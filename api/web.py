@@ -54,10 +54,11 @@ def _static_bytes(name: str) -> bytes:
 
 @lru_cache(maxsize=1)
 def page_html() -> bytes:
-    """index.html with the upload picker's accepted suffixes filled in."""
+    """index.html with the upload picker's accepted suffixes (and their list) filled in."""
     text = (STATIC_DIR / "index.html").read_text(encoding="utf-8")
     accept = html.escape(",".join(SUPPORTED_SUFFIXES), quote=True)
-    return text.replace("{{ACCEPT}}", accept).encode("utf-8")
+    formats = html.escape(", ".join(SUPPORTED_SUFFIXES), quote=True)
+    return text.replace("{{ACCEPT}}", accept).replace("{{FORMATS}}", formats).encode("utf-8")
 
 
 def build_router() -> APIRouter:

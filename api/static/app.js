@@ -481,7 +481,7 @@ async function refreshDocuments() {
       const actions = el("td");
       actions.append(del);
       row.append(name, el("td", "num", d.paragraphs), el("td", "num", formatSize(d.size, lang)),
-        el("td", null, formatDate(d.indexed_at, lang)), actions);
+        el("td", "date", formatDate(d.indexed_at)), actions);
       list.append(row);
     }
   } catch (error) {

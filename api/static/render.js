@@ -104,12 +104,8 @@ export function formatSize(bytes, lang) {
   return `${n} ${units[i]}`;
 }
 
-export function formatDate(unixSeconds, lang) {
-  try {
-    return new Date(unixSeconds * 1000).toLocaleString(lang === "ar" ? "ar" : "en", {
-      year: "numeric", month: "short", day: "numeric", hour: "2-digit", minute: "2-digit",
-    });
-  } catch {
-    return new Date(unixSeconds * 1000).toISOString();
-  }
+export function formatDate(unixSeconds) {
+  const d = new Date(unixSeconds * 1000);
+  const pad = (n) => String(n).padStart(2, "0");
+  return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())} ${pad(d.getHours())}:${pad(d.getMinutes())}`;
 }
