@@ -244,6 +244,7 @@ async function ask(question) {
     state.conversationId = answer.conversation_id || state.conversationId;
     if (!textNode) performance.mark("sanad-first-delta");
     finishAnswer(view, answer);
+    performance.mark("sanad-answer-shown");
     view.msg.dataset.conversationId = state.conversationId || "";
   } catch (error) {
     if (thinking.isConnected) thinking.remove();
@@ -260,6 +261,7 @@ function newConversation() {
   state.conversationId = null;
   for (const m of document.querySelectorAll("#conversation .message")) m.remove();
   $("empty-hint").hidden = false;
+  document.body.dataset.answers = "0";
   $("question").value = "";
   $("question").focus();
 }
