@@ -54,7 +54,7 @@ def browser():  # noqa: ANN201
 @pytest.fixture
 def open_page(browser):  # noqa: ANN001, ANN201
     """open_page(url, lang=...) -> a fresh page (own context: own sessionStorage); fails the
-    test on any uncaught script error in the page."""
+    test on any uncaught script error in the page or any Content-Security-Policy violation."""
     contexts, errors = [], []
 
     def _open(url: str, *, lang: str = "en", width: int = 1200, height: int = 820):  # noqa: ANN202
@@ -63,6 +63,7 @@ def open_page(browser):  # noqa: ANN001, ANN201
         contexts.append(ctx)
         page = ctx.new_page()
         page.on("pageerror", lambda exc: errors.append(str(exc)))
+        page.on("console", lambda m: errors.append(m.text) if "Content Security Policy" in m.text else None)
         page.goto(url)
         return page
 
