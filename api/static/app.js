@@ -126,6 +126,7 @@ function addMessage(role, lang) {
   $("empty-hint").hidden = true;
   const msg = el("article", `message ${role}`);
   msg.lang = lang;
+  msg.dir = dirOf(lang); // each message in its own direction, whatever the page's
   const who = el("h3", "who", label(lang, role === "user" ? "you" : "sanad"));
   const body = el("div", "body");
   body.dir = "auto";
@@ -152,6 +153,7 @@ function makeMarker(citation, lang) {
 function finishAnswer(view, answer) {
   const lang = answer.language || view.lang;
   view.msg.lang = lang;
+  view.msg.dir = dirOf(lang);
   view.who.textContent = label(lang, "sanad");
   view.msg.classList.remove("pending");
   view.msg.dataset.answerable = String(Boolean(answer.answerable));
