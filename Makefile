@@ -8,7 +8,7 @@ export HF_HUB_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 export ANONYMIZED_TELEMETRY := False
 
-.PHONY: setup model run index test test-unit eval-gate clean llm-setup llm-model llm-serve
+.PHONY: setup model run index test test-unit eval-gate clean llm-setup llm-model llm-serve browser
 
 # The venv is (re)built when pyproject.toml or constraints.txt change. torch is installed
 # first and pinned exactly: any other spec may pull a multi-GB CUDA build.
@@ -38,9 +38,16 @@ test-unit: setup
 # The LLM tests (-m llm) run the local llama.cpp server, so `test` sets it up first (the first
 # time: a 5-min build on a quiet 2-core machine, ~25 min on a busy one, plus a 1.1 GB download;
 # then skipped). The LLM tests themselves take 1-3 min.
-test: setup llm-setup
+test: setup llm-setup browser
 	$(VENV)/bin/pytest -q
 	$(MAKE) --no-print-directory eval-gate
+
+# The browser tests of the web page (tests/test_web_browser.py) drive Debian's Chromium
+# through Playwright's Python package (no browser download); installed here when missing.
+CHROMIUM ?= /usr/bin/chromium
+browser:
+	@test -x $(CHROMIUM) || { SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
+	  $$SUDO apt-get update -q && $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium; }
 
 # Quality gates (evals/thresholds.toml): the seeds gold set, and a fixed XQuAD sample of 12
 # whole articles (~60 paragraphs, ~290 questions per language) once its thresholds are set.

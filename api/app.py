@@ -13,7 +13,7 @@ from typing import Any, AsyncIterator
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
-from api import openai_compat
+from api import openai_compat, web
 from api.asking import ask_service_for
 from api.errors import install_error_handlers
 from api.metrics import Metrics, MetricsMiddleware
@@ -87,5 +87,6 @@ def create_app(settings: Settings, *, answerer: Answerer | None = None, loader: 
     app.include_router(ask.router)
     app.include_router(documents.router)
     app.include_router(openai_compat.router)
+    app.include_router(web.build_router())
     install_slack(app, ask_service, settings, options=slack)
     return app

@@ -74,6 +74,11 @@ class ParagraphOut(BaseModel):
     boilerplate: bool
 
 
+class DocumentText(BaseModel):
+    file: str
+    text: str = Field(..., description="the stored text every char_start/char_end offset indexes into")
+
+
 class UploadJson(BaseModel):
     file: str = Field(..., description="the document's name, e.g. notes/report.txt")
     text: str = Field(..., description="its full text (UTF-8)")

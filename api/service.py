@@ -22,7 +22,7 @@ from api import upload_paths
 from api.documents import FileNameError, checked_name, validate_filename
 from api.errors import ApiError
 from api.metrics import Metrics
-from api.schemas import DocumentInfo, ParagraphOut
+from api.schemas import DocumentInfo, DocumentText, ParagraphOut
 from index.catalog import Catalog, DocumentRecord
 from index.indexer import Indexer, IndexerError
 from index.paragraphs import DocumentError, parse_document
@@ -214,6 +214,19 @@ class Service:
     def document(self, file: str) -> DocumentInfo:
         self.require_ready()
         return self._info(self._record_or_404(file))
+
+    def document_text(self, file: str) -> DocumentText:
+        """The stored text of ``file`` (every citation offset indexes into it); 404, or 400 for
+        a name that could never exist."""
+        self.require_ready()
+        assert self.catalog is not None
+        self.sync_catalog()
+        with self.read_lock:
+            text = self.catalog.document_text(file)
+        if text is None:
+            self._record_or_404(file)  # raises the 400/404 the other document routes give
+            raise ApiError(404, f"no such document: {file}")
+        return DocumentText(file=file, text=text)
 
     def paragraph(self, file: str, number: int) -> ParagraphOut:
         self.require_ready()

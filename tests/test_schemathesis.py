@@ -11,8 +11,8 @@ README documents for that status). Two parts:
   ``not_a_server_error`` plus the response's status code, content type and body against the
   schema;
 - stateful: OpenAPI links (added here to the schema we load) chain ``POST /v1/documents`` to
-  ``GET /v1/documents/{file}``, ``GET .../paragraphs/{n}`` and ``DELETE /v1/documents/{file}``
-  with the uploaded name, so sequences upload -> read -> delete -> read again run too.
+  ``GET /v1/documents/{file}``, ``GET .../paragraphs/{n}``, ``GET .../text`` and
+  ``DELETE /v1/documents/{file}`` with the uploaded name, so sequences upload -> read -> delete -> read again run too.
 
 Bounded by ``max_examples`` (the whole file takes well under three minutes here).
 """
@@ -96,7 +96,9 @@ def with_document_links(raw: dict) -> dict:
     get_doc = by_route[("/v1/documents/{file}", "get")]
     delete_doc = by_route[("/v1/documents/{file}", "delete")]
     get_para = by_route[("/v1/documents/{file}/paragraphs/{n}", "get")]
+    get_text = by_route[("/v1/documents/{file}/text", "get")]
     links = {
+        "GetText": _link(get_text, file="$response.body#/file"),
         "GetDocument": _link(get_doc, file="$response.body#/file"),
         "GetFirstParagraph": _link(get_para, file="$response.body#/file", n=1),
         "DeleteDocument": _link(delete_doc, file="$response.body#/file"),
@@ -149,6 +151,7 @@ OPERATIONS = [
     ("GET", "/v1/documents"), ("POST", "/v1/documents"), ("GET", "/v1/documents/{file}"),
     ("DELETE", "/v1/documents/{file}"), ("GET", "/v1/documents/{file}/paragraphs/{n}"),
     ("POST", "/slack/events"),
+    ("GET", "/v1/documents/{file}/text"),
 ]
 
 
@@ -218,7 +221,7 @@ def test_stateful_upload_read_delete(stateful_schema, live) -> None:  # noqa: AN
 def test_links_reach_the_document_routes(live, raw_schema) -> None:  # noqa: ANN001
     """The stateful part only means something if the links are really in the schema we load."""
     links = raw_schema["paths"]["/v1/documents"]["post"]["responses"]["201"]["links"]
-    assert set(links) == {"GetDocument", "GetFirstParagraph", "DeleteDocument"}
+    assert set(links) == {"GetDocument", "GetFirstParagraph", "GetText", "DeleteDocument"}
     plain = schemathesis.openapi.from_dict(httpx.get(live.url + "/openapi.json", timeout=30).json())
     linked = schemathesis.openapi.from_dict(raw_schema)
-    assert linked.statistic.transitions.total >= plain.statistic.transitions.total + 6
+    assert linked.statistic.transitions.total >= plain.statistic.transitions.total + 8

@@ -15,7 +15,7 @@ from fastapi.concurrency import run_in_threadpool
 
 from api.deps import ServiceDep
 from api.errors import ERROR_SCHEMA, ApiError
-from api.schemas import DocumentInfo, DocumentList, ParagraphOut, UploadJson
+from api.schemas import DocumentInfo, DocumentList, DocumentText, ParagraphOut, UploadJson
 
 _ERR = {"description": "error", "content": {"application/json": {"schema": ERROR_SCHEMA}}}
 
@@ -88,6 +88,12 @@ async def upload_document(request: Request, response: Response, service: Service
 async def get_paragraph(file: str, n: int, service: ServiceDep) -> ParagraphOut:
     """The paragraph a citation points to (`file` may be URL-encoded)."""
     return await run_in_threadpool(service.paragraph, file, n)
+
+
+@router.get("/{file:path}/text", response_model=DocumentText, responses={400: _ERR, 404: _ERR, 503: _ERR})
+async def get_document_text(file: str, service: ServiceDep) -> DocumentText:
+    """The document's stored text: citation offsets (Python code points) index into it."""
+    return await run_in_threadpool(service.document_text, file)
 
 
 @router.get("/{file:path}", response_model=DocumentInfo, responses={400: _ERR, 404: _ERR, 503: _ERR})

@@ -1,0 +1,639 @@
+// The Sanad chat page: ask, read the streamed answer, open each citation at its exact span,
+// manage documents. No framework, no build step; data is only ever inserted as text.
+
+import { ApiError, askStream, documentPath, getJson, hooks, request, setApiKey } from "./api.js";
+import { applyChrome, dirOf, guessLanguage, label } from "./i18n.js";
+import {
+  cpLength, cpSlice, el, formatDate, formatSize, highlightedParagraph, renderAnswerText, textDirection,
+} from "./render.js";
+
+const $ = (id) => document.getElementById(id);
+const LANG_STORAGE = "sanad.lang";
+
+const state = {
+  lang: "en",            // the page chrome's language
+  conversationId: null,
+  busy: false,
+  ready: false,
+  panelReturn: null,     // the element that opened the citation panel (focus returns to it)
+  panelCitation: null,
+  panelLang: "en",
+};
+
+// ------------------------------------------------------------------------- language
+
+function initialLanguage() {
+  const fromUrl = new URLSearchParams(location.search).get("lang");
+  if (fromUrl === "ar" || fromUrl === "en") return fromUrl;
+  const stored = localStorage.getItem(LANG_STORAGE);
+  if (stored === "ar" || stored === "en") return stored;
+  return (navigator.language || "en").toLowerCase().startsWith("ar") ? "ar" : "en";
+}
+
+function setLanguage(lang) {
+  state.lang = lang;
+  localStorage.setItem(LANG_STORAGE, lang);
+  applyChrome(lang);
+  const question = $("question");
+  if (!question.value.trim()) question.dir = dirOf(lang);
+  if (!$("status").hidden && !state.ready) showStatus(label(lang, "loading"), true);
+}
+
+// --------------------------------------------------------------------------- status
+
+function showStatus(text, spinning) {
+  $("status").hidden = false;
+  $("status").classList.toggle("spinning", Boolean(spinning));
+  $("status-text").textContent = text;
+}
+
+function hideStatus() {
+  $("status").hidden = true;
+}
+
+hooks.onWait = (seconds) => {
+  if (seconds > 0) showStatus(label(state.lang, "rateLimited", seconds), true);
+  else hideStatus();
+};
+
+// --------------------------------------------------------------------------- API key
+
+hooks.askKey = (reason, serverMessage) => new Promise((resolve) => {
+  const dialog = $("key-dialog");
+  const input = $("key-input");
+  const message = $("key-message");
+  const text = label(state.lang, reason === "invalid" ? "keyInvalid" : "keyMissing");
+  message.textContent = serverMessage ? `${text} (${serverMessage})` : text;
+  input.value = "";
+  const returnTo = document.activeElement;
+  const finish = (value) => {
+    $("key-form").removeEventListener("submit", onSubmit);
+    dialog.removeEventListener("cancel", onCancel);
+    if (dialog.open) dialog.close();
+    if (returnTo && returnTo.focus) returnTo.focus();
+    resolve(value);
+  };
+  const onSubmit = (event) => {
+    event.preventDefault();
+    const value = input.value.trim();
+    if (value) finish(value);
+  };
+  const onCancel = () => { setApiKey(null); finish(null); };
+  $("key-form").addEventListener("submit", onSubmit);
+  dialog.addEventListener("cancel", onCancel);
+  if (!dialog.open) dialog.showModal();
+  input.focus();
+});
+
+// ---------------------------------------------------------------------- readiness
+
+async function waitReady() {
+  for (;;) {
+    let response = null;
+    try {
+      response = await fetch("/readyz", { cache: "no-store" });
+    } catch {
+      showStatus(label(state.lang, "networkError"), true);
+    }
+    if (response && response.ok) {
+      state.ready = true;
+      hideStatus();
+      return;
+    }
+    if (response) {
+      let body = null;
+      try { body = await response.json(); } catch { /* keep waiting */ }
+      const err = body && body.error;
+      if (err && err.code === "load_failed") {
+        showStatus(`${label(state.lang, "loadFailed")} ${err.message}`, false);
+        $("status").classList.add("error");
+        return;
+      }
+      showStatus(label(state.lang, "loading"), true);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+  }
+}
+
+// --------------------------------------------------------------------------- asking
+
+function scrollToEnd() {
+  const conv = $("conversation");
+  conv.scrollTop = conv.scrollHeight;
+}
+
+function addMessage(role, lang) {
+  $("empty-hint").hidden = true;
+  const msg = el("article", `message ${role}`);
+  msg.lang = lang;
+  msg.dir = dirOf(lang); // each message in its own direction, whatever the page's
+  const who = el("h3", "who", label(lang, role === "user" ? "you" : "sanad"));
+  const body = el("div", "body");
+  body.dir = "auto";
+  msg.append(who, body);
+  $("conversation").append(msg);
+  return { msg, who, body };
+}
+
+function makeMarker(citation, lang) {
+  const button = el("button", "cite", `[${citation.ref}]`);
+  button.type = "button";
+  button.dir = "ltr";
+  button.dataset.ref = String(citation.ref);
+  button.setAttribute("aria-label", label(lang, "citationControl", citation.ref, citation.file, citation.paragraph));
+  button.setAttribute("aria-haspopup", "dialog");
+  button.addEventListener("mouseenter", () => showCard(button, citation, lang));
+  button.addEventListener("focus", () => showCard(button, citation, lang));
+  button.addEventListener("mouseleave", hideCard);
+  button.addEventListener("blur", hideCard);
+  button.addEventListener("click", () => openCitation(citation, lang, button));
+  return button;
+}
+
+function finishAnswer(view, answer) {
+  const lang = answer.language || view.lang;
+  view.msg.lang = lang;
+  view.msg.dir = dirOf(lang);
+  view.who.textContent = label(lang, "sanad");
+  view.msg.classList.remove("pending");
+  view.msg.dataset.answerable = String(Boolean(answer.answerable));
+  if (!answer.answerable) {
+    view.msg.classList.add("abstained");
+    const badge = el("p", "badge", label(lang, "notInDocuments"));
+    badge.dir = dirOf(lang);
+    view.msg.insertBefore(badge, view.body);
+    view.body.textContent = answer.answer;
+    return;
+  }
+  renderAnswerText(view.body, answer.answer, answer.citations || [], (c) => makeMarker(c, lang),
+    textDirection(answer.answer) || dirOf(lang));
+  if (answer.citations && answer.citations.length) {
+    const list = el("ol", "sources");
+    list.setAttribute("aria-label", label(lang, "citation"));
+    for (const c of answer.citations) {
+      const item = el("li");
+      item.value = c.ref;
+      const link = el("button", "source-link");
+      link.type = "button";
+      link.dir = dirOf(lang);
+      const where = [];
+      if (c.page_start) where.push(`${label(lang, "page")} ${c.page_start}`);
+      where.push(`${label(lang, "paragraph")} ${c.paragraph}`);
+      where.push(`${label(lang, "lines")} ${c.line_start}${c.line_end !== c.line_start ? `–${c.line_end}` : ""}`);
+      const name = el("bdi", null, c.file);
+      link.append(name, ` · ${where.join(" · ")}`);
+      link.addEventListener("click", () => openCitation(c, lang, link));
+      item.append(link);
+      list.append(item);
+    }
+    view.msg.append(list);
+  }
+  for (const w of answer.warnings || []) {
+    const p = el("p", "warning", `${label(lang, "warning")} ${w}`);
+    p.dir = "auto";
+    view.msg.append(p);
+  }
+}
+
+function showError(view, error) {
+  view.msg.classList.remove("pending");
+  view.msg.classList.add("failed");
+  const message = error instanceof ApiError || (error && error.message) ? error.message : String(error);
+  const p = el("p", "error", `${label(state.lang, "errorPrefix")} ${message || label(state.lang, "networkError")}`);
+  p.dir = "auto";
+  p.setAttribute("role", "alert");
+  view.msg.append(p);
+}
+
+async function ask(question) {
+  question = question.trim();
+  if (!question || state.busy) return;
+  state.busy = true;
+  $("ask-button").disabled = true;
+  performance.clearMarks();
+  performance.mark("sanad-ask");
+  const qLang = guessLanguage(question);
+  const user = addMessage("user", qLang);
+  user.body.textContent = question;
+  const view = addMessage("assistant", qLang);
+  view.lang = qLang;
+  view.msg.classList.add("pending");
+  const thinking = el("span", "thinking", label(qLang, "thinking"));
+  view.body.append(thinking);
+  scrollToEnd();
+  let text = "";
+  let textNode = null;
+  let answer = null;
+  try {
+    const body = { question };
+    if (state.conversationId) body.conversation_id = state.conversationId;
+    await askStream(body, (event, data) => {
+      if (event === "delta") {
+        if (!textNode) {
+          view.body.replaceChildren();
+          textNode = document.createTextNode("");
+          view.body.append(textNode);
+          performance.mark("sanad-first-delta");
+        }
+        text += data.text;
+        textNode.data = text;
+        scrollToEnd();
+      } else if (event === "done") {
+        answer = data;
+      }
+    });
+    if (!answer) throw new ApiError(500, "incomplete", "the answer stream ended early");
+    state.conversationId = answer.conversation_id || state.conversationId;
+    if (!textNode) performance.mark("sanad-first-delta");
+    finishAnswer(view, answer);
+    performance.mark("sanad-answer-shown");
+    view.msg.dataset.conversationId = state.conversationId || "";
+  } catch (error) {
+    if (thinking.isConnected) thinking.remove();
+    showError(view, error);
+  } finally {
+    state.busy = false;
+    $("ask-button").disabled = false;
+    scrollToEnd();
+    document.body.dataset.answers = String(document.querySelectorAll(".message.assistant:not(.pending)").length);
+  }
+}
+
+function newConversation() {
+  state.conversationId = null;
+  for (const m of document.querySelectorAll("#conversation .message")) m.remove();
+  $("empty-hint").hidden = false;
+  document.body.dataset.answers = "0";
+  $("question").value = "";
+  $("question").focus();
+}
+
+// ---------------------------------------------------------------- citation card
+
+let cardOwner = null;
+
+function showCard(button, c, lang) {
+  const card = $("cite-card");
+  card.replaceChildren();
+  card.lang = lang;
+  card.dir = dirOf(lang);
+  const meta = el("dl", "meta");
+  const add = (key, value) => {
+    const dd = el("dd", null, value);
+    dd.dir = "auto";
+    meta.append(el("dt", null, label(lang, key)), dd);
+  };
+  add("file", c.file);
+  if (c.page_start) add("page", c.page_end && c.page_end !== c.page_start ? `${c.page_start}–${c.page_end}` : c.page_start);
+  add("paragraph", c.paragraph);
+  add("lines", c.line_end !== c.line_start ? `${c.line_start}–${c.line_end}` : c.line_start);
+  const quote = el("blockquote", "quote", c.quote);
+  quote.dir = "auto";
+  card.append(meta, quote);
+  card.hidden = false;
+  const r = button.getBoundingClientRect();
+  const width = Math.min(420, window.innerWidth - 16);
+  card.style.width = `${width}px`;
+  let left = lang === "ar" ? r.right - width : r.left;
+  left = Math.max(8, Math.min(left, window.innerWidth - width - 8));
+  card.style.left = `${left + window.scrollX}px`;
+  const below = r.bottom + 6;
+  const height = card.offsetHeight;
+  const top = below + height > window.innerHeight && r.top - height - 6 > 0 ? r.top - height - 6 : below;
+  card.style.top = `${top + window.scrollY}px`;
+  button.setAttribute("aria-describedby", "cite-card");
+  cardOwner = button;
+}
+
+function hideCard() {
+  $("cite-card").hidden = true;
+  if (cardOwner) cardOwner.removeAttribute("aria-describedby");
+  cardOwner = null;
+}
+
+// -------------------------------------------------------------- citation panel
+
+function focusables(root) {
+  return [...root.querySelectorAll("button, [href], input, textarea, select, [tabindex]:not([tabindex='-1'])")]
+    .filter((e) => !e.disabled && !e.hidden && e.getClientRects().length > 0);
+}
+
+/** Keep Tab and Shift+Tab inside an open dialog. */
+function trapFocus(dialog) {
+  dialog.addEventListener("keydown", (event) => {
+    if (event.key !== "Tab") return;
+    const items = focusables(dialog);
+    if (!items.length) return;
+    const first = items[0];
+    const last = items[items.length - 1];
+    if (event.shiftKey && (document.activeElement === first || !dialog.contains(document.activeElement))) {
+      event.preventDefault();
+      last.focus();
+    } else if (!event.shiftKey && (document.activeElement === last || !dialog.contains(document.activeElement))) {
+      event.preventDefault();
+      first.focus();
+    }
+  });
+}
+
+function panelMeta(c, lang) {
+  const meta = $("citation-meta");
+  meta.replaceChildren();
+  const add = (key, value) => {
+    const dd = el("dd", null, value);
+    dd.dir = "auto";
+    meta.append(el("dt", null, label(lang, key)), dd);
+  };
+  add("file", c.file);
+  if (c.page_start) add("page", c.page_end && c.page_end !== c.page_start ? `${c.page_start}–${c.page_end}` : c.page_start);
+  add("paragraph", c.paragraph);
+  add("lines", c.line_end !== c.line_start ? `${c.line_start}–${c.line_end}` : c.line_start);
+}
+
+async function fetchParagraph(file, n) {
+  try {
+    return await getJson(documentPath(file, "paragraphs", String(n)));
+  } catch (error) {
+    if (error instanceof ApiError && error.status === 404) return null;
+    throw error;
+  }
+}
+
+async function openCitation(c, lang, opener) {
+  hideCard();
+  const panel = $("citation-panel");
+  state.panelReturn = opener;
+  state.panelCitation = c;
+  state.panelLang = lang;
+  panel.lang = lang;
+  panel.dir = dirOf(lang);
+  panel.classList.remove("whole");
+  $("citation-title").textContent = `${label(lang, "citation")} [${c.ref}]`;
+  $("citation-close").setAttribute("aria-label", label(lang, "close"));
+  $("citation-whole").textContent = label(lang, "wholeDocument");
+  $("citation-whole").hidden = false;
+  $("citation-back").hidden = true;
+  $("citation-back").textContent = label(lang, "backToCitation");
+  panelMeta(c, lang);
+  const body = $("citation-body");
+  body.replaceChildren(el("p", "hint", label(lang, "loadingContext")));
+  if (!panel.open) panel.showModal();
+  $("citation-close").focus();
+  try {
+    const [prev, para, next] = await Promise.all([
+      c.paragraph > 1 ? fetchParagraph(c.file, c.paragraph - 1) : null,
+      fetchParagraph(c.file, c.paragraph),
+      fetchParagraph(c.file, c.paragraph + 1),
+    ]);
+    if (state.panelCitation !== c) return;
+    if (!para) throw new ApiError(404, "not_found", `no such paragraph: ${c.file} ${c.paragraph}`);
+    const section = el("section", "context");
+    section.setAttribute("aria-label", label(lang, "context"));
+    if (prev) {
+      const p = el("p", "para around", prev.text);
+      p.dir = "auto";
+      section.append(p);
+    }
+    const { node, mark } = highlightedParagraph(para.text, para.char_start, c.char_start, c.char_end);
+    node.dataset.paragraph = String(para.paragraph);
+    section.append(node);
+    if (next) {
+      const p = el("p", "para around", next.text);
+      p.dir = "auto";
+      section.append(p);
+    }
+    body.replaceChildren(section);
+    mark.scrollIntoView({ block: "center" });
+  } catch (error) {
+    if (state.panelCitation !== c) return;
+    const p = el("p", "error", `${label(lang, "errorPrefix")} ${error.message}`);
+    p.setAttribute("role", "alert");
+    body.replaceChildren(p);
+  }
+}
+
+async function openWholeDocument() {
+  const c = state.panelCitation;
+  const lang = state.panelLang;
+  if (!c) return;
+  const body = $("citation-body");
+  body.replaceChildren(el("p", "hint", label(lang, "loadingContext")));
+  try {
+    const [doc, para] = await Promise.all([getJson(documentPath(c.file, "text")), fetchParagraph(c.file, c.paragraph)]);
+    if (state.panelCitation !== c) return;
+    const text = doc.text;
+    const len = cpLength(text);
+    const pStart = para ? para.char_start : c.char_start;
+    const pEnd = para ? para.char_end : c.char_end;
+    const whole = el("div", "whole-text");
+    whole.dir = "auto";
+    const cited = el("span", "cited-paragraph");
+    cited.id = "cited-paragraph";
+    cited.append(cpSlice(text, pStart, c.char_start), el("mark", null, cpSlice(text, c.char_start, c.char_end)),
+      cpSlice(text, c.char_end, pEnd));
+    whole.append(cpSlice(text, 0, pStart), cited, cpSlice(text, pEnd, len));
+    body.replaceChildren(whole);
+    $("citation-panel").classList.add("whole");
+    $("citation-whole").hidden = true;
+    $("citation-back").hidden = false;
+    $("citation-back").textContent = label(lang, "backToCitation");
+    cited.scrollIntoView({ block: "center" });
+    $("citation-back").focus();
+  } catch (error) {
+    const p = el("p", "error", `${label(lang, "errorPrefix")} ${error.message}`);
+    p.setAttribute("role", "alert");
+    body.replaceChildren(p);
+  }
+}
+
+function closeCitation() {
+  const panel = $("citation-panel");
+  if (panel.open) panel.close();
+}
+
+// ----------------------------------------------------------------- documents
+
+async function refreshDocuments() {
+  const lang = state.lang;
+  const list = $("documents-list");
+  try {
+    const data = await getJson("/v1/documents");
+    list.replaceChildren();
+    if (!data.documents.length) {
+      const row = el("tr");
+      const cell = el("td", "hint", label(lang, "noDocuments"));
+      cell.colSpan = 5;
+      row.append(cell);
+      list.append(row);
+    }
+    for (const d of data.documents) {
+      const row = el("tr");
+      row.dataset.file = d.file;
+      const name = el("td", "doc-name");
+      const strong = el("span", "file", d.file);
+      strong.dir = "auto";
+      name.append(strong);
+      if (d.title && d.title !== d.file) {
+        const title = el("span", "title", d.title);
+        title.dir = "auto";
+        name.append(title);
+      }
+      const del = el("button", "delete", label(lang, "delete"));
+      del.type = "button";
+      del.setAttribute("aria-label", label(lang, "deleteLabel", d.file));
+      del.addEventListener("click", () => deleteDocument(d.file));
+      const actions = el("td");
+      actions.append(del);
+      row.append(name, el("td", "num", d.paragraphs), el("td", "num", formatSize(d.size, lang)),
+        el("td", "date", formatDate(d.indexed_at)), actions);
+      list.append(row);
+    }
+  } catch (error) {
+    setDocStatus(`${label(lang, "errorPrefix")} ${error.message}`, true);
+  }
+}
+
+function setDocStatus(text, isError = false) {
+  const status = $("documents-status");
+  status.textContent = text;
+  status.classList.toggle("error", isError);
+}
+
+async function deleteDocument(file) {
+  const lang = state.lang;
+  if (!window.confirm(label(lang, "confirmDelete", file))) return;
+  try {
+    await request(documentPath(file), { method: "DELETE" });
+    setDocStatus(label(lang, "deleted", file));
+  } catch (error) {
+    setDocStatus(`${label(lang, "errorPrefix")} ${error.message}`, true);
+  }
+  await refreshDocuments();
+  $("upload-input").focus();
+}
+
+async function uploadFiles(files) {
+  const lang = state.lang;
+  const panel = $("documents-panel");
+  if (!panel.open) openDocuments();
+  for (const file of files) {
+    setDocStatus(label(lang, "uploading", file.name));
+    panel.classList.add("busy");
+    try {
+      const form = new FormData();
+      form.append("file", file, file.name);
+      const info = await (await request("/v1/documents", { method: "POST", body: form })).json();
+      setDocStatus(label(lang, "uploaded", info.file, info.paragraphs));
+    } catch (error) {
+      setDocStatus(`${label(lang, "errorPrefix")} ${file.name}: ${error.message}`, true);
+      break;
+    } finally {
+      panel.classList.remove("busy");
+    }
+  }
+  await refreshDocuments();
+}
+
+let documentsReturn = null;
+
+function openDocuments() {
+  const panel = $("documents-panel");
+  documentsReturn = document.activeElement;
+  setDocStatus("");
+  panel.dir = dirOf(state.lang);
+  if (!panel.open) panel.showModal();
+  $("documents-close").focus();
+  refreshDocuments();
+}
+
+// --------------------------------------------------------------------- wiring
+
+function wire() {
+  const form = $("ask-form");
+  const question = $("question");
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    const text = question.value;
+    if (!text.trim() || state.busy || !state.ready) return;
+    question.value = "";
+    question.dir = dirOf(state.lang);
+    ask(text);
+  });
+  const syncDir = () => { question.dir = question.value.trim() ? "auto" : dirOf(state.lang); };
+  question.addEventListener("input", syncDir);
+  syncDir();
+  question.addEventListener("keydown", (event) => {
+    if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
+      event.preventDefault();
+      form.requestSubmit();
+    }
+  });
+  $("new-conversation").addEventListener("click", newConversation);
+  $("switch-language").addEventListener("click", () => setLanguage(state.lang === "ar" ? "en" : "ar"));
+
+  const panel = $("citation-panel");
+  trapFocus(panel);
+  $("citation-close").addEventListener("click", closeCitation);
+  $("citation-whole").addEventListener("click", openWholeDocument);
+  $("citation-back").addEventListener("click", () => {
+    const c = state.panelCitation;
+    if (c) openCitation(c, state.panelLang, state.panelReturn);
+  });
+  panel.addEventListener("close", () => {
+    state.panelCitation = null;
+    const opener = state.panelReturn;
+    if (opener && opener.isConnected) opener.focus();
+  });
+  panel.addEventListener("click", (event) => { if (event.target === panel) closeCitation(); });
+
+  const docs = $("documents-panel");
+  trapFocus(docs);
+  $("open-documents").addEventListener("click", openDocuments);
+  $("documents-close").addEventListener("click", () => docs.close());
+  docs.addEventListener("close", () => { if (documentsReturn && documentsReturn.isConnected) documentsReturn.focus(); });
+  docs.addEventListener("click", (event) => { if (event.target === docs) docs.close(); });
+  $("upload-input").addEventListener("change", (event) => {
+    const files = [...event.target.files];
+    event.target.value = "";
+    if (files.length) uploadFiles(files);
+  });
+  trapFocus($("key-dialog"));
+
+  // drag and drop anywhere on the page
+  let depth = 0;
+  const overlay = $("drop-overlay");
+  const hasFiles = (event) => event.dataTransfer && [...event.dataTransfer.types].includes("Files");
+  document.addEventListener("dragenter", (event) => {
+    if (!hasFiles(event)) return;
+    depth += 1;
+    overlay.hidden = false;
+  });
+  document.addEventListener("dragleave", () => {
+    depth = Math.max(0, depth - 1);
+    if (!depth) overlay.hidden = true;
+  });
+  document.addEventListener("dragover", (event) => { if (hasFiles(event)) event.preventDefault(); });
+  document.addEventListener("drop", (event) => {
+    if (!hasFiles(event)) return;
+    event.preventDefault();
+    depth = 0;
+    overlay.hidden = true;
+    const files = [...event.dataTransfer.files];
+    if (files.length) uploadFiles(files);
+  });
+  document.addEventListener("keydown", (event) => { if (event.key === "Escape") hideCard(); });
+}
+
+async function main() {
+  setLanguage(initialLanguage());
+  wire();
+  $("ask-button").disabled = true;
+  await waitReady();
+  $("ask-button").disabled = !state.ready;
+  document.body.dataset.ready = String(state.ready);
+  const q = new URLSearchParams(location.search).get("q");
+  if (state.ready && q && q.trim()) await ask(q);
+  $("question").focus();
+}
+
+main();
