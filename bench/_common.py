@@ -27,13 +27,13 @@ from urllib.parse import quote
 
 import httpx
 
+from settings import apply_runtime_defaults
+
 ROOT = Path(__file__).resolve().parents[1]
 GOLD = ROOT / "evals" / "data" / "seeds_gold.jsonl"
 SEEDS = ROOT / "seeds"
 
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
+apply_runtime_defaults()
 
 
 # --------------------------------------------------------------------------- questions

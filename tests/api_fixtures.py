@@ -7,7 +7,6 @@ process cwd never matters.
 
 from __future__ import annotations
 
-import os
 import shutil
 import socket
 import threading
@@ -17,9 +16,9 @@ from typing import Any
 
 import httpx
 
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
+from settings import apply_runtime_defaults
+
+apply_runtime_defaults()
 
 ROOT = Path(__file__).resolve().parents[1]
 SEEDS = ROOT / "seeds"
