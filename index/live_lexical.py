@@ -87,7 +87,6 @@ class LexicalFollower:
         self.catalog_path = catalog_path
         self.on_built = on_built
         self.analyzer = CachingAnalyzer()
-        self.builds = 0
         self._cond = threading.Condition()
         self._wanted = False
         self._busy = False
@@ -126,7 +125,6 @@ class LexicalFollower:
                     with catalog.snapshot():
                         lexical = self.analyzer.build(catalog)
                     self.on_built(lexical)
-                    self.builds += 1
                 except Exception:  # noqa: BLE001 - keep serving the previous index
                     log.exception("rebuilding the lexical index failed")
                 finally:

@@ -110,8 +110,6 @@ class CatalogSync:
         self.min_interval_s = min_interval_s
         self._lock = threading.Lock()
         self._checked_at = float("-inf")
-        self.checks = 0
-        self.syncs = 0
 
     @property
     def version(self) -> str:
@@ -124,14 +122,12 @@ class CatalogSync:
             if not force and now - self._checked_at < self.min_interval_s:
                 return False
             self._checked_at = now
-            self.checks += 1
             remote = self.shared.version()
             if remote == self.version and not force:
                 return False
             before = self.version
             manifest = sync_catalog(self.shared, self.catalog)
             if manifest.version != before:
-                self.syncs += 1
                 log.info("catalog synced to server version %s (%d documents)", manifest.version[:8],
                          len(manifest.files))
                 return True
