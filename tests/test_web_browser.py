@@ -18,6 +18,7 @@ from urllib.parse import quote
 
 import httpx
 import pytest
+from playwright.sync_api import expect
 
 from tests.api_fixtures import HTTP_DEFAULTS, ROOT, LiveServer, make_settings
 
@@ -345,8 +346,9 @@ def test_dropped_document_with_markup_renders_as_text(live, api, open_page):
             document.body.dispatchEvent(new DragEvent('drop', {dataTransfer: dt, bubbles: true, cancelable: true}));
         }""", [XSS_NAME, XSS_TEXT])
         page.wait_for_selector("#documents-panel[open]")
-        page.wait_for_function("name => [...document.querySelectorAll('#documents-list tr')]"
-                               ".some(r => r.dataset.file === name)", arg=XSS_NAME, timeout=60_000)
+        # locator waits, not wait_for_function: its polling evaluates a string, which the page's
+        # CSP (no unsafe-eval) rightly refuses
+        expect(page.locator("#documents-list tr").filter(has_text=XSS_NAME).first).to_be_attached(timeout=60_000)
         assert page.locator("#drop-overlay").is_hidden()
         names = page.locator("#documents-list .file").all_text_contents()
         assert XSS_NAME in names
@@ -381,7 +383,7 @@ def test_api_key_prompt_keeps_the_key_for_the_tab(tmp_path, open_page):
         assert "needs an API key" in page.text_content("#key-message")
         page.fill("#key-input", "wrong")
         page.press("#key-input", "Enter")
-        page.wait_for_function("document.getElementById('key-message').textContent.includes('not accepted')")
+        expect(page.locator("#key-message")).to_contain_text("not accepted")
         assert "invalid API key" in page.text_content("#key-message")
         page.fill("#key-input", "the-key")
         page.press("#key-input", "Enter")
@@ -448,7 +450,7 @@ def test_rate_limited_ask_is_retried(tmp_path, open_page):
         ask(page, "two")
         page.fill("#question", "three")
         page.press("#question", "Enter")
-        page.wait_for_function("document.getElementById('status-text').textContent.includes('retrying in')")
+        expect(page.locator("#status-text")).to_contain_text("retrying in")
         page.wait_for_selector("body[data-answers='3']", timeout=30_000)
         assert page.locator(".message .error").count() == 0
         assert page.locator("#status").is_hidden()
