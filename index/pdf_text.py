@@ -1,0 +1,411 @@
+"""PDF (text layer) to paragraphs in logical reading order, page by page, with pypdfium2.
+
+Why pypdfium2 (PDFium, Apache-2.0/BSD-3-Clause): measured best of pypdfium2, pdfminer.six
+and pypdf on Arabic and English PDFs from LibreOffice and Chromium (bench/pdf_extractors.py),
+and it gives every glyph's box, which the repair below needs. PyMuPDF is AGPL: not used.
+
+Per line we take PDFium's characters with their boxes, group combining marks and ligature
+glyphs into clusters, sort the clusters left to right by position (the visual order, whatever
+order the producer wrote them in) and turn that into logical order (index.bidi_text). Lines
+become paragraphs by layout (vertical gaps, font size, short last lines, indentation, column
+jumps); a paragraph that runs over a page break is joined and spans both pages. Lines at the
+top or bottom of pages that repeat across pages (digits ignored), and bare page numbers there,
+are flagged as boilerplate.
+"""
+
+from __future__ import annotations
+
+import re
+import statistics
+import threading
+import time
+import unicodedata
+from dataclasses import dataclass, field
+
+from index.bidi_text import clean_text, join_lines, line_is_rtl, visual_to_logical
+from index.extracted import Block, Extraction, ExtractError
+
+__all__ = ["extract_pdf", "looks_like_pdf"]
+
+# PDFium is not thread-safe: one document at a time per process.
+_PDFIUM_LOCK = threading.Lock()
+_TERMINAL = tuple(".!?؟:;»\"”)…۔")
+_PAGE_NUMBER_RE = re.compile(
+    r"(?:(?:page|p\.|صفحة|الصفحة)\s*)?[-–—]?\s*(?:\d+|[ivxlc]+)\s*[-–—]?"
+    r"(?:\s*(?:/|of|من)\s*\d+)?", re.IGNORECASE)
+_DIGITS_RE = re.compile(r"\d+")
+
+
+def looks_like_pdf(data: bytes) -> bool:
+    """PDF readers accept the ``%PDF-`` header anywhere in the first KiB."""
+    return b"%PDF-" in data[:1024]
+
+
+@dataclass(slots=True)
+class _Line:
+    text: str
+    x0: float
+    x1: float
+    y0: float
+    y1: float
+    size: float
+    rtl: bool
+    visual: list[str] = field(default_factory=list)  # clusters and spaces, left to right
+    boilerplate: bool = False
+
+    def logical(self, *, rtl: bool) -> str:
+        """The line's text in logical order for a paragraph of base direction ``rtl``."""
+        return " ".join("".join(visual_to_logical(self.visual, rtl=rtl)).split())
+
+    @property
+    def width(self) -> float:
+        return self.x1 - self.x0
+
+    @property
+    def yc(self) -> float:
+        return (self.y0 + self.y1) / 2
+
+
+@dataclass(slots=True)
+class _Para:
+    lines: list[_Line]
+    page_start: int
+    page_end: int
+    boilerplate: bool = False
+    col: tuple[float, float] = field(default=(0.0, 0.0))
+
+
+# ----------------------------------------------------------------------------- characters
+def _page_lines(textpage, raw) -> list[_Line]:  # noqa: ANN001 - pypdfium2 objects
+    import pypdfium2.raw as pdfium_c
+
+    n = textpage.count_chars()
+    rows: list[list[tuple[str, tuple[float, float, float, float] | None, float]]] = [[]]
+    i = 0
+    while i < n:
+        u = pdfium_c.FPDFText_GetUnicode(raw, i)
+        index = i
+        i += 1
+        if 0xD800 <= u < 0xDC00 and i < n:
+            low = pdfium_c.FPDFText_GetUnicode(raw, i)
+            if 0xDC00 <= low < 0xE000:
+                u = 0x10000 + ((u - 0xD800) << 10) + (low - 0xDC00)
+                i += 1
+        if 0xD800 <= u < 0xE000 or u == 0:
+            continue
+        ch = chr(u)
+        if ch in "\r\n":
+            if rows[-1]:
+                rows.append([])
+            continue
+        generated = bool(pdfium_c.FPDFText_IsGenerated(raw, index))
+        # Loose (advance) boxes abut inside words, so gaps between them are word spaces; a
+        # combining mark has no advance, so its ink box says which letter it sits on.
+        box = None if generated else tuple(textpage.get_charbox(index, loose=not unicodedata.combining(ch)))
+        size = pdfium_c.FPDFText_GetFontSize(raw, index)
+        rows[-1].append((ch, box, size))
+    return [line for line in (_line(r) for r in rows if r) if line is not None]
+
+
+def _line(chars: list[tuple[str, tuple[float, float, float, float] | None, float]]) -> _Line | None:
+    inked = [(ch, box, size) for ch, box, size in chars if box is not None and not ch.isspace()]
+    if not inked:
+        return None
+    size = statistics.median(s for _, _, s in inked) or 1.0
+    # Clusters: a base character with its combining marks, or the characters of one glyph.
+    clusters: list[list] = []  # [text, box]
+    marks: list[tuple[str, tuple[float, float, float, float] | None, int]] = []  # mark, box, cluster before
+    n_spaces = 0
+    for ch, box, _size in chars:
+        if ch.isspace():
+            n_spaces += 1
+        elif unicodedata.combining(ch) and clusters:
+            marks.append((ch, box, len(clusters) - 1))
+        elif clusters and box is not None and box == clusters[-1][1]:
+            clusters[-1][0] += ch  # several characters of one glyph (a ligature)
+        else:
+            clusters.append([ch, box])
+    # A combining mark joins the base glyph it sits on: the one its ink overlaps most, else
+    # (producers that map a mark and its base to each other's glyphs) the nearest base on its
+    # right for Arabic, on its left otherwise; without boxes, the base before it in the stream.
+    for ch, box, before in marks:
+        target = before
+        if box is not None:
+            width = max(box[2] - box[0], 1e-6)
+            centre = (box[0] + box[2]) / 2
+            arabic = 0x0610 <= ord(ch) <= 0x06ED
+            best_overlap, nearest = 0.0, None
+            for k, (_, b) in enumerate(clusters):
+                if b is None:
+                    continue
+                overlap = min(b[2], box[2]) - max(b[0], box[0])
+                if overlap > best_overlap:
+                    best_overlap, target = overlap, k
+                side = (b[0] + b[2]) / 2 - centre
+                if (side > 0) == arabic and (nearest is None or abs(side) < nearest[0]):
+                    nearest = (abs(side), k)
+            if best_overlap < 0.5 * width:
+                target = nearest[1] if nearest is not None else before
+        clusters[target][0] += ch
+    # A character without a box takes its stream neighbour's (PDFium rarely generates these).
+    for k, cl in enumerate(clusters):
+        if cl[1] is None:
+            near = [c[1] for c in clusters[max(0, k - 1):k + 2] if c[1] is not None]
+            cl[1] = near[0] if near else (0.0, 0.0, 0.0, 0.0)
+    clusters.sort(key=lambda cl: (cl[1][0] + cl[1][2]) / 2)
+    # Word spaces go into the widest gaps between glyphs, as many as the line has spaces: the
+    # producers' own space positions are unreliable in right-to-left text.
+    gaps = sorted(((clusters[k + 1][1][0] - clusters[k][1][2], k) for k in range(len(clusters) - 1)),
+                  reverse=True)
+    cut = {k for gap, k in gaps[:n_spaces] if gap > 0.08 * size}
+    cut |= {k for gap, k in gaps[n_spaces:] if gap > 0.6 * size}  # a wide gap is a space anyway
+    visual: list[str] = []
+    for k, cl in enumerate(clusters):
+        text = clean_text(cl[0])
+        if text:
+            visual.append(text)
+        if k in cut:
+            visual.append(" ")
+    rtl = line_is_rtl("".join(visual))
+    text = " ".join("".join(visual_to_logical(visual, rtl=rtl)).split())
+    if not text:
+        return None
+    return _Line(
+        text=text,
+        x0=min(b[0] for _, b, _ in inked), x1=max(b[2] for _, b, _ in inked),
+        y0=min(b[1] for _, b, _ in inked), y1=max(b[3] for _, b, _ in inked),
+        size=size, rtl=rtl, visual=visual,
+    )
+
+
+# ----------------------------------------------------------------------------- layout
+def _column(line: _Line, lines: list[_Line]) -> tuple[float, float]:
+    """The x-extent of the text column ``line`` is in (lines overlapping it horizontally)."""
+    x0, x1 = line.x0, line.x1
+    for other in lines:
+        if other.boilerplate:
+            continue
+        overlap = min(line.x1, other.x1) - max(line.x0, other.x0)
+        if overlap > 0.5 * min(line.width, other.width):
+            x0, x1 = min(x0, other.x0), max(x1, other.x1)
+    return x0, x1
+
+
+def _ref_pitch(lines: list[_Line]) -> float | None:
+    pitches = []
+    for a, b in zip(lines, lines[1:]):
+        size = max(a.size, b.size)
+        pitch = a.yc - b.yc
+        if abs(a.size - b.size) <= 0.15 * size and 0.8 * size <= pitch <= 3 * size:
+            pitches.append(pitch)
+    if not pitches:
+        return None
+    pitches.sort()
+    return pitches[len(pitches) // 4]
+
+
+def _room_for(a: _Line, b: _Line, col: tuple[float, float]) -> bool:
+    """True when ``b``'s first word would have fitted at the end of ``a``: ``a`` ended a paragraph."""
+    words = b.text.split()
+    if not words:
+        return False
+    em = b.width / max(1, len(b.text))
+    return em * (len(words[0]) + 1.5) < (col[1] - col[0]) - a.width
+
+
+def _full(line: _Line, col: tuple[float, float], ratio: float) -> bool:
+    return line.width >= ratio * (col[1] - col[0])
+
+
+def _breaks(a: _Line, b: _Line, col_a: tuple[float, float], col_b: tuple[float, float],
+            pitch: float | None) -> bool:
+    """True when line ``b`` starts a new paragraph after line ``a`` (same page)."""
+    size = max(a.size, b.size)
+    if a.boilerplate or b.boilerplate:
+        return True
+    if b.y1 > a.y0 + 0.5 * size:  # moved up: the next column (or a float)
+        return True
+    if min(a.x1, b.x1) - max(a.x0, b.x0) <= 0:  # side by side: another column
+        return True
+    if abs(a.size - b.size) > 0.15 * size:
+        return True
+    if pitch is not None and (a.yc - b.yc) > 1.3 * pitch:
+        return True
+    if (a.yc - b.yc) > 2.2 * size:
+        return True
+    if _room_for(a, b, col_a):
+        return True
+    if a.text.endswith(_TERMINAL) and not _full(a, col_a, 0.6):
+        return True
+    return _indented(b, col_b) and not _indented(a, col_a)
+
+
+def _indented(line: _Line, col: tuple[float, float]) -> bool:
+    """A first-line indent: 1.5 to 6 ems in from the column edge the line's script starts at."""
+    inset = (col[1] - line.x1) if line.rtl else (line.x0 - col[0])
+    return 1.5 * line.size < inset < 6 * line.size
+
+
+def _flag_boilerplate(pages: list[list[_Line]]) -> None:
+    """Flag running headers/footers (repeated, digits ignored) and page numbers at page edges."""
+    edges: list[list[_Line]] = []
+    for lines in pages:
+        by_y = sorted(lines, key=lambda ln: -ln.yc)
+        edge = by_y[:2] + by_y[-2:] if len(by_y) > 4 else by_y
+        edges.append(list({id(ln): ln for ln in edge}.values()))
+    counts: dict[str, int] = {}
+    for edge in edges:
+        for key in {_DIGITS_RE.sub("#", ln.text) for ln in edge}:
+            counts[key] = counts.get(key, 0) + 1
+    n_pages = len([p for p in pages if p])
+    for lines, edge in zip(pages, edges):
+        if not lines:
+            continue
+        top = max(lines, key=lambda ln: ln.yc)
+        bottom = min(lines, key=lambda ln: ln.yc)
+        for ln in edge:
+            repeated = n_pages >= 2 and counts[_DIGITS_RE.sub("#", ln.text)] >= max(2, n_pages / 2)
+            page_no = ln in (top, bottom) and _PAGE_NUMBER_RE.fullmatch(ln.text) is not None
+            if repeated or page_no:
+                ln.boilerplate = True
+
+
+def _continues(before: _Para, after: _Para) -> bool:
+    """True when ``after`` (top of the next column or page) carries on paragraph ``before``."""
+    a, b = before.lines[-1], after.lines[0]
+    return (not a.text.endswith(_TERMINAL) and not _room_for(a, b, before.col)
+            and abs(a.size - b.size) <= 0.15 * max(a.size, b.size) and not _indented(b, after.col))
+
+
+def _page_paragraphs(lines: list[_Line], page: int) -> list[_Para]:
+    pitch = _ref_pitch([ln for ln in lines if not ln.boilerplate])
+    cols = [_column(ln, lines) for ln in lines]
+    paras: list[_Para] = []
+    last_body: _Para | None = None
+    for k, line in enumerate(lines):
+        if paras and not _breaks(lines[k - 1], line, cols[k - 1], cols[k], pitch):
+            paras[-1].lines.append(line)
+            continue
+        para = _Para([line], page, page, line.boilerplate, cols[k])
+        # The first line of the next column may carry on the last paragraph of the previous one.
+        if (last_body is not None and not line.boilerplate and k
+                and line.y1 > lines[k - 1].y0 + 0.5 * line.size and _continues(last_body, para)):
+            last_body.lines.append(line)
+            continue
+        paras.append(para)
+        if not para.boilerplate:
+            last_body = para
+    return paras
+
+
+def _assemble(pages: list[list[_Line]]) -> list[_Para]:
+    _flag_boilerplate(pages)
+    out: list[_Para] = []
+    last_body: _Para | None = None
+    for number, lines in enumerate(pages, start=1):
+        paras = _page_paragraphs(lines, number)
+        first_body = next((p for p in paras if not p.boilerplate), None)
+        if last_body is not None and first_body is not None and last_body.page_end == number - 1:
+            if _continues(last_body, first_body):
+                last_body.lines.extend(first_body.lines)
+                last_body.page_end = number
+                paras.remove(first_body)
+        out.extend(paras)
+        body = [p for p in out if not p.boilerplate]
+        last_body = body[-1] if body else None
+    return out
+
+
+def _paragraph_rtl(para: _Para) -> bool:
+    """Base direction: from a short last line's alignment (flush right = right-to-left), else
+    from the letters (an English sentence in a right-to-left document is laid out right to left)."""
+    last = para.lines[-1]
+    col_x0, col_x1 = para.col
+    slack = (col_x1 - col_x0) - last.width
+    if slack > 2 * last.size and (len(para.lines) > 1 or slack > 0.3 * (col_x1 - col_x0)):
+        left, right = last.x0 - col_x0, col_x1 - last.x1
+        if right < 0.5 * last.size < left:
+            return True
+        if left < 0.5 * last.size < right:
+            return False
+    return line_is_rtl(" ".join(ln.text for ln in para.lines))
+
+
+# ----------------------------------------------------------------------------- entry point
+def _open_error(exc: Exception) -> ExtractError:
+    message = str(exc)
+    if "password" in message.lower():
+        return ExtractError("encrypted PDF (password-protected): cannot be read without its password")
+    if "security" in message.lower():
+        return ExtractError("PDF uses an unsupported security handler: cannot be read")
+    return ExtractError("not a valid PDF (corrupt or truncated file)")
+
+
+def _page_list(pages: list[int]) -> str:
+    shown = ", ".join(map(str, pages[:10]))
+    return shown + (f" and {len(pages) - 10} more" if len(pages) > 10 else "")
+
+
+def extract_pdf(data: bytes, *, max_pages: int, time_limit_s: float) -> Extraction:
+    """Paragraph blocks (with pages and boilerplate flags) and warnings of a PDF's text layer.
+
+    Args:
+        data: the file's bytes.
+        max_pages: a PDF with more pages is refused (ExtractError).
+        time_limit_s: extraction stops with ExtractError when it runs longer (checked per page).
+    """
+    import pypdfium2 as pdfium
+    import pypdfium2.raw as pdfium_c
+
+    if not looks_like_pdf(data):
+        if data.startswith(b"PK\x03\x04"):
+            raise ExtractError("not a PDF: the content is a ZIP archive (a .docx named .pdf?)")
+        raise ExtractError("not a PDF: no %PDF- header (the extension does not match the content?)")
+    started = time.monotonic()
+    pages: list[list[_Line]] = []
+    scanned: list[int] = []
+    unreadable: list[int] = []
+    with _PDFIUM_LOCK:
+        try:
+            doc = pdfium.PdfDocument(data)
+        except pdfium.PdfiumError as exc:
+            raise _open_error(exc) from None
+        try:
+            n_pages = len(doc)
+            if n_pages > max_pages:
+                raise ExtractError(f"too many pages: {n_pages} (limit {max_pages}, SANAD_MAX_PAGES)")
+            for index in range(n_pages):
+                if time.monotonic() - started > time_limit_s:
+                    raise ExtractError(
+                        f"extraction took longer than {time_limit_s:g} s (stopped at page {index + 1} "
+                        f"of {n_pages}; limit SANAD_EXTRACT_TIME_LIMIT_S)")
+                try:
+                    page = doc[index]
+                    textpage = page.get_textpage()
+                    lines = _page_lines(textpage, textpage.raw)
+                    if not lines and any(True for _ in page.get_objects(
+                            filter=[pdfium_c.FPDF_PAGEOBJ_IMAGE], max_depth=2)):
+                        scanned.append(index + 1)
+                    textpage.close()
+                    page.close()
+                except pdfium.PdfiumError:
+                    lines = []
+                    unreadable.append(index + 1)
+                pages.append(lines)
+        finally:
+            doc.close()
+    warnings: list[str] = []
+    if scanned:
+        which = f"page {scanned[0]} has" if len(scanned) == 1 else f"pages {_page_list(scanned)} have"
+        warnings.append(f"{which} no text layer (scanned?)")
+    if unreadable:
+        which = f"page {unreadable[0]}" if len(unreadable) == 1 else f"pages {_page_list(unreadable)}"
+        warnings.append(f"{which} could not be read")
+    blocks = []
+    for para in _assemble(pages):
+        rtl = _paragraph_rtl(para)
+        text = join_lines([ln.logical(rtl=rtl) for ln in para.lines])
+        if text:
+            blocks.append(Block(text=text, page_start=para.page_start, page_end=para.page_end,
+                                boilerplate=para.boilerplate))
+    return Extraction(blocks=tuple(blocks), warnings=tuple(warnings))
