@@ -15,6 +15,7 @@ are flagged as boilerplate.
 
 from __future__ import annotations
 
+import ctypes
 import re
 import statistics
 import threading
@@ -81,6 +82,8 @@ def _page_lines(textpage, raw) -> list[_Line]:  # noqa: ANN001 - pypdfium2 objec
 
     n = textpage.count_chars()
     rows: list[list[tuple[str, tuple[float, float, float, float] | None, float]]] = [[]]
+    baselines: list[float] = [0.0]  # each row's baseline (y of its first glyph's origin)
+    ox, oy = ctypes.c_double(), ctypes.c_double()
     i = 0
     while i < n:
         u = pdfium_c.FPDFText_GetUnicode(raw, i)
@@ -95,36 +98,147 @@ def _page_lines(textpage, raw) -> list[_Line]:  # noqa: ANN001 - pypdfium2 objec
             continue
         ch = chr(u)
         if ch in "\r\n":
-            if rows[-1]:
-                rows.append([])
-            continue
+            continue  # lines are found from the glyph boxes below, not from PDFium's breaks
         generated = bool(pdfium_c.FPDFText_IsGenerated(raw, index))
         # Loose (advance) boxes abut inside words, so gaps between them are word spaces; a
         # combining mark has no advance, so its ink box says which letter it sits on.
         box = None if generated else tuple(textpage.get_charbox(index, loose=not unicodedata.combining(ch)))
         size = pdfium_c.FPDFText_GetFontSize(raw, index)
+        row = rows[-1]
+        if box is not None and not ch.isspace() and not unicodedata.combining(ch):
+            pdfium_c.FPDFText_GetCharOrigin(raw, index, ox, oy)
+            if row and not _same_line(row, box, oy.value, size, baselines[-1]):
+                rows.append([])
+                baselines.append(oy.value)
+            elif not row:
+                baselines[-1] = oy.value
         rows[-1].append((ch, box, size))
-    return [line for line in (_line(r) for r in rows if r) if line is not None]
+    # A piece of a line written later in the stream (another font run, say) joins its line:
+    # same baseline and near it, or further (justified text) when at least three other rows of
+    # the page run across the gap between them (so the gap is no column gutter).
+    boxes = []
+    for row in rows:
+        inked = [b for ch, b, _ in row if b is not None and not ch.isspace()]
+        boxes.append((min(b[0] for b in inked), min(b[1] for b in inked),
+                      max(b[2] for b in inked), max(b[3] for b in inked)) if inked else None)
+
+    def crossed(gap0: float, gap1: float) -> bool:
+        return sum(1 for b in boxes if b is not None and b[0] < gap0 and b[2] > gap1) >= 3
+
+    def joins(entry: list, baseline: float, box: tuple[float, float, float, float], size: float) -> bool:
+        other = entry[2]
+        if other is None or abs(entry[0] - baseline) > 0.4 * max(size, 1.0):
+            return False
+        gap0, gap1 = (other[2], box[0]) if box[0] >= other[2] else (box[2], other[0])
+        return gap1 - gap0 < 1.5 * size or (gap1 - gap0 < 5 * size and crossed(gap0, gap1))
+
+    merged: list[list] = []  # [baseline, row, box, size]
+    for baseline, row, box in zip(baselines, rows, boxes):
+        if row:
+            size = max((sz for ch, b, sz in row if b is not None and not ch.isspace()), default=0.0)
+            merged.append([baseline, list(row), box, size])
+    changed = True
+    while changed:  # merge pieces pairwise until no two pieces of one line are left
+        changed = False
+        for i in range(len(merged)):
+            for j in range(i + 1, len(merged)):
+                a, b = merged[i], merged[j]
+                if a[2] is None or b[2] is None or not joins(a, b[0], b[2], max(a[3], b[3])):
+                    continue
+                a[1].append((" ", None, 0.0))
+                a[1].extend(b[1])
+                a[2] = (min(a[2][0], b[2][0]), min(a[2][1], b[2][1]), max(a[2][2], b[2][2]), max(a[2][3], b[2][3]))
+                a[3] = max(a[3], b[3])
+                del merged[j]
+                changed = True
+                break
+            if changed:
+                break
+    lines = [line for line in (_line(r) for _, r, _, _ in merged) if line is not None]
+    return _reading_order(lines)
+
+
+def _reading_order(lines: list[_Line]) -> list[_Line]:
+    """Top to bottom within each column; columns in the page's script direction.
+
+    Columns are separated by gutters: x-ranges no line crosses (lines that cross every gutter,
+    like a title over both columns, keep their place by height before the columns below them).
+    """
+    if len(lines) < 2:
+        return lines
+    spans = sorted((ln.x0, ln.x1) for ln in lines)
+    size = statistics.median(ln.size for ln in lines)
+    narrow = [ln for ln in lines if ln.width < 0.6 * (max(x1 for _, x1 in spans) - min(x0 for x0, _ in spans))]
+    gutters: list[tuple[float, float]] = []
+    reach = None
+    for x0, x1 in sorted((ln.x0, ln.x1) for ln in narrow):
+        if reach is not None and x0 - reach > 1.5 * size:
+            gutters.append((reach, x0))
+        reach = x1 if reach is None else max(reach, x1)
+    gutters = [g for g in gutters
+               if sum(1 for ln in lines if ln.x0 < g[0] and ln.x1 > g[1]) <= max(1, len(lines) // 10)]
+    if not gutters:
+        return sorted(lines, key=lambda ln: -ln.yc)
+    rtl = sum(ln.rtl for ln in lines) * 2 > len(lines)
+    edges = [g[0] for g in gutters]
+
+    def column(ln: _Line) -> int:
+        if any(ln.x0 < g[0] and ln.x1 > g[1] for g in gutters):
+            return -1  # spans the columns
+        k = sum(1 for e in edges if (ln.x0 + ln.x1) / 2 > e)
+        return len(edges) - k if rtl else k
+
+    # Spanning lines split the page into bands; in each band, columns one after the other.
+    ordered = sorted(lines, key=lambda ln: -ln.yc)
+    out: list[_Line] = []
+    band: list[_Line] = []
+    for ln in ordered + [None]:
+        if ln is None or column(ln) == -1:
+            out.extend(sorted(band, key=lambda b: (column(b), -b.yc)))
+            band = []
+            if ln is not None:
+                out.append(ln)
+        else:
+            band.append(ln)
+    return out
+
+
+def _same_line(row: list, box: tuple[float, float, float, float], baseline: float, size: float,
+               row_baseline: float) -> bool:
+    """True when a glyph (``box``, origin at ``baseline``) continues ``row``: same baseline, near."""
+    if abs(baseline - row_baseline) > 0.4 * max(size, 1.0):
+        return False
+    inked = [b for ch, b, _ in row if b is not None and not ch.isspace()]
+    if not inked:
+        return True
+    x0 = min(b[0] for b in inked)
+    x1 = max(b[2] for b in inked)
+    return max(x0 - box[2], box[0] - x1) < 1.5 * max(size, 1.0)
 
 
 def _line(chars: list[tuple[str, tuple[float, float, float, float] | None, float]]) -> _Line | None:
+    """One line from its characters in stream order (spaces included, boxes None if generated)."""
     inked = [(ch, box, size) for ch, box, size in chars if box is not None and not ch.isspace()]
     if not inked:
         return None
     size = statistics.median(s for _, _, s in inked) or 1.0
-    # Clusters: a base character with its combining marks, or the characters of one glyph.
-    clusters: list[list] = []  # [text, box]
+    # Clusters: a base character with its combining marks, or the characters of one glyph;
+    # words: the clusters between two spaces of the stream. Producers write a word's glyphs
+    # together (in visual or logical order) and a space between words, but the space glyph's
+    # own position is unreliable in right-to-left text, so words are placed by their glyphs.
+    clusters: list[list] = []  # [text, box, word]
     marks: list[tuple[str, tuple[float, float, float, float] | None, int]] = []  # mark, box, cluster before
-    n_spaces = 0
+    word = 0
     for ch, box, _size in chars:
         if ch.isspace():
-            n_spaces += 1
+            if clusters and clusters[-1][2] == word:
+                word += 1
         elif unicodedata.combining(ch) and clusters:
             marks.append((ch, box, len(clusters) - 1))
         elif clusters and box is not None and box == clusters[-1][1]:
             clusters[-1][0] += ch  # several characters of one glyph (a ligature)
         else:
-            clusters.append([ch, box])
+            clusters.append([ch, box, word])
     # A combining mark joins the base glyph it sits on: the one its ink overlaps most, else
     # (producers that map a mark and its base to each other's glyphs) the nearest base on its
     # right for Arabic, on its left otherwise; without boxes, the base before it in the stream.
@@ -135,7 +249,7 @@ def _line(chars: list[tuple[str, tuple[float, float, float, float] | None, float
             centre = (box[0] + box[2]) / 2
             arabic = 0x0610 <= ord(ch) <= 0x06ED
             best_overlap, nearest = 0.0, None
-            for k, (_, b) in enumerate(clusters):
+            for k, (_, b, _) in enumerate(clusters):
                 if b is None:
                     continue
                 overlap = min(b[2], box[2]) - max(b[0], box[0])
@@ -152,20 +266,26 @@ def _line(chars: list[tuple[str, tuple[float, float, float, float] | None, float
         if cl[1] is None:
             near = [c[1] for c in clusters[max(0, k - 1):k + 2] if c[1] is not None]
             cl[1] = near[0] if near else (0.0, 0.0, 0.0, 0.0)
-    clusters.sort(key=lambda cl: (cl[1][0] + cl[1][2]) / 2)
-    # Word spaces go into the widest gaps between glyphs, as many as the line has spaces: the
-    # producers' own space positions are unreliable in right-to-left text.
-    gaps = sorted(((clusters[k + 1][1][0] - clusters[k][1][2], k) for k in range(len(clusters) - 1)),
-                  reverse=True)
-    cut = {k for gap, k in gaps[:n_spaces] if gap > 0.08 * size}
-    cut |= {k for gap, k in gaps[n_spaces:] if gap > 0.6 * size}  # a wide gap is a space anyway
+    words: dict[int, list[list]] = {}
+    for cl in clusters:
+        words.setdefault(cl[2], []).append(cl)
+    placed = []
+    for members in words.values():
+        members.sort(key=lambda cl: (cl[1][0] + cl[1][2]) / 2)
+        placed.append((min(cl[1][0] for cl in members), max(cl[1][2] for cl in members), members))
+    placed.sort(key=lambda w: (w[0] + w[1]) / 2)
     visual: list[str] = []
-    for k, cl in enumerate(clusters):
-        text = clean_text(cl[0])
-        if text:
-            visual.append(text)
-        if k in cut:
+    previous_end: float | None = None
+    for x0, x1, members in placed:
+        if previous_end is not None:
             visual.append(" ")
+        for k, cl in enumerate(members):
+            if k and members[k][1][0] - members[k - 1][1][2] > 0.6 * size:
+                visual.append(" ")  # a wide gap inside a stream word is a space all the same
+            text = clean_text(cl[0])
+            if text:
+                visual.append(text)
+        previous_end = x1
     rtl = line_is_rtl("".join(visual))
     text = " ".join("".join(visual_to_logical(visual, rtl=rtl)).split())
     if not text:
