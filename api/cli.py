@@ -81,6 +81,10 @@ def _print_answer(answer) -> None:  # noqa: ANN001
         print()
     for c in answer.citations:
         lines = f"line {c.line_start}" if c.line_start == c.line_end else f"lines {c.line_start}-{c.line_end}"
+        if c.page_start is not None:  # paged formats (.pdf): the page, as people find it in the file
+            pages = f"{c.page_start}" if c.page_end in (None, c.page_start) else f"{c.page_start}-{c.page_end}"
+            print(f"[{c.ref}] {c.file} p. {pages} ¶{c.paragraph}: {c.quote}")
+            continue
         print(f"[{c.ref}] {c.file} ¶{c.paragraph} ({lines}): {c.quote}")
     for claim in getattr(answer, "unsupported_claims", []):
         print(f"unsupported (marker removed): {claim}", file=sys.stderr)

@@ -19,6 +19,9 @@ from pydantic import BaseModel, Field
 from api.errors import ERROR_SCHEMA, ApiError
 from index.paragraphs import SUPPORTED_SUFFIXES
 
+#: formats that are uploaded as files (multipart), never as JSON text
+BINARY_SUFFIXES = (".pdf", ".docx")
+
 MAX_NAME_CHARS = 255
 MAX_PATH_CHARS = 1024
 _DRIVE_RE = re.compile(r"^[A-Za-z]:")
@@ -77,7 +80,7 @@ class DocumentInfo(BaseModel):
     file: str = Field(..., description="path relative to its corpus root (or to the uploads folder)")
     paragraphs: int = Field(..., description="number of paragraphs")
     sha256: str
-    kind: str = Field(..., description="txt | md | html")
+    kind: str = Field(..., description="txt | md | html | pdf | docx")
     title: str
     size: int = Field(..., description="bytes of the source file")
     indexed_at: float = Field(..., description="Unix time it was (re)indexed")
@@ -98,6 +101,8 @@ class ParagraphOut(BaseModel):
     char_end: int
     text: str
     boilerplate: bool
+    page_start: int | None = Field(None, description="1-based first page (paged formats: .pdf); null elsewhere")
+    page_end: int | None = Field(None, description="1-based last page; null for unpaged formats")
 
 
 class UploadJson(BaseModel):
@@ -157,6 +162,9 @@ def build_router(service) -> APIRouter:  # noqa: ANN001 - api.service.Service (n
                 raise ApiError(422, "JSON upload needs {\"file\": name, \"text\": str}: "
                                + str(exc).splitlines()[0]) from None
             name, data = payload.file, payload.text.encode("utf-8")
+            if PurePosixPath(name).suffix.lower() in BINARY_SUFFIXES:
+                raise ApiError(415, f"send {PurePosixPath(name).suffix.lower()} files as multipart/form-data "
+                               "(field `file`); the JSON upload takes text only")
         else:
             raise ApiError(415, f"send multipart/form-data or application/json, not {ctype}")
         info, created = await run_in_threadpool(service.add_document, name, data)

@@ -8,6 +8,12 @@ from typing import Annotated, Literal
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from index.extracted import (
+    DEFAULT_EXTRACT_TIME_LIMIT_S,
+    DEFAULT_MAX_PAGES,
+    DEFAULT_MAX_UNPACKED_BYTES,
+    ExtractLimits,
+)
 from index.model_fetch import default_models_dir
 
 #: the name that means "the verified EmbeddingGemma folder assembled by index.model_fetch"
@@ -26,6 +32,17 @@ class Settings(BaseSettings):
         description="folders or files `sanad index` reads when given no path",
     )
     max_file_bytes: int = Field(10_000_000, gt=0, description="larger files are skipped with a message")
+    max_pages: int = Field(
+        DEFAULT_MAX_PAGES, gt=0, description="PDFs with more pages are skipped with a message"
+    )
+    extract_time_limit_s: float = Field(
+        DEFAULT_EXTRACT_TIME_LIMIT_S, gt=0,
+        description="a PDF whose text takes longer to extract is skipped with a message (checked per page)",
+    )
+    max_unpacked_bytes: int = Field(
+        DEFAULT_MAX_UNPACKED_BYTES, gt=0,
+        description=".docx files that would unpack to more bytes (zip bombs) are skipped with a message",
+    )
 
     # --- embedding ----------------------------------------------------------------------
     embed_model: str = Field(
@@ -135,6 +152,12 @@ class Settings(BaseSettings):
         if isinstance(value, str):
             return [p.strip() for p in value.split(",") if p.strip()]
         return value
+
+    @property
+    def extract_limits(self) -> ExtractLimits:
+        """The limits the PDF/DOCX extractors run under."""
+        return ExtractLimits(max_pages=self.max_pages, time_limit_s=self.extract_time_limit_s,
+                             max_unpacked_bytes=self.max_unpacked_bytes)
 
     @property
     def catalog_path(self) -> Path:

@@ -304,7 +304,8 @@ class Indexer:
             todo: list[tuple[ParsedDocument, list[Chunk], int, bool]] = []
             for source in sources:
                 try:
-                    doc = load_document(source.path, root=_root_of(source), max_bytes=self.settings.max_file_bytes)
+                    doc = load_document(source.path, root=_root_of(source), max_bytes=self.settings.max_file_bytes,
+                                        limits=self.settings.extract_limits)
                     size = source.path.stat().st_size
                 except DocumentError as exc:
                     report.errors[source.file] = str(exc)
@@ -316,7 +317,9 @@ class Indexer:
                 if manifest.get(doc.file) == doc.sha256:
                     report.unchanged.append(doc.file)
                     continue
-                if not doc.paragraphs:
+                if doc.warnings:
+                    report.warnings[doc.file] = "; ".join(doc.warnings)
+                elif not doc.paragraphs:
                     report.warnings[doc.file] = "empty file: no paragraphs to index"
                 todo.append((doc, build_chunks(doc), size, doc.file in manifest))
 

@@ -262,4 +262,5 @@ class ExtractiveComposer:
             line_end=line_end, char_start=para.char_start + quote.start,
             char_end=para.char_start + quote.end, quote=text, score=round(quote.score, 4),
             url=paragraph_url(para.file, para.paragraph),
+            page_start=para.page_start, page_end=para.page_end,
         )
