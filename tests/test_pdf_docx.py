@@ -316,3 +316,50 @@ def test_load_document_passes_limits(tmp_path: Path) -> None:
     with pytest.raises(DocumentError, match="too many pages"):
         load_document(tmp_path / "r.pdf", root=tmp_path, limits=ExtractLimits(max_pages=1))
     assert load_document(tmp_path / "r.pdf", root=tmp_path).kind == "pdf"
+
+
+@pytest.mark.integration
+def test_upload_pdf_and_docx_over_http(tmp_path: Path) -> None:
+    """Real uvicorn on 127.0.0.1 (hashing embedder): multipart uploads, pages in /paragraphs,
+    bad files 400 with their message, and the JSON upload stays text-only (415)."""
+    import httpx
+
+    from tests.api_fixtures import LiveServer, make_settings
+
+    live = LiveServer(make_settings(tmp_path / "data", embed_model="hash")).start()
+    try:
+        with httpx.Client(base_url=live.url, timeout=60) as client:
+            r = client.post("/v1/documents", files={"file": ("reports/ar_lo.pdf", (DOCS / "ar_lo.pdf").read_bytes(),
+                                                             "application/pdf")})
+            assert r.status_code == 201, r.text
+            assert r.json()["kind"] == "pdf" and r.json()["paragraphs"] == len(parse("ar_lo.pdf").paragraphs)
+            doc = parse("ar_lo.pdf")
+            target = next(p for p in doc.paragraphs if "الصادرات" in p.text)
+            got = client.get(f"/v1/documents/reports%2Far_lo.pdf/paragraphs/{target.paragraph}").json()
+            assert (got["page_start"], got["page_end"], got["text"]) == (3, 3, target.text)
+            r = client.post("/v1/documents", files={"file": ("ar.docx", (DOCS / "ar.docx").read_bytes())})
+            assert r.status_code == 201 and r.json()["kind"] == "docx"
+            got = client.get("/v1/documents/ar.docx/paragraphs/1").json()
+            assert got["page_start"] is None and got["text"] == "الناتو وروسيا"
+            r = client.post("/v1/documents", files={"file": ("x.pdf", (DOCS / "bad_encrypted.pdf").read_bytes())})
+            assert r.status_code == 400 and "encrypted PDF" in r.json()["error"]["message"]
+            r = client.post("/v1/documents", files={"file": ("s.pdf", _image_only_pdf())})
+            assert r.status_code == 400
+            assert r.json()["error"]["message"] == ("the document has no text to index "
+                                                    "(page 1 has no text layer (scanned?))")
+            r = client.post("/v1/documents", json={"file": "y.pdf", "text": "hello"})
+            assert r.status_code == 415 and "multipart/form-data" in r.json()["error"]["message"]
+    finally:
+        live.stop()
+
+
+def _image_only_pdf() -> bytes:
+    """The scanned page of scanned.pdf on its own."""
+    import pypdfium2 as pdfium
+
+    src = pdfium.PdfDocument((DOCS / "scanned.pdf").read_bytes())
+    out = pdfium.PdfDocument.new()
+    out.import_pages(src, [1])
+    buf = io.BytesIO()
+    out.save(buf)
+    return buf.getvalue()
