@@ -149,12 +149,17 @@ def _levels(classes: list[str], base: int) -> list[int]:
     return levels
 
 
-def visual_to_logical(clusters: Sequence[str], *, rtl: bool | None = None) -> list[str]:
+_MIRRORS = dict(zip("()[]{}<>«»‹›“”‘’", ")(][}{><»«›‹”“’‘"))
+
+
+def visual_to_logical(clusters: Sequence[str], *, rtl: bool | None = None, mirror: bool = False) -> list[str]:
     """Reorder glyph clusters of one line, given left to right, into logical order.
 
     A cluster is a base character with its combining marks (or the characters of one
     ligature glyph), already in logical order inside. ``rtl`` is the line's base direction
-    (guessed from its letters when None).
+    (guessed from its letters when None). With ``mirror``, brackets and quotes in right-to-left
+    runs are swapped with their mirror images (for producers that map a mirrored glyph to the
+    character it looks like).
     """
     clusters = list(clusters)
     if not clusters:
@@ -180,6 +185,9 @@ def visual_to_logical(clusters: Sequence[str], *, rtl: bool | None = None) -> li
                 i = j
             else:
                 i += 1
+    if mirror:
+        return ["".join(_MIRRORS.get(ch, ch) for ch in clusters[k]) if levels[k] % 2 else clusters[k]
+                for k in order]
     return [clusters[k] for k in order]
 
 

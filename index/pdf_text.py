@@ -35,6 +35,7 @@ _PAGE_NUMBER_RE = re.compile(
     r"(?:(?:page|p\.|صفحة|الصفحة)\s*)?[-–—]?\s*(?:\d+|[ivxlc]+)\s*[-–—]?"
     r"(?:\s*(?:/|of|من)\s*\d+)?", re.IGNORECASE)
 _DIGITS_RE = re.compile(r"\d+")
+_ALEF_LAM = frozenset(alef + "ل" for alef in "اأإآ")
 
 
 def looks_like_pdf(data: bytes) -> bool:
@@ -54,9 +55,10 @@ class _Line:
     visual: list[str] = field(default_factory=list)  # clusters and spaces, left to right
     boilerplate: bool = False
 
-    def logical(self, *, rtl: bool) -> str:
-        """The line's text in logical order for a paragraph of base direction ``rtl``."""
-        return " ".join("".join(visual_to_logical(self.visual, rtl=rtl)).split())
+    def logical(self, *, rtl: bool, mirror: bool = False) -> str:
+        """The line's text in logical order for a paragraph of base direction ``rtl``
+        (``mirror``: the producer maps mirrored glyphs to the characters they look like)."""
+        return " ".join("".join(visual_to_logical(self.visual, rtl=rtl, mirror=mirror)).split())
 
     @property
     def width(self) -> float:
@@ -237,6 +239,8 @@ def _line(chars: list[tuple[str, tuple[float, float, float, float] | None, float
             marks.append((ch, box, len(clusters) - 1))
         elif clusters and box is not None and box == clusters[-1][1]:
             clusters[-1][0] += ch  # several characters of one glyph (a ligature)
+            if clusters[-1][0] in _ALEF_LAM:  # PDFium reverses a lam-alef glyph's two letters
+                clusters[-1][0] = clusters[-1][0][::-1]
         else:
             clusters.append([ch, box, word])
     # A combining mark joins the base glyph it sits on: the one its ink overlaps most, else
@@ -437,18 +441,37 @@ def _assemble(pages: list[list[_Line]]) -> list[_Para]:
 
 
 def _paragraph_rtl(para: _Para) -> bool:
-    """Base direction: from a short last line's alignment (flush right = right-to-left), else
-    from the letters (an English sentence in a right-to-left document is laid out right to left)."""
-    last = para.lines[-1]
+    """Base direction: from the alignment (lines flush right, not left = right-to-left), else
+    from the letters. An English sentence in a right-to-left document is laid out right to left,
+    and Arabic in a left-to-right paragraph (a .txt opened in a word processor) left to right."""
     col_x0, col_x1 = para.col
-    slack = (col_x1 - col_x0) - last.width
-    if slack > 2 * last.size and (len(para.lines) > 1 or slack > 0.3 * (col_x1 - col_x0)):
-        left, right = last.x0 - col_x0, col_x1 - last.x1
-        if right < 0.5 * last.size < left:
-            return True
-        if left < 0.5 * last.size < right:
-            return False
+    tolerance = 0.5 * max(ln.size for ln in para.lines)
+    flush_left = all(ln.x0 - col_x0 < tolerance for ln in para.lines)
+    flush_right = all(col_x1 - ln.x1 < tolerance for ln in para.lines)
+    if flush_right and not flush_left:
+        return True
+    if flush_left and not flush_right:
+        return False
     return line_is_rtl(" ".join(ln.text for ln in para.lines))
+
+
+_CLOSING = tuple(".,:;!?؟،؛)]}»”")
+_OPENING = tuple("([{«“")
+
+
+def _logical_lines(para: _Para, *, mirror: bool) -> list[str]:
+    """The paragraph's lines in logical order, read with the base direction that puts no
+    closing punctuation at a line's start and no opening one at its end (an Arabic sentence's
+    full stop is drawn at the left in a right-to-left paragraph, at the right in a
+    left-to-right one); when both read alike, the direction the alignment and letters say."""
+    preferred = _paragraph_rtl(para)
+    best: tuple[int, list[str]] | None = None
+    for rtl in (preferred, not preferred):
+        lines = [ln.logical(rtl=rtl, mirror=mirror) for ln in para.lines]
+        bad = sum(ln.startswith(_CLOSING) + ln.endswith(_OPENING) for ln in lines)
+        if best is None or bad < best[0]:
+            best = (bad, lines)
+    return best[1]
 
 
 # ----------------------------------------------------------------------------- entry point
@@ -491,6 +514,11 @@ def extract_pdf(data: bytes, *, max_pages: int, time_limit_s: float) -> Extracti
         except pdfium.PdfiumError as exc:
             raise _open_error(exc) from None
         try:
+            # LibreOffice maps a mirrored glyph (a bracket or quote in right-to-left text) to
+            # the character it looks like; Chromium and others to the character it stands for.
+            meta = doc.get_metadata_dict()
+            mirror = any(name in meta.get(key, "") for key in ("Producer", "Creator")
+                         for name in ("LibreOffice", "OpenOffice"))
             n_pages = len(doc)
             if n_pages > max_pages:
                 raise ExtractError(f"too many pages: {n_pages} (limit {max_pages}, SANAD_MAX_PAGES)")
@@ -523,8 +551,7 @@ def extract_pdf(data: bytes, *, max_pages: int, time_limit_s: float) -> Extracti
         warnings.append(f"{which} could not be read")
     blocks = []
     for para in _assemble(pages):
-        rtl = _paragraph_rtl(para)
-        text = join_lines([ln.logical(rtl=rtl) for ln in para.lines])
+        text = join_lines(_logical_lines(para, mirror=mirror))
         if text:
             blocks.append(Block(text=text, page_start=para.page_start, page_end=para.page_end,
                                 boilerplate=para.boilerplate))
