@@ -205,6 +205,30 @@ def _reading_order(lines: list[_Line]) -> list[_Line]:
     return out
 
 
+def _is_punctuation(text: str) -> bool:
+    return bool(text) and all(unicodedata.category(ch).startswith("P") for ch in text)
+
+
+def _regroup_punctuation(words: list[list[list]]) -> None:
+    """Move a bracket or quote at the edge of a stream word to the neighbouring word it touches.
+
+    Producers writing right-to-left text sometimes put the space on the wrong side of an
+    opening bracket in the stream; the glyph boxes say which word it belongs to.
+    """
+    for k in range(len(words) - 1):
+        left, right = words[k], words[k + 1]
+        if len(left) > 1 and _is_punctuation(left[-1][0]):
+            own = left[-1][1][0] - left[-2][1][2]
+            other = right[0][1][0] - left[-1][1][2]
+            if other < own:
+                right.insert(0, left.pop())
+        if len(right) > 1 and _is_punctuation(right[0][0]):
+            own = right[1][1][0] - right[0][1][2]
+            other = right[0][1][0] - left[-1][1][2]
+            if other < own:
+                left.append(right.pop(0))
+
+
 def _same_line(row: list, box: tuple[float, float, float, float], baseline: float, size: float,
                row_baseline: float) -> bool:
     """True when a glyph (``box``, origin at ``baseline``) continues ``row``: same baseline, near."""
@@ -278,6 +302,7 @@ def _line(chars: list[tuple[str, tuple[float, float, float, float] | None, float
         members.sort(key=lambda cl: (cl[1][0] + cl[1][2]) / 2)
         placed.append((min(cl[1][0] for cl in members), max(cl[1][2] for cl in members), members))
     placed.sort(key=lambda w: (w[0] + w[1]) / 2)
+    _regroup_punctuation([members for _, _, members in placed])
     visual: list[str] = []
     previous_end: float | None = None
     for x0, x1, members in placed:
@@ -514,11 +539,9 @@ def extract_pdf(data: bytes, *, max_pages: int, time_limit_s: float) -> Extracti
         except pdfium.PdfiumError as exc:
             raise _open_error(exc) from None
         try:
-            # LibreOffice maps a mirrored glyph (a bracket or quote in right-to-left text) to
-            # the character it looks like; Chromium and others to the character it stands for.
-            meta = doc.get_metadata_dict()
-            mirror = any(name in meta.get(key, "") for key in ("Producer", "Creator")
-                         for name in ("LibreOffice", "OpenOffice"))
+            # Producers (LibreOffice, Chromium) map a mirrored glyph (a bracket or quote in
+            # right-to-left text) to the character it looks like, not the one it stands for.
+            mirror = True
             n_pages = len(doc)
             if n_pages > max_pages:
                 raise ExtractError(f"too many pages: {n_pages} (limit {max_pages}, SANAD_MAX_PAGES)")
