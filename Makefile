@@ -42,10 +42,11 @@ test: setup llm-setup
 	$(VENV)/bin/pytest -q
 	$(MAKE) --no-print-directory eval-gate
 
-# Quality gates (evals/thresholds.toml): the seeds gold set, and a fixed XQuAD sample of 12
+# Quality gates (evals/thresholds.toml): the seeds gold set (as .txt and as PDF), and a fixed XQuAD sample of 12
 # whole articles (~60 paragraphs, ~290 questions per language) once its thresholds are set.
 eval-gate: setup
 	$(SANAD) eval --set seeds --gate
+	$(SANAD) eval --set seeds-pdf --gate
 	@if grep -q '^\[xquad\]' evals/thresholds.toml; then \
 	  $(SANAD) eval --set xquad --limit 12 --gate; \
 	else echo "no [xquad] thresholds yet: XQuAD sample not gated"; fi

@@ -35,6 +35,7 @@ _PAGE_NUMBER_RE = re.compile(
     r"(?:(?:page|p\.|صفحة|الصفحة)\s*)?[-–—]?\s*(?:\d+|[ivxlc]+)\s*[-–—]?"
     r"(?:\s*(?:/|of|من)\s*\d+)?", re.IGNORECASE)
 _DIGITS_RE = re.compile(r"\d+")
+_PIECE = "\u200b"  # joins the pieces of one line in the character list (no character of its own)
 _ALEF_LAM = frozenset(alef + "ل" for alef in "اأإآ")
 
 
@@ -147,7 +148,7 @@ def _page_lines(textpage, raw) -> list[_Line]:  # noqa: ANN001 - pypdfium2 objec
                 a, b = merged[i], merged[j]
                 if a[2] is None or b[2] is None or not joins(a, b[0], b[2], max(a[3], b[3])):
                     continue
-                a[1].append((" ", None, 0.0))
+                a[1].append((_PIECE, None, 0.0))
                 a[1].extend(b[1])
                 a[2] = (min(a[2][0], b[2][0]), min(a[2][1], b[2][1]), max(a[2][2], b[2][2]), max(a[2][3], b[2][3]))
                 a[3] = max(a[3], b[3])
@@ -252,11 +253,15 @@ def _line(chars: list[tuple[str, tuple[float, float, float, float] | None, float
     # words: the clusters between two spaces of the stream. Producers write a word's glyphs
     # together (in visual or logical order) and a space between words, but the space glyph's
     # own position is unreliable in right-to-left text, so words are placed by their glyphs.
-    clusters: list[list] = []  # [text, box, word]
+    clusters: list[list] = []  # [text, box, word, piece]
     marks: list[tuple[str, tuple[float, float, float, float] | None, int]] = []  # mark, box, cluster before
-    word = 0
+    word = piece = 0
     for ch, box, _size in chars:
-        if ch.isspace():
+        if ch == _PIECE:  # the next piece of the line (written elsewhere in the stream)
+            piece += 1
+            if clusters and clusters[-1][2] == word:
+                word += 1
+        elif ch.isspace():
             if clusters and clusters[-1][2] == word:
                 word += 1
         elif unicodedata.combining(ch) and clusters:
@@ -266,7 +271,7 @@ def _line(chars: list[tuple[str, tuple[float, float, float, float] | None, float
             if clusters[-1][0] in _ALEF_LAM:  # PDFium reverses a lam-alef glyph's two letters
                 clusters[-1][0] = clusters[-1][0][::-1]
         else:
-            clusters.append([ch, box, word])
+            clusters.append([ch, box, word, piece])
     # A combining mark joins the base glyph it sits on: the one its ink overlaps most, else
     # (producers that map a mark and its base to each other's glyphs) the nearest base on its
     # right for Arabic, on its left otherwise; without boxes, the base before it in the stream.
@@ -277,7 +282,7 @@ def _line(chars: list[tuple[str, tuple[float, float, float, float] | None, float
             centre = (box[0] + box[2]) / 2
             arabic = 0x0610 <= ord(ch) <= 0x06ED
             best_overlap, nearest = 0.0, None
-            for k, (_, b, _) in enumerate(clusters):
+            for k, (_, b, *_) in enumerate(clusters):
                 if b is None:
                     continue
                 overlap = min(b[2], box[2]) - max(b[0], box[0])
@@ -305,9 +310,12 @@ def _line(chars: list[tuple[str, tuple[float, float, float, float] | None, float
     _regroup_punctuation([members for _, _, members in placed])
     visual: list[str] = []
     previous_end: float | None = None
+    previous_piece = None
     for x0, x1, members in placed:
-        if previous_end is not None:
+        # Words are spaced, except where two pieces of the line touch (one word split in two).
+        if previous_end is not None and (members[0][3] == previous_piece or x0 - previous_end > 0.15 * size):
             visual.append(" ")
+        previous_piece = members[0][3]
         for k, cl in enumerate(members):
             if k and members[k][1][0] - members[k - 1][1][2] > 0.6 * size:
                 visual.append(" ")  # a wide gap inside a stream word is a space all the same
