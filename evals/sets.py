@@ -262,17 +262,19 @@ def load_xquad(*, limit: int | None = None) -> EvalSet:
                            "files": chosen, "questions": n_questions})
 
 
-def load_seeds_pdf(*, limit: int | None = None) -> EvalSet:
-    """The seeds questions over the seed articles as PDF files.
+def seeds_in_format(suffix: str, corpus: Path, *, name: str, description: str = "",
+                    limit: int | None = None) -> EvalSet:
+    """The seeds questions over the seed articles converted to another format (``.pdf``, ``.docx``).
 
-    Each gold ``{"file": X.txt, "line": n}`` becomes ``{"file": X.pdf, "quote": line n of
-    X.txt}``: the PDF paragraph holding that text, whatever the extractor numbers it.
+    ``corpus`` holds ``X<suffix>`` for each seed ``X.txt``. Each gold ``{"file": X.txt, "line": n}``
+    becomes ``{"file": X<suffix>, "quote": line n of X.txt}``: the paragraph holding that text,
+    whatever the extractor numbers it.
     """
     base = load_seeds(limit=limit)
     lines: dict[str, list[str]] = {}
 
-    def to_pdf(file: str) -> str:
-        return file[: -len(".txt")] + ".pdf" if file.endswith(".txt") else file
+    def convert(file: str) -> str:
+        return file[: -len(".txt")] + suffix if file.endswith(".txt") else file
 
     items = []
     for item in base.items:
@@ -282,14 +284,22 @@ def load_seeds_pdf(*, limit: int | None = None) -> EvalSet:
             if file not in lines:
                 lines[file] = (SEEDS_CORPUS / file).read_text(encoding="utf-8").split("\n")
             if "line" not in ref:
-                raise EvalSetError(f"{item.id}: seeds-pdf needs line references, not {ref}")
-            refs.append({"file": to_pdf(file), "quote": lines[file][int(ref["line"]) - 1]})
+                raise EvalSetError(f"{item.id}: {name} needs line references, not {ref}")
+            refs.append({"file": convert(file), "quote": lines[file][int(ref["line"]) - 1]})
         items.append(GoldItem(id=item.id, lang=item.lang, question=item.question, gold_refs=tuple(refs),
                               answers=item.answers, answerable=item.answerable, kind=item.kind,
-                              exclude_files=tuple(to_pdf(f) for f in item.exclude_files)))
-    return EvalSet(name="seeds-pdf", items=items, corpus_paths=[SEEDS_PDF_CORPUS], corpus_root=SEEDS_PDF_CORPUS,
-                   description="the seeds questions over the seed articles printed to PDF (Chromium, right to left)",
-                   sample=base.sample)
+                              exclude_files=tuple(convert(f) for f in item.exclude_files)))
+    return EvalSet(name=name, items=items, corpus_paths=[corpus], corpus_root=corpus,
+                   description=description, sample=base.sample)
+
+
+def load_seeds_pdf(*, limit: int | None = None) -> EvalSet:
+    """The seeds questions over the seed articles printed to PDF (``evals/data/seeds_pdf/``)."""
+    if not SEEDS_PDF_CORPUS.is_dir():
+        raise EvalSetError(f"no {SEEDS_PDF_CORPUS} (make it: python tests/fixtures/make_docs.py --seeds-pdf)")
+    return seeds_in_format(".pdf", SEEDS_PDF_CORPUS, name="seeds-pdf", limit=limit,
+                           description="the seeds questions over the seed articles printed to PDF "
+                           "(Chromium, right to left)")
 
 
 def load_set(spec: str, *, limit: int | None = None, corpus: Path | None = None) -> EvalSet:

@@ -363,3 +363,20 @@ def _image_only_pdf() -> bytes:
     buf = io.BytesIO()
     out.save(buf)
     return buf.getvalue()
+
+
+def test_seeds_pdf_gold_resolves_against_the_extracted_paragraphs() -> None:
+    """Every gold quote of `sanad eval --set seeds-pdf` finds its non-boilerplate PDF paragraph."""
+    from evals.sets import SEEDS_PDF_CORPUS, load_set, resolve_gold
+
+    eval_set = load_set("seeds-pdf")
+    assert eval_set.name == "seeds-pdf" and len(eval_set.items) == len(load_set("seeds").items)
+
+    class Parsed:  # the catalog's one method resolve_gold uses, over freshly parsed PDFs
+        def paragraphs_of(self, file: str) -> list:
+            path = SEEDS_PDF_CORPUS / file
+            return list(parse_document(path.read_bytes(), file=file).paragraphs) if path.exists() else []
+
+    gold, problems = resolve_gold(eval_set.items, Parsed())
+    assert problems == []
+    assert all(gold[item.id] for item in eval_set.items if item.answerable)
