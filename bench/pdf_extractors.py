@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import difflib
-import html
 import json
 import re
 import sys
@@ -109,18 +108,14 @@ def fixture_cases() -> list[tuple[str, str, bytes, str]]:
 
 
 def seed_cases(tmp: Path) -> list[tuple[str, str, bytes, str]]:
-    from make_docs import chromium_pdf, soffice_pdf
+    from make_docs import chromium_pdf, seed_page, soffice_pdf
 
     cases = []
     for seed in sorted((ROOT / "seeds").glob("*.txt")):
         source = seed.read_text(encoding="utf-8")
         lo = soffice_pdf(seed, tmp)
         cases.append((f"seed {seed.stem[:3]}", "LibreOffice", lo.read_bytes(), source))
-        paras = "".join(f"<p>{html.escape(line)}</p>" for line in source.splitlines() if line.strip())
-        page = ('<!doctype html><html lang="ar" dir="rtl"><head><meta charset="utf-8"><style>'
-                "body{font-family:'Noto Naskh Arabic',sans-serif;font-size:13pt}p{margin:0 0 .6em}"
-                f"</style></head><body>{paras}</body></html>")
-        out = chromium_pdf(page, tmp / f"{seed.stem}.chromium.pdf")
+        out = chromium_pdf(seed_page(source), tmp / f"{seed.stem}.chromium.pdf")
         cases.append((f"seed {seed.stem[:3]}", "Chromium", out.read_bytes(), source))
     return cases
 

@@ -380,3 +380,16 @@ def test_seeds_pdf_gold_resolves_against_the_extracted_paragraphs() -> None:
     gold, problems = resolve_gold(eval_set.items, Parsed())
     assert problems == []
     assert all(gold[item.id] for item in eval_set.items if item.answerable)
+
+
+def test_more_bad_inputs_made_here() -> None:
+    """A truncated .docx, an OLE (old Word / encrypted Word) file named .docx, a PDF named .txt."""
+    docx = (DOCS / "en.docx").read_bytes()
+    with pytest.raises(DocumentError, match=r"not a valid Word document \(damaged ZIP archive"):
+        parse_document(docx[: len(docx) // 2], file="t.docx")
+    with pytest.raises(DocumentError, match="not a Word document: a .docx is a ZIP archive"):
+        parse_document(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + bytes(500), file="old.docx")
+    with pytest.raises(DocumentError, match="binary file|not valid UTF-8"):
+        parse_document((DOCS / "en_lo.pdf").read_bytes(), file="report.txt")
+    with pytest.raises(DocumentError, match="not a PDF: no %PDF- header"):
+        parse_document(b"hello, I am text", file="fake.pdf")
