@@ -133,31 +133,47 @@ def _page_lines(textpage, raw) -> list[_Line]:  # noqa: ANN001 - pypdfium2 objec
         if other is None or abs(entry[0] - baseline) > 0.4 * max(size, 1.0):
             return False
         gap0, gap1 = (other[2], box[0]) if box[0] >= other[2] else (box[2], other[0])
-        return gap1 - gap0 < 1.5 * size or (gap1 - gap0 < 5 * size and crossed(gap0, gap1))
+        return gap1 - gap0 < 1.0 * size or (gap1 - gap0 < 5 * size and crossed(gap0, gap1))
 
-    merged: list[list] = []  # [baseline, row, box, size]
+    pieces: list[list] = []  # [baseline, row, box, size]
     for baseline, row, box in zip(baselines, rows, boxes):
         if row:
             size = max((sz for ch, b, sz in row if b is not None and not ch.isspace()), default=0.0)
-            merged.append([baseline, list(row), box, size])
-    changed = True
-    while changed:  # merge pieces pairwise until no two pieces of one line are left
-        changed = False
-        for i in range(len(merged)):
-            for j in range(i + 1, len(merged)):
-                a, b = merged[i], merged[j]
-                if a[2] is None or b[2] is None or not joins(a, b[0], b[2], max(a[3], b[3])):
-                    continue
-                a[1].append((_PIECE, None, 0.0))
-                a[1].extend(b[1])
-                a[2] = (min(a[2][0], b[2][0]), min(a[2][1], b[2][1]), max(a[2][2], b[2][2]), max(a[2][3], b[2][3]))
-                a[3] = max(a[3], b[3])
-                del merged[j]
-                changed = True
-                break
-            if changed:
-                break
-    lines = [line for line in (_line(r) for _, r, _, _ in merged) if line is not None]
+            pieces.append([baseline, list(row), box, size])
+    # Only pieces on (nearly) one baseline can join: group them by baseline first, then merge
+    # pairwise inside each group until no two pieces of one line are left.
+    by_baseline = sorted(range(len(pieces)), key=lambda k: pieces[k][0])
+    groups: list[list[int]] = []
+    for k in by_baseline:
+        tolerance = 0.4 * max(pieces[k][3], 1.0)
+        if groups and pieces[k][0] - pieces[groups[-1][0]][0] <= tolerance:
+            groups[-1].append(k)
+        else:
+            groups.append([k])
+    merged: list[tuple[int, list]] = []  # (stream position of the first piece, piece)
+    for group in groups:
+        members = [pieces[k] for k in sorted(group)]
+        changed = True
+        while changed:
+            changed = False
+            for i in range(len(members)):
+                for j in range(i + 1, len(members)):
+                    a, b = members[i], members[j]
+                    if a[2] is None or b[2] is None or not joins(a, b[0], b[2], max(a[3], b[3])):
+                        continue
+                    a[1].append((_PIECE, None, 0.0))
+                    a[1].extend(b[1])
+                    a[2] = (min(a[2][0], b[2][0]), min(a[2][1], b[2][1]),
+                            max(a[2][2], b[2][2]), max(a[2][3], b[2][3]))
+                    a[3] = max(a[3], b[3])
+                    del members[j]
+                    changed = True
+                    break
+                if changed:
+                    break
+        merged.extend((id_, m) for id_, m in zip(sorted(group), members))
+    merged.sort(key=lambda entry: entry[0])
+    lines = [line for line in (_line(piece[1]) for _, piece in merged) if line is not None]
     return _reading_order(lines)
 
 
@@ -175,15 +191,30 @@ def _reading_order(lines: list[_Line]) -> list[_Line]:
     gutters: list[tuple[float, float]] = []
     reach = None
     for x0, x1 in sorted((ln.x0, ln.x1) for ln in narrow):
-        if reach is not None and x0 - reach > 1.5 * size:
+        if reach is not None and x0 - reach > 1.0 * size:
             gutters.append((reach, x0))
         reach = x1 if reach is None else max(reach, x1)
     gutters = [g for g in gutters
                if sum(1 for ln in lines if ln.x0 < g[0] and ln.x1 > g[1]) <= max(1, len(lines) // 10)]
     if not gutters:
         return sorted(lines, key=lambda ln: -ln.yc)
-    rtl = sum(ln.rtl for ln in lines) * 2 > len(lines)
     edges = [g[0] for g in gutters]
+    # Columns run in the page's direction: where its short lines (a paragraph's last line) sit
+    # flush, right or left, in their column; else where most lines' letters run.
+    bounds: dict[int, tuple[float, float]] = {}
+    for ln in lines:
+        if not any(ln.x0 < g[0] and ln.x1 > g[1] for g in gutters):
+            k = sum(1 for e in edges if (ln.x0 + ln.x1) / 2 > e)
+            x0, x1 = bounds.get(k, (ln.x0, ln.x1))
+            bounds[k] = (min(x0, ln.x0), max(x1, ln.x1))
+    right = left = 0
+    for ln in lines:
+        k = sum(1 for e in edges if (ln.x0 + ln.x1) / 2 > e)
+        if k not in bounds or ln.width > 0.8 * (bounds[k][1] - bounds[k][0]):
+            continue
+        right += bounds[k][1] - ln.x1 < 0.5 * ln.size < ln.x0 - bounds[k][0]
+        left += ln.x0 - bounds[k][0] < 0.5 * ln.size < bounds[k][1] - ln.x1
+    rtl = right > left if right != left else sum(ln.rtl for ln in lines) * 2 > len(lines)
 
     def column(ln: _Line) -> int:
         if any(ln.x0 < g[0] and ln.x1 > g[1] for g in gutters):
@@ -240,7 +271,7 @@ def _same_line(row: list, box: tuple[float, float, float, float], baseline: floa
         return True
     x0 = min(b[0] for b in inked)
     x1 = max(b[2] for b in inked)
-    return max(x0 - box[2], box[0] - x1) < 1.5 * max(size, 1.0)
+    return max(x0 - box[2], box[0] - x1) < 1.0 * max(size, 1.0)
 
 
 def _line(chars: list[tuple[str, tuple[float, float, float, float] | None, float]]) -> _Line | None:
@@ -394,13 +425,27 @@ def _breaks(a: _Line, b: _Line, col_a: tuple[float, float], col_b: tuple[float, 
         return True
     if a.text.endswith(_TERMINAL) and not _full(a, col_a, 0.6):
         return True
-    return _indented(b, col_b) and not _indented(a, col_a)
+    # An indent starts a paragraph only after a sentence's end (a right-aligned last line of a
+    # left-to-right sentence in a right-to-left page looks indented too).
+    return a.text.endswith(_TERMINAL) and _indented(b, col_b) and not _indented(a, col_a)
 
 
 def _indented(line: _Line, col: tuple[float, float]) -> bool:
     """A first-line indent: 1.5 to 6 ems in from the column edge the line's script starts at."""
     inset = (col[1] - line.x1) if line.rtl else (line.x0 - col[0])
     return 1.5 * line.size < inset < 6 * line.size
+
+
+def _set_apart(line: _Line, lines: list[_Line]) -> bool:
+    """True when no line above or below it in its column is closer than 1.6 line heights: a
+    running header or footer stands apart from the body (a body line that happens to repeat at
+    the top of pages does not)."""
+    for other in lines:
+        if other is line or min(line.x1, other.x1) - max(line.x0, other.x0) <= 0:
+            continue
+        if abs(line.yc - other.yc) < 1.6 * max(line.size, other.size):
+            return False
+    return True
 
 
 def _flag_boilerplate(pages: list[list[_Line]]) -> None:
@@ -421,7 +466,8 @@ def _flag_boilerplate(pages: list[list[_Line]]) -> None:
         top = max(lines, key=lambda ln: ln.yc)
         bottom = min(lines, key=lambda ln: ln.yc)
         for ln in edge:
-            repeated = n_pages >= 2 and counts[_DIGITS_RE.sub("#", ln.text)] >= max(2, n_pages / 2)
+            repeated = (n_pages >= 2 and counts[_DIGITS_RE.sub("#", ln.text)] >= max(2, n_pages / 2)
+                        and _set_apart(ln, lines))
             page_no = ln in (top, bottom) and _PAGE_NUMBER_RE.fullmatch(ln.text) is not None
             if repeated or page_no:
                 ln.boilerplate = True

@@ -66,7 +66,7 @@ def test_extracted_text_matches_the_source(path: Path) -> None:
             assert 1 <= p.page_start <= p.page_end
 
 
-@pytest.mark.parametrize("name", ["ar_lo.pdf", "ar_chromium.pdf", "ar_columns.pdf", "en_columns.pdf",
+@pytest.mark.parametrize("name", ["ar_lo.pdf", "ar_chromium.pdf", "ar_columns.pdf", "en_columns.pdf", "mixed_columns.pdf",
                                   "en_lo.pdf", "en_chromium.pdf", "ar.docx", "en.docx"])
 def test_paragraphs_are_the_source_paragraphs_in_order(name: str) -> None:
     """Lines joined into paragraphs, paragraphs found from the layout, columns read in order."""
