@@ -28,6 +28,7 @@ time it passes a named point (see :func:`crash_point`).
 from __future__ import annotations
 
 import fcntl
+import hashlib
 import logging
 import os
 import signal
@@ -101,6 +102,18 @@ class IndexReport:
 class SourceFile:
     file: str   # relative to its root, POSIX
     path: Path
+
+
+def _unchanged_binary(source: SourceFile, manifest: dict[str, str], *, max_bytes: int) -> bool:
+    """True for an indexed .pdf/.docx whose bytes still hash to its manifest entry."""
+    if source.path.suffix.lower() not in (".pdf", ".docx") or source.file not in manifest:
+        return False
+    try:
+        if source.path.stat().st_size > max_bytes:
+            return False
+        return hashlib.sha256(source.path.read_bytes()).hexdigest() == manifest[source.file]
+    except OSError:
+        return False  # load_document reports it
 
 
 def discover(paths: Sequence[Path]) -> tuple[list[SourceFile], dict[str, str]]:
@@ -303,6 +316,9 @@ class Indexer:
 
             todo: list[tuple[ParsedDocument, list[Chunk], int, bool]] = []
             for source in sources:
+                if _unchanged_binary(source, manifest, max_bytes=self.settings.max_file_bytes):
+                    report.unchanged.append(source.file)  # PDF/DOCX: skip the extraction too
+                    continue
                 try:
                     doc = load_document(source.path, root=_root_of(source), max_bytes=self.settings.max_file_bytes,
                                         limits=self.settings.extract_limits)

@@ -252,6 +252,10 @@ def test_index_a_mixed_folder_with_bad_files(tmp_path: Path) -> None:
         assert {d.kind for d in catalog.documents()} == {"pdf", "docx", "txt", "html"}
         again = indexer.index([corpus], progress=None)  # incremental: nothing changed
         assert set(again.unchanged) == good and not again.added and not again.changed
+        with open(corpus / "en_lo.pdf", "ab") as fh:  # new bytes, same text: re-extracted, re-hashed
+            fh.write(b"\n% appended comment\n")
+        third = indexer.index([corpus], progress=None)
+        assert third.changed == ["en_lo.pdf"] and set(third.unchanged) == good - {"en_lo.pdf"}
     finally:
         indexer.close()
 
