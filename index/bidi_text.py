@@ -61,9 +61,7 @@ def _bidi_class(ch: str) -> str:
         return "R"
     if cls in ("L", "EN", "AN", "ES", "ET", "CS", "NSM"):
         return cls
-    if ch in "\u0002" or cls in ("", "BN"):
-        return "ON"
-    return "ON"  # WS, ON, B, S and explicit formatting characters (dropped earlier)
+    return "ON"  # WS, ON, B, S, BN and explicit formatting characters (dropped earlier)
 
 
 def is_rtl_char(ch: str) -> bool:
@@ -116,7 +114,7 @@ def _levels(classes: list[str], base: int) -> list[int]:
             i += 1
     # W6: remaining separators and terminators are neutral.
     t = ["ON" if c in ("ES", "ET", "CS") else c for c in t]
-    # W7: European numbers after left-to-right text are left-to-right.
+    # W7: European numbers after left-to-right text are left-to-right (left-to-right lines).
     last_strong = sos
     for i in range(n):
         if t[i] in ("L", "R"):
