@@ -49,7 +49,7 @@ browser:
 	@test -x $(CHROMIUM) || { SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
 	  $$SUDO apt-get update -q && $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium; }
 
-# Quality gates (evals/thresholds.toml): the seeds gold set, and a fixed XQuAD sample of 12
+# Quality gates (evals/thresholds.toml): the seeds gold set (as .txt and as PDF), and a fixed XQuAD sample of 12
 # whole articles (~60 paragraphs, ~290 questions per language) once its thresholds are set.
 # Each gate run leaves <set>.html (report), <set>.junit.xml and <set>.json in $(REPORTS)/
 # (git-ignored), also when the gate fails; the JSON of the run before is kept as
@@ -60,6 +60,7 @@ EVAL_FILES = mkdir -p $(REPORTS) && p=$(REPORTS)/$(1) && { [ ! -f $$p.json ] || 
   $$([ -f $$p.previous.json ] && echo --compare $$p.previous.json)
 eval-gate: setup
 	$(call EVAL_FILES,seeds,)
+	$(call EVAL_FILES,seeds-pdf,)
 	@if grep -q '^\[xquad\]' evals/thresholds.toml; then \
 	  $(call EVAL_FILES,xquad,--limit 12); \
 	else echo "no [xquad] thresholds yet: XQuAD sample not gated"; fi

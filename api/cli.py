@@ -81,6 +81,10 @@ def _print_answer(answer: Answer) -> None:
         print()
     for c in answer.citations:
         lines = f"line {c.line_start}" if c.line_start == c.line_end else f"lines {c.line_start}-{c.line_end}"
+        if c.page_start is not None:  # paged formats (.pdf): the page, as people find it in the file
+            pages = f"{c.page_start}" if c.page_end in (None, c.page_start) else f"{c.page_start}-{c.page_end}"
+            print(f"[{c.ref}] {c.file} p. {pages} ¶{c.paragraph}: {c.quote}")
+            continue
         print(f"[{c.ref}] {c.file} ¶{c.paragraph} ({lines}): {c.quote}")
     for claim in answer.unsupported_claims:
         print(f"unsupported (marker removed): {claim}", file=sys.stderr)
@@ -192,7 +196,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_slack)
 
     p = sub.add_parser("eval", help="run the evals")
-    p.add_argument("--set", default="seeds", help="seeds | xquad | PATH to a gold JSONL")
+    p.add_argument("--set", default="seeds", help="seeds | seeds-pdf | xquad | PATH to a gold JSONL")
     p.add_argument("--limit", type=int, default=None, help="a fixed, seeded sample of N")
     p.add_argument("--json", dest="json_path", default=None, help="write the full report here")
     p.add_argument("--gate", action="store_true", help="fail when a metric is below evals/thresholds.toml")

@@ -11,6 +11,9 @@ from pathlib import PurePosixPath
 from api.errors import ApiError
 from index.paragraphs import SUPPORTED_SUFFIXES
 
+#: formats that are uploaded as files (multipart), never as JSON text
+BINARY_SUFFIXES = (".pdf", ".docx")
+
 MAX_NAME_CHARS = 255
 MAX_PATH_CHARS = 1024
 #: file systems limit each path component to 255 bytes (Linux NAME_MAX; UTF-8 bytes, not characters)

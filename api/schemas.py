@@ -51,7 +51,7 @@ class DocumentInfo(BaseModel):
     file: str = Field(..., description="path relative to its corpus root (or to the uploads folder)")
     paragraphs: int = Field(..., description="number of paragraphs")
     sha256: str
-    kind: str = Field(..., description="txt | md | html")
+    kind: str = Field(..., description="txt | md | html | pdf | docx")
     title: str
     size: int = Field(..., description="bytes of the source file")
     indexed_at: float = Field(..., description="Unix time it was (re)indexed")
@@ -72,6 +72,8 @@ class ParagraphOut(BaseModel):
     char_end: int
     text: str
     boilerplate: bool
+    page_start: int | None = Field(None, description="1-based first page (paged formats: .pdf); null elsewhere")
+    page_end: int | None = Field(None, description="1-based last page; null for unpaged formats")
 
 
 class DocumentText(BaseModel):

@@ -24,6 +24,7 @@ from api.errors import ApiError
 from api.metrics import Metrics
 from api.schemas import DocumentInfo, DocumentText, ParagraphOut
 from index.catalog import Catalog, DocumentRecord
+from index.extracted import ExtractLimits
 from index.indexer import Indexer, IndexerError
 from index.paragraphs import DocumentError, parse_document
 from qa.answerer import Answerer, build_answerer
@@ -239,7 +240,8 @@ class Service:
             raise ApiError(404, f"{file} has paragraphs 1 to {rec.n_paragraphs}, not {number}")
         return ParagraphOut(file=para.file, paragraph=para.paragraph, line_start=para.line_start,
                             line_end=para.line_end, char_start=para.char_start, char_end=para.char_end,
-                            text=para.text, boilerplate=para.boilerplate)
+                            text=para.text, boilerplate=para.boilerplate,
+                            page_start=para.page_start, page_end=para.page_end)
 
     def add_document(self, name: str, data: bytes) -> tuple[DocumentInfo, bool]:
         """Store and index an uploaded document; returns (info, created)."""
@@ -251,11 +253,12 @@ class Service:
         if len(data) > limit:
             raise ApiError(413, f"the document is larger than the limit of {limit} bytes")
         try:
-            doc = parse_document(data, file=name)
+            doc = parse_document(data, file=name, limits=ExtractLimits.from_settings(self.settings))
         except DocumentError as exc:
             raise ApiError(400, f"cannot read the document: {exc}", code="invalid_document") from None
         if not doc.paragraphs:
-            raise ApiError(400, "the document has no text to index", code="invalid_document")
+            raise ApiError(400, "the document has no text to index" + (f" ({'; '.join(doc.warnings)})" if doc.warnings else ""),
+                           code="invalid_document")
         indexer = self.require_indexer()
         with self.write_lock:
             with self.read_lock:

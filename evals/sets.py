@@ -31,6 +31,8 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 DATA_DIR = Path(__file__).resolve().parent / "data"
 SEEDS_GOLD = DATA_DIR / "seeds_gold.jsonl"
 SEEDS_CORPUS = REPO_ROOT / "seeds"
+#: the seed articles printed to PDF by Chromium (tests/fixtures/make_docs.py --seeds-pdf)
+SEEDS_PDF_CORPUS = DATA_DIR / "seeds_pdf"
 
 
 class EvalSetError(RuntimeError):
@@ -260,10 +262,52 @@ def load_xquad(*, limit: int | None = None) -> EvalSet:
                            "files": chosen, "questions": n_questions})
 
 
+def seeds_in_format(suffix: str, corpus: Path, *, name: str, description: str = "",
+                    limit: int | None = None) -> EvalSet:
+    """The seeds questions over the seed articles converted to another format (``.pdf``, ``.docx``).
+
+    ``corpus`` holds ``X<suffix>`` for each seed ``X.txt``. Each gold ``{"file": X.txt, "line": n}``
+    becomes ``{"file": X<suffix>, "quote": line n of X.txt}``: the paragraph holding that text,
+    whatever the extractor numbers it.
+    """
+    base = load_seeds(limit=limit)
+    lines: dict[str, list[str]] = {}
+
+    def convert(file: str) -> str:
+        return file[: -len(".txt")] + suffix if file.endswith(".txt") else file
+
+    items = []
+    for item in base.items:
+        refs = []
+        for ref in item.gold_refs:
+            file = str(ref["file"])
+            if file not in lines:
+                lines[file] = (SEEDS_CORPUS / file).read_text(encoding="utf-8").split("\n")
+            if "line" not in ref:
+                raise EvalSetError(f"{item.id}: {name} needs line references, not {ref}")
+            refs.append({"file": convert(file), "quote": lines[file][int(ref["line"]) - 1]})
+        items.append(GoldItem(id=item.id, lang=item.lang, question=item.question, gold_refs=tuple(refs),
+                              answers=item.answers, answerable=item.answerable, kind=item.kind,
+                              exclude_files=tuple(convert(f) for f in item.exclude_files)))
+    return EvalSet(name=name, items=items, corpus_paths=[corpus], corpus_root=corpus,
+                   description=description, sample=base.sample)
+
+
+def load_seeds_pdf(*, limit: int | None = None) -> EvalSet:
+    """The seeds questions over the seed articles printed to PDF (``evals/data/seeds_pdf/``)."""
+    if not SEEDS_PDF_CORPUS.is_dir():
+        raise EvalSetError(f"no {SEEDS_PDF_CORPUS} (make it: python tests/fixtures/make_docs.py --seeds-pdf)")
+    return seeds_in_format(".pdf", SEEDS_PDF_CORPUS, name="seeds-pdf", limit=limit,
+                           description="the seeds questions over the seed articles printed to PDF "
+                           "(Chromium, right to left)")
+
+
 def load_set(spec: str, *, limit: int | None = None, corpus: Path | None = None) -> EvalSet:
-    """``seeds``, ``xquad`` or a path to a gold JSONL (``corpus`` overrides its convention)."""
+    """``seeds``, ``seeds-pdf``, ``xquad`` or a path to a gold JSONL (``corpus`` overrides its convention)."""
     if spec == "seeds":
         return load_seeds(limit=limit)
+    if spec == "seeds-pdf":
+        return load_seeds_pdf(limit=limit)
     if spec == "xquad":
         return load_xquad(limit=limit)
     if corpus is not None and not Path(corpus).is_dir():
@@ -272,11 +316,29 @@ def load_set(spec: str, *, limit: int | None = None, corpus: Path | None = None)
 
 
 # --------------------------------------------------------------------------- gold resolution
+#: a ``quote`` ref resolves to the paragraph most like it when none contains it exactly (text
+#: extracted from a PDF may differ from the source in a character or two), at this similarity
+QUOTE_MIN_SIMILARITY = 0.9
+
+
+def _quote_match(quote: str, paras: Sequence[Any]) -> list[Any]:
+    import difflib
+
+    quote = " ".join(quote.split())
+    exact = [p for p in paras if quote in " ".join(p.text.split())]
+    if exact:
+        return exact[:1]
+    scored = [(difflib.SequenceMatcher(None, quote, " ".join(p.text.split()), autojunk=False).ratio(), p)
+              for p in paras]
+    best = max(scored, key=lambda sp: sp[0], default=(0.0, None))
+    return [best[1]] if best[0] >= QUOTE_MIN_SIMILARITY else []
+
+
 def resolve_gold(items: Sequence[GoldItem], catalog: Any) -> tuple[dict[str, list[tuple[str, int]]], list[str]]:
     """Map each item's gold refs to (file, paragraph) keys using the catalog's paragraphs.
 
     Returns (id -> keys, problems). A ``line`` ref resolves to the paragraph whose lines
-    include it; a ref to a missing file/paragraph, or to a boilerplate paragraph (never
+    include it, a ``quote`` ref to the paragraph that contains its text; a ref to a missing file/paragraph, or to a boilerplate paragraph (never
     retrieved), is a problem: a broken gold set must not silently lower the figures.
     """
     cache: dict[str, list[Any]] = {}
@@ -294,6 +356,8 @@ def resolve_gold(items: Sequence[GoldItem], catalog: Any) -> tuple[dict[str, lis
                 continue
             if "paragraph" in ref:
                 match = [p for p in paras if p.paragraph == int(ref["paragraph"])]
+            elif "quote" in ref:  # the paragraph holding this text (whitespace-normalised)
+                match = _quote_match(str(ref["quote"]), paras)
             else:
                 line = int(ref["line"])
                 match = [p for p in paras if p.line_start <= line <= p.line_end]

@@ -30,7 +30,8 @@ CREATE TABLE IF NOT EXISTS documents (
 CREATE TABLE IF NOT EXISTS paragraphs (
     file TEXT NOT NULL, paragraph INTEGER NOT NULL, line_start INTEGER NOT NULL,
     line_end INTEGER NOT NULL, char_start INTEGER NOT NULL, char_end INTEGER NOT NULL,
-    text TEXT NOT NULL, boilerplate INTEGER NOT NULL, PRIMARY KEY (file, paragraph)
+    text TEXT NOT NULL, boilerplate INTEGER NOT NULL, page_start INTEGER, page_end INTEGER,
+    PRIMARY KEY (file, paragraph)
 );
 CREATE TABLE IF NOT EXISTS chunks (
     id TEXT PRIMARY KEY, file TEXT NOT NULL, paragraphs TEXT NOT NULL, text TEXT NOT NULL
@@ -79,6 +80,7 @@ class Catalog:
         self._conn.execute("PRAGMA journal_mode=WAL")
         self._conn.execute("PRAGMA synchronous=NORMAL")
         self._conn.executescript(SCHEMA)
+        _migrate(self._conn)
 
     def close(self) -> None:
         self._conn.close()
@@ -131,9 +133,10 @@ class Catalog:
                 doc = stored.doc
                 _delete(tx, doc.file)
                 tx.executemany(
-                    "INSERT INTO paragraphs VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    "INSERT INTO paragraphs (file, paragraph, line_start, line_end, char_start, char_end, "
+                    "text, boilerplate, page_start, page_end) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     [(p.file, p.paragraph, p.line_start, p.line_end, p.char_start, p.char_end,
-                      p.text, int(p.boilerplate)) for p in doc.paragraphs],
+                      p.text, int(p.boilerplate), p.page_start, p.page_end) for p in doc.paragraphs],
                 )
                 tx.executemany(
                     "INSERT INTO chunks VALUES (?, ?, ?, ?)",
@@ -203,14 +206,12 @@ class Catalog:
 
     def paragraph(self, file: str, number: int) -> Paragraph | None:
         row = self._conn.execute(
-            "SELECT file, paragraph, line_start, line_end, char_start, char_end, text, boilerplate "
-            "FROM paragraphs WHERE file = ? AND paragraph = ?", (file, number)).fetchone()
+            f"SELECT {_PARAGRAPH_COLUMNS} FROM paragraphs WHERE file = ? AND paragraph = ?", (file, number)).fetchone()
         return _paragraph(row) if row else None
 
     def paragraphs_of(self, file: str) -> list[Paragraph]:
         rows = self._conn.execute(
-            "SELECT file, paragraph, line_start, line_end, char_start, char_end, text, boilerplate "
-            "FROM paragraphs WHERE file = ? ORDER BY paragraph", (file,)).fetchall()
+            f"SELECT {_PARAGRAPH_COLUMNS} FROM paragraphs WHERE file = ? ORDER BY paragraph", (file,)).fetchall()
         return [_paragraph(r) for r in rows]
 
     def chunk_ids_of(self, file: str) -> set[str]:
@@ -257,7 +258,24 @@ def _delete(tx: sqlite3.Connection, file: str) -> None:
     tx.execute("DELETE FROM chunks WHERE file = ?", (file,))
 
 
+_PARAGRAPH_COLUMNS = ("file, paragraph, line_start, line_end, char_start, char_end, text, boilerplate, "
+                      "page_start, page_end")
+
+
+def _migrate(conn: sqlite3.Connection) -> None:
+    """Bring a catalog written by an earlier version up to this schema (adds columns only)."""
+    columns = {row[1] for row in conn.execute("PRAGMA table_info(paragraphs)")}
+    for column in ("page_start", "page_end"):
+        if column not in columns:
+            try:
+                conn.execute(f"ALTER TABLE paragraphs ADD COLUMN {column} INTEGER")
+            except sqlite3.OperationalError as exc:  # another process added it first
+                if "duplicate column" not in str(exc):
+                    raise
+
+
 def _paragraph(row: tuple) -> Paragraph:
-    file, number, ls, le, cs, ce, text, boiler = row
+    file, number, ls, le, cs, ce, text, boiler, page_start, page_end = row
     return Paragraph(file=file, paragraph=number, line_start=ls, line_end=le, char_start=cs,
-                     char_end=ce, text=text, boilerplate=bool(boiler))
+                     char_end=ce, text=text, boilerplate=bool(boiler), page_start=page_start,
+                     page_end=page_end)

@@ -28,6 +28,7 @@ time it passes a named point (see :func:`crash_point`).
 from __future__ import annotations
 
 import fcntl
+import hashlib
 import logging
 import os
 import signal
@@ -43,6 +44,7 @@ from index.catalog import Catalog, StoredDocument
 from index.chunks import Chunk, build_chunks
 from settings import Settings
 from index.embedding import SanadEmbedding, build_embedder, embedder_fingerprint
+from index.extracted import ExtractLimits
 from index.lexical import LexicalIndex
 from index.live_lexical import current_lexical
 from index.paragraphs import SUPPORTED_SUFFIXES, DocumentError, ParsedDocument, load_document
@@ -102,6 +104,18 @@ class IndexReport:
 class SourceFile:
     file: str   # relative to its root, POSIX
     path: Path
+
+
+def _unchanged_binary(source: SourceFile, manifest: dict[str, str], *, max_bytes: int) -> bool:
+    """True for an indexed .pdf/.docx whose bytes still hash to its manifest entry."""
+    if source.path.suffix.lower() not in (".pdf", ".docx") or source.file not in manifest:
+        return False
+    try:
+        if source.path.stat().st_size > max_bytes:
+            return False
+        return hashlib.sha256(source.path.read_bytes()).hexdigest() == manifest[source.file]
+    except OSError:
+        return False  # load_document reports it
 
 
 def discover(paths: Sequence[Path]) -> tuple[list[SourceFile], dict[str, str]]:
@@ -304,8 +318,12 @@ class Indexer:
 
             todo: list[tuple[ParsedDocument, list[Chunk], int, bool]] = []
             for source in sources:
+                if _unchanged_binary(source, manifest, max_bytes=self.settings.max_file_bytes):
+                    report.unchanged.append(source.file)  # PDF/DOCX: skip the extraction too
+                    continue
                 try:
-                    doc = load_document(source.path, root=_root_of(source), max_bytes=self.settings.max_file_bytes)
+                    doc = load_document(source.path, root=_root_of(source), max_bytes=self.settings.max_file_bytes,
+                                        limits=ExtractLimits.from_settings(self.settings))
                     size = source.path.stat().st_size
                 except DocumentError as exc:
                     report.errors[source.file] = str(exc)
@@ -317,7 +335,9 @@ class Indexer:
                 if manifest.get(doc.file) == doc.sha256:
                     report.unchanged.append(doc.file)
                     continue
-                if not doc.paragraphs:
+                if doc.warnings:
+                    report.warnings[doc.file] = "; ".join(doc.warnings)
+                elif not doc.paragraphs:
                     report.warnings[doc.file] = "empty file: no paragraphs to index"
                 todo.append((doc, build_chunks(doc), size, doc.file in manifest))
 

@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from html.parser import HTMLParser
 from pathlib import Path, PurePosixPath
 
+from index.extracted import Extraction, ExtractError, ExtractLimits
+
 __all__ = [
     "SUPPORTED_SUFFIXES",
     "DocumentError",
@@ -29,10 +31,11 @@ __all__ = [
     "extract_html_text",
     "split_paragraphs",
     "parse_document",
+    "paragraphs_from_extraction",
     "load_document",
 ]
 
-SUPPORTED_SUFFIXES: tuple[str, ...] = (".txt", ".md", ".markdown", ".html", ".htm")
+SUPPORTED_SUFFIXES: tuple[str, ...] = (".txt", ".md", ".markdown", ".html", ".htm", ".pdf", ".docx")
 
 _KIND_BY_SUFFIX: dict[str, str] = {
     ".txt": "txt",
@@ -40,6 +43,8 @@ _KIND_BY_SUFFIX: dict[str, str] = {
     ".markdown": "md",
     ".html": "html",
     ".htm": "html",
+    ".pdf": "pdf",
+    ".docx": "docx",
 }
 _KINDS: frozenset[str] = frozenset(_KIND_BY_SUFFIX.values())
 
@@ -62,6 +67,8 @@ class Paragraph:
     char_end: int
     text: str
     boilerplate: bool = False
+    page_start: int | None = None  # 1-based page of the first line (paged formats: .pdf); else None
+    page_end: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,13 +81,14 @@ class ParsedDocument:
     sha256: str
     paragraphs: tuple[Paragraph, ...]
     title: str
+    warnings: tuple[str, ...] = ()  # e.g. "page 3 has no text layer (scanned?)"
 
 
 # --------------------------------------------------------------------------- kinds / decoding
 
 
 def kind_for(file: str) -> str:
-    """Return "txt", "md" or "html" for ``file`` by suffix; DocumentError if unsupported."""
+    """Return "txt", "md", "html", "pdf" or "docx" for ``file`` by suffix; DocumentError if unsupported."""
     suffix = PurePosixPath(file.replace("\\", "/")).suffix.lower()
     kind = _KIND_BY_SUFFIX.get(suffix)
     if kind is None:
@@ -413,16 +421,67 @@ def split_paragraphs(text: str, *, file: str, kind: str) -> list[Paragraph]:
     raise DocumentError(f"unsupported document kind '{kind}'")
 
 
-def parse_document(data: bytes, *, file: str, kind: str | None = None) -> ParsedDocument:
-    """Decode, (for html) extract text, and split ``data`` into numbered paragraphs."""
+def _extract_binary(data: bytes, *, kind: str, limits: ExtractLimits) -> Extraction:
+    """Run the PDF or DOCX extractor; every failure becomes a one-line DocumentError."""
+    try:
+        if kind == "pdf":
+            from index.pdf_text import extract_pdf
+
+            return extract_pdf(data, max_pages=limits.max_pages, time_limit_s=limits.time_limit_s)
+        from index.docx_text import extract_docx
+
+        return extract_docx(data, max_unpacked_bytes=limits.max_unpacked_bytes)
+    except ExtractError as exc:
+        raise DocumentError(str(exc)) from None
+    except MemoryError:
+        raise DocumentError("too large to extract in memory") from None
+    except Exception as exc:  # noqa: BLE001 - a damaged file must never stop the corpus
+        raise DocumentError(f"could not extract text ({exc.__class__.__name__}: {str(exc)[:160]})") from None
+
+
+def paragraphs_from_extraction(extraction: Extraction, *, file: str) -> tuple[str, list[Paragraph]]:
+    """The stored text (one block per line) and its paragraphs, with pages and boilerplate flags."""
+    texts = [" ".join(block.text.split()) for block in extraction.blocks]
+    text = "\n".join(texts)
+    paragraphs: list[Paragraph] = []
+    offset = 0
+    for block, body in zip(extraction.blocks, texts):
+        if body:
+            paragraphs.append(Paragraph(
+                file=file, paragraph=len(paragraphs) + 1, line_start=len(paragraphs) + 1,
+                line_end=len(paragraphs) + 1, char_start=offset, char_end=offset + len(body), text=body,
+                boilerplate=block.boilerplate or is_boilerplate(body),
+                page_start=block.page_start, page_end=block.page_end,
+            ))
+        offset += len(body) + 1
+    return text, paragraphs
+
+
+def parse_document(data: bytes, *, file: str, kind: str | None = None,
+                   limits: ExtractLimits | None = None) -> ParsedDocument:
+    """Decode (or, for pdf/docx, extract text from) ``data`` and split it into numbered paragraphs.
+
+    Args:
+        data: the file's bytes.
+        file: its name relative to the corpus root (decides the kind when ``kind`` is None).
+        kind: "txt", "md", "html", "pdf" or "docx".
+        limits: page, time and unpacked-size limits of the pdf/docx extractors (defaults if None).
+    """
     if kind is None:
         kind = kind_for(file)
     elif kind not in _KINDS:
         raise DocumentError(f"unsupported document kind '{kind}'")
-    text = decode_text(data)
-    if kind == "html":
-        text = extract_html_text(text)
-    paragraphs = tuple(split_paragraphs(text, file=file, kind=kind))
+    warnings: tuple[str, ...] = ()
+    if kind in ("pdf", "docx"):
+        extraction = _extract_binary(data, kind=kind, limits=limits or ExtractLimits())
+        text, para_list = paragraphs_from_extraction(extraction, file=file)
+        paragraphs = tuple(para_list)
+        warnings = extraction.warnings
+    else:
+        text = decode_text(data)
+        if kind == "html":
+            text = extract_html_text(text)
+        paragraphs = tuple(split_paragraphs(text, file=file, kind=kind))
     title = next((p.text[:TITLE_MAX_CHARS] for p in paragraphs if not p.boilerplate), "")
     return ParsedDocument(
         file=file,
@@ -431,6 +490,7 @@ def parse_document(data: bytes, *, file: str, kind: str | None = None) -> Parsed
         sha256=hashlib.sha256(data).hexdigest(),
         paragraphs=paragraphs,
         title=title,
+        warnings=warnings,
     )
 
 
@@ -451,8 +511,11 @@ def _relative_file(path: Path, root: Path) -> str:
     return rel.as_posix()
 
 
-def load_document(path: Path, *, root: Path, max_bytes: int = 10_000_000) -> ParsedDocument:
-    """Read ``path`` (under ``root``) once and parse it; DocumentError for unusable files."""
+def load_document(path: Path, *, root: Path, max_bytes: int = 10_000_000,
+                  limits: ExtractLimits | None = None) -> ParsedDocument:
+    """Read ``path`` (under ``root``) once and parse it; DocumentError for unusable files.
+
+    ``limits`` bound the pdf/docx extractors (see :func:`parse_document`)."""
     file = _relative_file(Path(path), Path(root))
     kind = kind_for(file)
     try:
@@ -472,4 +535,4 @@ def load_document(path: Path, *, root: Path, max_bytes: int = 10_000_000) -> Par
         raise DocumentError(
             f"file too large: more than {max_bytes} bytes (limit {max_bytes} bytes): {file}"
         )
-    return parse_document(data, file=file, kind=kind)
+    return parse_document(data, file=file, kind=kind, limits=limits)

@@ -28,6 +28,9 @@ class Citation(BaseModel):
     quote: str = Field(..., description="verbatim text of the document at [char_start, char_end)")
     score: float = Field(..., description="cosine similarity of the question and the cited chunk")
     url: str = Field(..., description="the API path of the cited paragraph")
+    page_start: int | None = Field(
+        None, ge=1, description="1-based page where the cited paragraph starts (paged formats: .pdf); null elsewhere")
+    page_end: int | None = Field(None, ge=1, description="1-based page where it ends; null for unpaged formats")
 
 
 class Answer(BaseModel):

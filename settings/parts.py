@@ -39,6 +39,13 @@ class StoreSettings(BaseSettings):
         description="folders or files `sanad index` reads when given no path",
     )
     max_file_bytes: int = Field(10_000_000, gt=0, description="larger files are skipped with a message")
+    max_pages: int = Field(2000, gt=0, description="PDFs with more pages are skipped with a message")
+    extract_time_limit_s: float = Field(
+        120.0, gt=0, description="a PDF whose text takes longer to extract is skipped with a message (checked per page)",
+    )
+    max_unpacked_bytes: int = Field(
+        200_000_000, gt=0, description=".docx files that would unpack to more bytes (zip bombs) are skipped with a message",
+    )
     embed_model: str = Field(
         DEFAULT_EMBED_MODEL,
         description="`embeddinggemma-300m` (verified PyPI transport), a sentence-transformers "

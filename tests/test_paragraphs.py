@@ -414,15 +414,17 @@ def test_kind_for() -> None:
     assert kind_for("x.markdown") == "md"
     assert kind_for("x.Html") == "html"
     assert kind_for("x.htm") == "html"
-    assert set(SUPPORTED_SUFFIXES) == {".txt", ".md", ".markdown", ".html", ".htm"}
-    for bad in ("x.pdf", "README", "archive.txt.gz", ".txt"):
+    assert kind_for("r/Report.PDF") == "pdf"
+    assert kind_for("memo.docx") == "docx"
+    assert set(SUPPORTED_SUFFIXES) == {".txt", ".md", ".markdown", ".html", ".htm", ".pdf", ".docx"}
+    for bad in ("x.doc", "README", "archive.txt.gz", ".txt"):
         with pytest.raises(DocumentError, match="unsupported"):
             kind_for(bad)
 
 
 def test_parse_document_unsupported_suffix() -> None:
     with pytest.raises(DocumentError, match="unsupported"):
-        parse_document(b"hello", file="x.docx")
+        parse_document(b"hello", file="x.rtf")
 
 
 def test_load_document_relative_posix_path(tmp_path: Path) -> None:
@@ -477,8 +479,11 @@ def test_load_document_unreadable(tmp_path: Path) -> None:
 
 
 def test_load_document_unsupported_and_binary(tmp_path: Path) -> None:
-    (tmp_path / "a.pdf").write_bytes(b"%PDF-1.4")
+    (tmp_path / "a.rtf").write_bytes(b"{\\rtf1 hello}")
     with pytest.raises(DocumentError, match="unsupported"):
+        load_document(tmp_path / "a.rtf", root=tmp_path)
+    (tmp_path / "a.pdf").write_bytes(b"%PDF-1.4")
+    with pytest.raises(DocumentError, match="not a valid PDF"):
         load_document(tmp_path / "a.pdf", root=tmp_path)
     (tmp_path / "b.txt").write_bytes(b"ab\x00cd")
     with pytest.raises(DocumentError, match="binary"):

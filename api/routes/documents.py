@@ -9,11 +9,13 @@ protocol; bulk loads should use ``sanad index`` instead.
 from __future__ import annotations
 
 import json
+from pathlib import PurePosixPath
 
 from fastapi import APIRouter, Request, Response
 from fastapi.concurrency import run_in_threadpool
 
 from api.deps import ServiceDep
+from api.documents import BINARY_SUFFIXES
 from api.errors import ERROR_SCHEMA, ApiError
 from api.schemas import DocumentInfo, DocumentList, DocumentText, ParagraphOut, UploadJson
 
@@ -75,6 +77,10 @@ async def upload_document(request: Request, response: Response, service: Service
                 raise ApiError(400, "the request body is not valid JSON", code="invalid_json") from None
             raise ApiError(422, "JSON upload needs {\"file\": name, \"text\": str}: "
                            + str(exc).splitlines()[0]) from None
+        suffix = PurePosixPath(payload.file).suffix.lower()
+        if suffix in BINARY_SUFFIXES:
+            raise ApiError(415, f"send {suffix} files as multipart/form-data (field `file`); the JSON upload "
+                           "takes text only")
         name, data = payload.file, payload.text.encode("utf-8")
     else:
         raise ApiError(415, f"send multipart/form-data or application/json, not {ctype}")

@@ -1,0 +1,47 @@
+"""What the binary-format extractors (PDF, DOCX) hand to index.paragraphs."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from settings import StoreSettings
+
+__all__ = ["Block", "Extraction", "ExtractError", "ExtractLimits"]
+
+#: the limits' defaults are the settings' (written once, in settings/parts.py)
+_DEFAULTS = StoreSettings.model_fields
+
+
+class ExtractError(ValueError):
+    """A file the extractor cannot read; str(exc) is a clear one-line message for users."""
+
+
+@dataclass(frozen=True, slots=True)
+class Block:
+    """One paragraph of extracted text (one line, no ``\\n``, no surrounding spaces)."""
+
+    text: str
+    page_start: int | None = None  # 1-based; None for unpaged formats
+    page_end: int | None = None
+    boilerplate: bool = False  # a running header, footer or page number
+
+
+@dataclass(frozen=True, slots=True)
+class Extraction:
+    blocks: tuple[Block, ...]
+    warnings: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class ExtractLimits:
+    """Bounds on one file's extraction (:meth:`from_settings`: the ``SANAD_`` variables)."""
+
+    max_pages: int = _DEFAULTS["max_pages"].default  # a PDF with more pages is refused
+    time_limit_s: float = _DEFAULTS["extract_time_limit_s"].default  # per file, checked between pages
+    max_unpacked_bytes: int = _DEFAULTS["max_unpacked_bytes"].default  # a .docx unpacking to more is refused
+
+    @classmethod
+    def from_settings(cls, settings: StoreSettings) -> "ExtractLimits":
+        """The limits ``settings`` set (``SANAD_MAX_PAGES``, ``_EXTRACT_TIME_LIMIT_S``, ``_MAX_UNPACKED_BYTES``)."""
+        return cls(max_pages=settings.max_pages, time_limit_s=settings.extract_time_limit_s,
+                   max_unpacked_bytes=settings.max_unpacked_bytes)
