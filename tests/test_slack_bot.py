@@ -5,7 +5,7 @@ every ``response_url`` point at :class:`SlackRecorder`, a small HTTP server in t
 that answers like Slack and records each call. Requests are signed exactly as Slack signs
 them (HMAC-SHA256 of ``v0:{timestamp}:{body}`` with the signing secret). The server finds
 the recorder through ``SANAD_SLACK_API_URL`` (the ``slack_api_url`` setting) and checks its
-token there with ``auth.test`` as it starts; the recorder refuses any other token with
+token there with ``auth.test`` as it starts; the recorder refuses ``REFUSED_TOKEN`` with
 ``invalid_auth``, and its ``apps.connections.open`` names a local WebSocket server for the
 Socket Mode test.
 
@@ -40,6 +40,8 @@ pytestmark = pytest.mark.integration
 
 SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
 BOT_TOKEN = "xoxb-test-0000-bot-token-never-logged"
+#: the token the recorder's auth.test refuses with invalid_auth (every other one is accepted)
+REFUSED_TOKEN = "xoxb-revoked-0000"
 BOT_USER = "UBOT"
 BOT_ID = "BBOT"
 TEAM = "T1"
@@ -69,7 +71,7 @@ class SlackRecorder:
     """Answers Slack Web API calls (``/api/<method>``) and ``response_url`` posts
     (``/respond/<id>``) like Slack does, and records every call.
 
-    ``auth.test`` accepts only ``BOT_TOKEN`` (any other token gets Slack's ``invalid_auth``);
+    ``auth.test`` refuses ``REFUSED_TOKEN`` with Slack's ``invalid_auth`` and accepts any other;
     ``apps.connections.open`` answers with ``ws_url`` (a local WebSocket server, for Socket Mode)."""
 
     def __init__(self) -> None:
@@ -94,7 +96,7 @@ class SlackRecorder:
                 with recorder.lock:
                     recorder.calls.append(call)
                 method = self.path.removeprefix("/api/")
-                if method == "auth.test" and call["auth"] != f"Bearer {BOT_TOKEN}":
+                if method == "auth.test" and call["auth"] == f"Bearer {REFUSED_TOKEN}":
                     reply: dict[str, Any] = {"ok": False, "error": "invalid_auth"}
                 elif method == "apps.connections.open":
                     reply = {"ok": True, "url": recorder.ws_url}
@@ -560,7 +562,7 @@ def test_api_base_from_the_setting_and_token_checked_at_start(client, recorder, 
 
 def test_refused_token_shows_on_readyz_and_in_the_log(tmp_path, recorder, caplog):
     caplog.set_level(logging.INFO, logger="sanad.slack")
-    settings = make_settings(tmp_path / "data", embed_model="hash", slack_bot_token="xoxb-wrong-token",
+    settings = make_settings(tmp_path / "data", embed_model="hash", slack_bot_token=REFUSED_TOKEN,
                              slack_signing_secret=SECRET, public_url=PUBLIC, slack_api_url=recorder.url + "/api/")
     server = LiveServer(settings).start()
     try:
@@ -580,7 +582,7 @@ def test_refused_token_shows_on_readyz_and_in_the_log(tmp_path, recorder, caplog
         server.stop()
     (line,) = [r for r in caplog.records if "auth.test failed" in r.getMessage()]
     assert line.levelno == logging.ERROR and "invalid_auth" in line.getMessage()
-    assert "OAuth & Permissions" in line.getMessage() and "xoxb-wrong-token" not in caplog.text
+    assert "OAuth & Permissions" in line.getMessage() and REFUSED_TOKEN not in caplog.text
     assert recorder.posts("C-REFUSED") == []
 
 
