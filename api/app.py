@@ -50,6 +50,8 @@ def create_app(settings: Settings, *, answerer: Answerer | None = None, loader: 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         service.start_loading()
+        if getattr(app.state, "slack_bot", None) is not None:
+            app.state.slack_bot.start()  # checks the bot token in the background
         try:
             yield
         finally:

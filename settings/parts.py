@@ -202,6 +202,19 @@ class SlackSettings(BaseSettings):
     public_url: str = Field(
         "http://127.0.0.1:8000", description="base URL citation links point at (Slack messages, etc.)"
     )
+    slack_api_url: str = Field(
+        "https://slack.com/api/",
+        description="Slack Web API base the bot calls (GovSlack: https://slack-gov.com/api/); outbound "
+        "calls honour HTTPS_PROXY",
+    )
+    slack_thread_replies: bool = Field(
+        False, description="answer replies in channel threads Sanad answered without a new mention "
+        "(needs the message.channels event and channels:history scope)",
+    )
+    slack_ask_visibility: Literal["ephemeral", "in_channel"] = Field(
+        "ephemeral", description="who sees a slash-command answer first: only the asker (with a Share "
+        "button) or the whole channel",
+    )
 
 
 class Settings(StoreSettings, RetrievalSettings, AnswerSettings, LLMSettings, HTTPSettings, SlackSettings):

@@ -3,9 +3,11 @@
 No Slack server is reachable, so the bot's Web API client (``slack_sdk.WebClient``) and
 every ``response_url`` point at :class:`SlackRecorder`, a small HTTP server in this module
 that answers like Slack and records each call. Requests are signed exactly as Slack signs
-them (HMAC-SHA256 of ``v0:{timestamp}:{body}`` with the signing secret). bolt's token
-verification is off at start-up (``SlackOptions(token_verification_enabled=False)``), so
-bolt calls ``auth.test`` on the recorder at the first request instead.
+them (HMAC-SHA256 of ``v0:{timestamp}:{body}`` with the signing secret). The server finds
+the recorder through ``SANAD_SLACK_API_URL`` (the ``slack_api_url`` setting) and checks its
+token there with ``auth.test`` as it starts; the recorder refuses ``REFUSED_TOKEN`` with
+``invalid_auth``, and its ``apps.connections.open`` names a local WebSocket server for the
+Socket Mode test.
 
 Most tests use the hashing embedder over seeds/ plus one English document (a question that
 copies a sentence is answerable, anything else abstains); one uses the real model.
@@ -24,7 +26,7 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, Callable
-from urllib.parse import parse_qs, unquote, urlencode
+from urllib.parse import parse_qs, quote, unquote, urlencode
 
 import httpx
 import pytest
@@ -38,6 +40,8 @@ pytestmark = pytest.mark.integration
 
 SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
 BOT_TOKEN = "xoxb-test-0000-bot-token-never-logged"
+#: the token the recorder's auth.test refuses with invalid_auth (every other one is accepted)
+REFUSED_TOKEN = "xoxb-revoked-0000"
 BOT_USER = "UBOT"
 BOT_ID = "BBOT"
 TEAM = "T1"
@@ -65,10 +69,14 @@ def new_ts() -> str:
 
 class SlackRecorder:
     """Answers Slack Web API calls (``/api/<method>``) and ``response_url`` posts
-    (``/respond/<id>``) like Slack does, and records every call."""
+    (``/respond/<id>``) like Slack does, and records every call.
+
+    ``auth.test`` refuses ``REFUSED_TOKEN`` with Slack's ``invalid_auth`` and accepts any other;
+    ``apps.connections.open`` answers with ``ws_url`` (a local WebSocket server, for Socket Mode)."""
 
     def __init__(self) -> None:
         self.calls: list[dict[str, Any]] = []
+        self.ws_url: str | None = None
         self.lock = threading.Lock()
         recorder = self
         counter = itertools.count(1)
@@ -88,8 +96,12 @@ class SlackRecorder:
                 with recorder.lock:
                     recorder.calls.append(call)
                 method = self.path.removeprefix("/api/")
-                if method == "auth.test":
-                    reply: dict[str, Any] = {"ok": True, "url": "https://t1.slack.com/", "team": "Team",
+                if method == "auth.test" and call["auth"] == f"Bearer {REFUSED_TOKEN}":
+                    reply: dict[str, Any] = {"ok": False, "error": "invalid_auth"}
+                elif method == "apps.connections.open":
+                    reply = {"ok": True, "url": recorder.ws_url}
+                elif method == "auth.test":
+                    reply = {"ok": True, "url": "https://t1.slack.com/", "team": "Team",
                                              "user": "sanad", "team_id": TEAM, "user_id": BOT_USER,
                                              "bot_id": BOT_ID, "is_enterprise_install": False}
                 elif method == "chat.postMessage":
@@ -121,6 +133,10 @@ class SlackRecorder:
     def posts(self, channel: str) -> list[dict[str, Any]]:
         """``chat.postMessage`` calls to ``channel``."""
         return self.matching(lambda c: c["path"] == "/api/chat.postMessage" and c["body"].get("channel") == channel)
+
+    def api(self, method: str) -> list[dict[str, Any]]:
+        """Calls of the Web API ``method`` (e.g. ``auth.test``)."""
+        return self.matching(lambda c: c["path"] == f"/api/{method}")
 
     def responses(self, hook: str) -> list[dict[str, Any]]:
         """Posts to the ``response_url`` ``/respond/<hook>``."""
@@ -197,6 +213,14 @@ def citation_blocks(blocks: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 _LINK_RE = re.compile(r"^\[(\d+)\] <([^|>]+)\|([^>]+)>$")
+
+
+def web_link(blocks: list[dict[str, Any]]) -> tuple[str, str]:
+    """The (url, label) of the "open in the web page" link under the citations."""
+    (block,) = [b for b in blocks if b.get("block_id") == "sanad_web"]
+    m = re.fullmatch(r"<([^|>]+)\|([^>]+)>", block["elements"][0]["text"])
+    assert m, block
+    return m.group(1), m.group(2)
 _FRAMES = [frame.strip("\n") for pair in FRAME.values() for frame in pair]
 
 
@@ -261,12 +285,13 @@ def live(tmp_path_factory, recorder):
     root = tmp_path_factory.mktemp("slack")
     corpus = copy_seeds(root)
     (corpus / DOC_EN).write_text(ENGLISH_DOC, encoding="utf-8")
-    settings = slack_settings(root / "data", embed_model="hash", corpus_paths=[corpus])
+    # the Web API base comes from the setting (SANAD_SLACK_API_URL); the token is checked at start-up
+    settings = slack_settings(root / "data", embed_model="hash", corpus_paths=[corpus],
+                              slack_api_url=recorder.url + "/api")
     indexer = Indexer(settings)
     indexer.index([corpus], progress=None)
     indexer.close()
-    server = LiveServer(settings, slack=SlackOptions(api_base_url=recorder.url + "/api/",
-                                                     token_verification_enabled=False)).start()
+    server = LiveServer(settings).start()
     yield server
     server.stop()
 
@@ -319,6 +344,12 @@ def test_mention_answered_once_in_thread_with_links_and_verbatim_quotes(client, 
     assert link == (f"[1] <{PUBLIC}/v1/documents/{DOC_AR}/paragraphs/13|{DOC_AR} ¶13, line 19>")
     actions = [b for b in body["blocks"] if b["type"] == "actions"]
     assert [e["action_id"] for e in actions[0]["elements"]] == [FEEDBACK_UP, FEEDBACK_DOWN]
+    # beside the citations: the question on the web page (PUBLIC_URL/?q=...)
+    url, label = web_link(body["blocks"])
+    assert url == f"{PUBLIC}/?q={quote(Q_AR, safe='')}" and label == "افتح في سند"
+    assert parse_qs(url.split("?", 1)[1])["q"] == [Q_AR]
+    ids = [b.get("block_id") for b in body["blocks"]]
+    assert ids.index("sanad_web") == ids.index("sanad_citation_1") + 1
     time.sleep(0.5)
     assert len(recorder.posts("C-MENTION")) == 1
 
@@ -379,6 +410,8 @@ def test_direct_message_answered_in_its_thread(client, recorder):
     assert files[0] == DOC_EN
     link = citation_blocks(body["blocks"])[0]["elements"][0]["text"]
     assert f"<{PUBLIC}/v1/documents/board%20minutes.md/paragraphs/2|board minutes.md ¶2, line 3>" in link
+    assert web_link(body["blocks"]) == (f"{PUBLIC}/?q=The%20board%20met%20on%20Monday%20and%20approved%20the"
+                                        "%20budget", "Open in Sanad")
 
 
 def test_ignores_bots_edits_own_posts_and_channel_messages(client, recorder):
@@ -412,10 +445,15 @@ def test_slash_command_acks_then_posts_to_response_url(client, recorder):
     assert Q_AR in strip_bidi(ack["text"]) and "جارٍ البحث" in ack["text"]
     (delayed,) = recorder.wait(lambda: recorder.responses("cmd-1"))
     payload = delayed["body"]
-    assert payload["response_type"] == "in_channel" and payload["replace_original"] is False
+    # private by default (SANAD_SLACK_ASK_VISIBILITY=ephemeral): only the asker sees it
+    assert payload["response_type"] == "ephemeral" and payload["replace_original"] is False
     question = [b for b in payload["blocks"] if b.get("block_id") == "sanad_question"][0]
     assert visible(question["elements"][0]["text"]) == f"<@U7>: {Q_AR}"
     check_citations(client, payload["blocks"], DOC_AR)
+    assert web_link(payload["blocks"]) == (f"{PUBLIC}/?q={quote(Q_AR, safe='')}", "افتح في سند")
+    (share,) = [b for b in payload["blocks"] if b.get("block_id") == "sanad_share"]
+    (button,) = share["elements"]
+    assert button["action_id"] == "sanad_share" and button["text"]["text"] == "شارك مع القناة"
     # an empty command gets the usage hint and nothing is posted later
     empty = command_body("", response_url=f"{recorder.url}/respond/cmd-empty")
     r = client.post("/slack/events", content=empty, headers=signed_headers(empty, content_type=FORM))
@@ -425,15 +463,15 @@ def test_slash_command_acks_then_posts_to_response_url(client, recorder):
 
 
 def _click(client: httpx.Client, recorder: SlackRecorder, action_id: str, user: str, message_ts: str,
-           hook: str) -> httpx.Response:
+           hook: str, *, value: str = "ar", ephemeral: bool = False) -> httpx.Response:
     payload = {"type": "block_actions", "user": {"id": user, "username": user, "team_id": TEAM},
                "api_app_id": "A1", "token": "legacy", "team": {"id": TEAM, "domain": "t1"},
                "container": {"type": "message", "message_ts": message_ts, "channel_id": "C-FB",
-                             "is_ephemeral": False, "thread_ts": message_ts},
+                             "is_ephemeral": ephemeral, "thread_ts": message_ts},
                "trigger_id": "1.2.3", "channel": {"id": "C-FB", "name": "general"},
                "message": {"type": "message", "ts": message_ts, "bot_id": BOT_ID, "text": "..."},
                "response_url": f"{recorder.url}/respond/{hook}",
-               "actions": [{"action_id": action_id, "block_id": "sanad_feedback", "value": "ar",
+               "actions": [{"action_id": action_id, "block_id": "sanad_feedback", "value": value,
                             "type": "button", "action_ts": str(time.time()),
                             "text": {"type": "plain_text", "text": "x"}}]}
     body = urlencode({"payload": json.dumps(payload, ensure_ascii=False)})
@@ -508,6 +546,265 @@ def test_tokens_are_never_logged(client, recorder, caplog):
     assert BOT_TOKEN not in caplog.text and SECRET not in caplog.text
     settings = slack_settings(Path("/nonexistent"))
     assert BOT_TOKEN not in repr(settings) and SECRET not in repr(settings) and SECRET not in str(settings)
+
+
+# ------------------------------------------------- Web API base, token check, /readyz
+
+
+def test_api_base_from_the_setting_and_token_checked_at_start(client, recorder, live):
+    """SANAD_SLACK_API_URL is where every call goes; auth.test ran as the server started."""
+    assert live.app.state.slack_bot.api_url == recorder.url + "/api/"
+    checks = recorder.api("auth.test")
+    assert checks and all(c["auth"] == f"Bearer {BOT_TOKEN}" for c in checks)
+    ready = client.get("/readyz").json()
+    assert ready["status"] == "ready" and ready["slack"] == {"status": "ok"}
+
+
+def test_refused_token_shows_on_readyz_and_in_the_log(tmp_path, recorder, caplog):
+    caplog.set_level(logging.INFO, logger="sanad.slack")
+    settings = make_settings(tmp_path / "data", embed_model="hash", slack_bot_token=REFUSED_TOKEN,
+                             slack_signing_secret=SECRET, public_url=PUBLIC, slack_api_url=recorder.url + "/api/")
+    server = LiveServer(settings).start()
+    try:
+        with httpx.Client(base_url=server.url, timeout=30) as c:
+            deadline = time.monotonic() + 10
+            while (ready := c.get("/readyz")).json().get("slack", {}).get("status") == "checking":
+                assert time.monotonic() < deadline
+                time.sleep(0.05)
+            assert ready.status_code == 200 and ready.json()["status"] == "ready"   # the API still serves
+            slack = ready.json()["slack"]
+            assert slack["status"] == "failed" and slack["error"] == "invalid_auth"
+            assert "SANAD_SLACK_BOT_TOKEN" in slack["fix"] and "slack-gov.com" in slack["fix"]
+            r = post_event(c, mention("C-REFUSED", Q_AR))
+            assert r.status_code == 503 and "invalid_auth" in r.json()["error"]["message"]
+            assert r.headers["retry-after"] == "30"
+    finally:
+        server.stop()
+    (line,) = [r for r in caplog.records if "auth.test failed" in r.getMessage()]
+    assert line.levelno == logging.ERROR and "invalid_auth" in line.getMessage()
+    assert "OAuth & Permissions" in line.getMessage() and REFUSED_TOKEN not in caplog.text
+    assert recorder.posts("C-REFUSED") == []
+
+
+def test_unreachable_slack_says_so(tmp_path, live):
+    """Nothing listens at the API base: failed with "unreachable" and the proxy/URL hint."""
+    from api.slack.bolt_app import SlackBot
+    from api.slack.health import SlackUnavailable
+
+    settings = make_settings(tmp_path / "d", embed_model="hash", slack_bot_token=BOT_TOKEN,
+                             slack_signing_secret=SECRET, slack_api_url=f"http://127.0.0.1:{free_port()}/api/")
+    bot = SlackBot(live.app.state.ask_service, settings)
+    with pytest.raises(SlackUnavailable):
+        bot.app()
+    status = bot.status()
+    assert status["status"] == "failed" and status["error"] == "unreachable" and "HTTPS_PROXY" in status["fix"]
+
+
+class RecordingProxy:
+    """A plain HTTP forward proxy on 127.0.0.1 that records each absolute URL it forwards."""
+
+    def __init__(self) -> None:
+        import urllib.request
+
+        self.urls: list[str] = []
+        proxy = self
+        direct = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args: Any) -> None:
+                pass
+
+            def do_POST(self) -> None:  # noqa: N802
+                proxy.urls.append(self.path)
+                data = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                headers = {k: v for k, v in self.headers.items() if k.lower() not in ("host", "proxy-connection")}
+                with direct.open(urllib.request.Request(self.path, data=data, headers=headers, method="POST")) as up:
+                    body = up.read()
+                    self.send_response(up.status)
+                    self.send_header("Content-Type", up.headers.get("Content-Type", "application/json"))
+                    self.send_header("Content-Length", str(len(body)))
+                    self.end_headers()
+                    self.wfile.write(body)
+
+        self.port = free_port()
+        self.server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def test_outbound_calls_go_through_https_proxy(tmp_path, recorder, live, monkeypatch):
+    from api.slack.bolt_app import SlackBot
+
+    proxy = RecordingProxy()
+    try:
+        monkeypatch.setenv("HTTPS_PROXY", f"http://127.0.0.1:{proxy.port}")
+        settings = make_settings(tmp_path / "d", embed_model="hash", slack_bot_token=BOT_TOKEN,
+                                 slack_signing_secret=SECRET, slack_api_url=recorder.url + "/api/")
+        bot = SlackBot(live.app.state.ask_service, settings)
+        bot.app()
+        assert bot.status() == {"status": "ok"}
+        assert proxy.urls == [recorder.url + "/api/auth.test"]
+    finally:
+        proxy.stop()
+
+
+# ------------------------------------------------------------------ private /ask answers
+
+
+def test_private_answer_shared_with_the_channel(client, recorder):
+    body = command_body(Q_EN, response_url=f"{recorder.url}/respond/cmd-share", user="U8")
+    assert client.post("/slack/events", content=body, headers=signed_headers(body, content_type=FORM)).status_code == 200
+    (private,) = recorder.wait(lambda: recorder.responses("cmd-share"))
+    assert private["body"]["response_type"] == "ephemeral"
+    blocks = private["body"]["blocks"]
+    (share,) = [b for b in blocks if b.get("block_id") == "sanad_share"]
+    value = share["elements"][0]["value"]
+    assert share["elements"][0]["text"]["text"] == "Share with channel"
+    # the asker clicks "Share with channel" on the private message
+    r = _click(client, recorder, "sanad_share", "U8", new_ts(), "share-1", value=value, ephemeral=True)
+    assert r.status_code == 200
+    shared, removed = recorder.wait(lambda: recorder.responses("share-1"), count=2)
+    assert shared["body"]["response_type"] == "in_channel" and shared["body"]["replace_original"] is False
+    assert shared["body"]["blocks"] == [b for b in blocks if b.get("block_id") != "sanad_share"]
+    check_citations(client, shared["body"]["blocks"], DOC_EN)
+    assert removed["body"]["delete_original"] is True and not removed["body"].get("blocks")
+    # an unknown (expired, or kept by a server since restarted) answer: said privately, nothing posted
+    r = _click(client, recorder, "sanad_share", "U8", new_ts(), "share-2", value="en:gone")
+    assert r.status_code == 200
+    (expired,) = recorder.wait(lambda: recorder.responses("share-2"))
+    assert expired["body"]["response_type"] == "ephemeral" and "no longer be shared" in expired["body"]["text"]
+    time.sleep(0.3)
+    assert len(recorder.responses("share-2")) == 1
+
+
+def test_ask_visibility_in_channel(client, recorder, live):
+    bot = live.app.state.slack_bot
+    original = bot.settings
+    bot.settings = original.model_copy(update={"slack_ask_visibility": "in_channel"})
+    try:
+        body = command_body(Q_AR, response_url=f"{recorder.url}/respond/cmd-public")
+        assert client.post("/slack/events", content=body,
+                           headers=signed_headers(body, content_type=FORM)).status_code == 200
+        (public,) = recorder.wait(lambda: recorder.responses("cmd-public"))
+    finally:
+        bot.settings = original
+    assert public["body"]["response_type"] == "in_channel"
+    assert not [b for b in public["body"]["blocks"] if b.get("block_id") == "sanad_share"]
+    check_citations(client, public["body"]["blocks"], DOC_AR)
+
+
+# ------------------------------------------------------------- thread follow-ups in channels
+
+
+def channel_message(channel: str, text: str, *, thread_ts: str | None = None, user: str = "U1",
+                    **extra: Any) -> dict[str, Any]:
+    ts = new_ts()
+    event = {"type": "message", "channel_type": "channel", "user": user, "text": text, "ts": ts,
+             "channel": channel, "event_ts": ts, **extra}
+    if thread_ts:
+        event["thread_ts"] = thread_ts
+    return event
+
+
+def test_thread_replies_without_mention(client, recorder, live):
+    root = mention("C-TR", Q_AR)
+    post_event(client, root)
+    recorder.wait(lambda: recorder.posts("C-TR"))
+    # off by default: a reply in the thread without a mention is not answered
+    post_event(client, channel_message("C-TR", FOLLOW_AR, thread_ts=root["ts"]))
+    time.sleep(0.5)
+    assert len(recorder.posts("C-TR")) == 1
+
+    bot = live.app.state.slack_bot
+    original = bot.settings
+    bot.settings = original.model_copy(update={"slack_thread_replies": True})
+    try:
+        follow = channel_message("C-TR", FOLLOW_AR, thread_ts=root["ts"])
+        post_event(client, follow)
+        posts = recorder.wait(lambda: recorder.posts("C-TR"), count=2)
+        reply = posts[1]["body"]
+        assert reply["thread_ts"] == root["ts"]
+        check_citations(client, reply["blocks"], DOC_AR)
+        thread_id = f"slack:{TEAM}:C-TR:{root['ts']}"
+        turns = live.app.state.ask_service.conversations.open(thread_id, owner=f"slack:{TEAM}", named=True).history
+        assert [t.question for t in turns][-2:] == [Q_AR, FOLLOW_AR]   # read with the earlier question
+
+        # a reply that mentions the bot arrives twice (message + app_mention): answered once
+        ts = new_ts()
+        both = f"<@{BOT_USER}> {Q_EN}"
+        post_event(client, {**channel_message("C-TR", both, thread_ts=root["ts"]), "ts": ts, "event_ts": ts})
+        post_event(client, mention("C-TR", Q_EN, ts=ts, thread_ts=root["ts"]))
+        recorder.wait(lambda: recorder.posts("C-TR"), count=3)
+
+        ignored = [
+            channel_message("C-TR", Q_AR),                                         # not in a thread
+            channel_message("C-TR", Q_AR, thread_ts=new_ts()),                     # a thread without Sanad
+            channel_message("C-OTHER", Q_AR, thread_ts=root["ts"]),                # another channel
+            channel_message("C-TR", Q_AR, thread_ts=root["ts"], bot_id="B-OTHER"),  # a bot
+            {**channel_message("C-TR", "", thread_ts=root["ts"]), "subtype": "message_changed",   # an edit
+             "message": {"type": "message", "user": "U1", "text": Q_AR, "ts": new_ts(), "thread_ts": root["ts"]}},
+        ]
+        for event in ignored:
+            assert post_event(client, event).status_code == 200
+        post_event(client, dm("D-TR-SENTINEL", Q_EN))
+        recorder.wait(lambda: recorder.posts("D-TR-SENTINEL"))
+        time.sleep(0.5)
+    finally:
+        bot.settings = original
+    assert len(recorder.posts("C-TR")) == 3 and recorder.posts("C-OTHER") == []
+
+
+# ---------------------------------------------------------------------------- Socket Mode
+
+
+def test_socket_mode_against_a_local_websocket(live, client, recorder):
+    """Socket Mode: apps.connections.open (at SANAD_SLACK_API_URL) names a local WebSocket
+    server; an app_mention envelope sent over it is acked on the socket and answered with
+    chat.postMessage."""
+    from websockets.sync.server import serve
+
+    from api.slack.bolt_app import SlackBot
+    from api.slack.socket import socket_handler
+
+    acks: list[dict[str, Any]] = []
+    event = mention("C-SOCKET", Q_AR)
+    envelope = {"envelope_id": "env-1", "type": "events_api", "accepts_response_payload": False,
+                "retry_attempt": 0, "retry_reason": "", "payload": json.loads(event_body(event))}
+
+    def session(ws: Any) -> None:
+        ws.send(json.dumps({"type": "hello", "num_connections": 1, "debug_info": {"host": "local"},
+                            "connection_info": {"app_id": "A1"}}))
+        ws.send(json.dumps(envelope, ensure_ascii=False))
+        try:
+            for raw in ws:
+                acks.append(json.loads(raw))
+        except Exception:  # noqa: BLE001 - the client closes the socket at the end
+            pass
+
+    port = free_port()
+    with serve(session, "127.0.0.1", port) as ws_server:
+        threading.Thread(target=ws_server.serve_forever, daemon=True).start()
+        recorder.ws_url = f"ws://127.0.0.1:{port}/link/?ticket=t1"
+        settings = live.app.state.settings.model_copy(update={"slack_app_token": "xapp-1-local"})
+        bot = SlackBot(live.app.state.ask_service, settings)
+        handler = socket_handler(bot)
+        handler.connect()
+        try:
+            (post,) = recorder.wait(lambda: recorder.posts("C-SOCKET"))
+            assert post["body"]["thread_ts"] == event["ts"]
+            check_citations(client, post["body"]["blocks"], DOC_AR)
+            deadline = time.monotonic() + 5
+            while not acks and time.monotonic() < deadline:
+                time.sleep(0.05)
+        finally:
+            handler.close()
+            ws_server.shutdown()
+    assert [a.get("envelope_id") for a in acks] == ["env-1"]   # acked once, on the socket
+    (opened,) = recorder.api("apps.connections.open")
+    assert opened["auth"] == "Bearer xapp-1-local"
 
 
 # ------------------------------------------------------------------------ the real model

@@ -139,10 +139,76 @@ def test_manifest_matches_the_bot():
     scopes = set(manifest["oauth_config"]["scopes"]["bot"])
     assert {"app_mentions:read", "chat:write", "commands", "im:history", "im:read"} <= scopes
     settings = manifest["settings"]
-    assert set(settings["event_subscriptions"]["bot_events"]) == {"app_mention", "message.im"}
+    assert set(settings["event_subscriptions"]["bot_events"]) == {"app_mention", "message.im", "message.channels"}
+    assert "channels:history" in scopes   # message.channels: thread follow-ups (SANAD_SLACK_THREAD_REPLIES)
     assert settings["interactivity"]["is_enabled"] is True
     (command,) = manifest["features"]["slash_commands"]
     assert command["command"] == Settings.model_fields["slack_command"].default == "/ask"
     urls = [settings["event_subscriptions"]["request_url"], settings["interactivity"]["request_url"], command["url"]]
     assert urls == ["https://YOUR-HOST/slack/events"] * 3
     assert manifest["features"]["bot_user"]["display_name"]
+
+
+# ------------------------------------------------------------------------- issue 17 pieces
+
+
+def test_new_slack_settings_defaults_and_environment(monkeypatch, tmp_path):
+    from api.slack.options import api_url
+
+    fields = Settings.model_fields
+    assert fields["slack_api_url"].default == "https://slack.com/api/"
+    assert fields["slack_thread_replies"].default is False
+    assert fields["slack_ask_visibility"].default == "ephemeral"
+    monkeypatch.setenv("SANAD_SLACK_API_URL", "https://slack-gov.com/api")
+    monkeypatch.setenv("SANAD_SLACK_THREAD_REPLIES", "true")
+    monkeypatch.setenv("SANAD_SLACK_ASK_VISIBILITY", "in_channel")
+    settings = Settings(data_dir=tmp_path)
+    assert settings.slack_thread_replies is True and settings.slack_ask_visibility == "in_channel"
+    assert api_url(settings, SlackOptions()) == "https://slack-gov.com/api/"
+    assert api_url(settings, SlackOptions(api_base_url="http://127.0.0.1:9/api/")) == "http://127.0.0.1:9/api/"
+    monkeypatch.setenv("SANAD_SLACK_ASK_VISIBILITY", "public")
+    with pytest.raises(ValueError):
+        Settings(data_dir=tmp_path)
+
+
+def test_thread_reply_and_mention_helpers():
+    from api.slack.inbound import is_thread_reply, mentions
+
+    assert is_thread_reply({"ts": "2.0", "thread_ts": "1.0"})
+    assert not is_thread_reply({"ts": "1.0", "thread_ts": "1.0"})   # the thread's first message
+    assert not is_thread_reply({"ts": "1.0"})
+    assert mentions("hi <@UBOT> there", "UBOT") and mentions("<@UBOT|sanad> x", "UBOT")
+    assert not mentions("hi <@UOTHER>", "UBOT") and not mentions("<@UBOT>", None)
+
+
+def test_share_store_keeps_answers_for_30_minutes_bounded():
+    from api.slack.sharing import SHARE_TTL_S, ShareStore
+
+    store = ShareStore(max_items=2)
+    a = store.put({"text": "a"}, now=0.0)
+    b = store.put({"text": "b"}, now=1.0)
+    assert a != b and len(a) >= 20
+    assert store.get(a, now=2.0) == {"text": "a"} and store.get("nope", now=2.0) is None
+    c = store.put({"text": "c"}, now=3.0)                     # over max_items: the oldest goes
+    assert store.get(a, now=4.0) is None and store.get(c, now=4.0) == {"text": "c"}
+    assert store.get(b, now=1.0 + SHARE_TTL_S + 1) is None     # expired with the response_url
+
+
+def test_token_check_fix_names_the_setting_to_change():
+    from api.slack.health import fix_for
+
+    assert "SANAD_SLACK_BOT_TOKEN" in fix_for("invalid_auth", api_url="https://slack.com/api/")
+    assert "HTTPS_PROXY" in fix_for("unreachable", api_url="https://slack.com/api/")
+    assert "ratelimited" in fix_for("ratelimited", api_url="https://slack.com/api/")
+
+
+def test_web_link_and_share_button_render():
+    from api.slack.render import share_block, web_block, web_url
+
+    assert web_url("who & why?", public_url="https://s.example/") == "https://s.example/?q=who%20%26%20why%3F"
+    assert web_url("من ترأس؟", public_url="https://s.example") == \
+        "https://s.example/?q=%D9%85%D9%86%20%D8%AA%D8%B1%D8%A3%D8%B3%D8%9F"
+    block = web_block("a|b<c>", public_url="https://s.example", language="en")
+    assert block["elements"][0]["text"] == "<https://s.example/?q=a%7Cb%3Cc%3E|Open in Sanad>"
+    (button,) = share_block("en:k", "en")["elements"]
+    assert button["action_id"] == "sanad_share" and button["value"] == "en:k"

@@ -12,6 +12,14 @@ Socket Mode (``sanad slack --socket``).
   retry (``X-Slack-Retry-Num``) of an event already taken without doing anything.
 - Messages from bots (``bot_id``), edits and other subtypes, and the bot's own posts are
   skipped (bolt's ``IgnoringSelfEvents`` drops the latter too).
+- With ``SANAD_SLACK_THREAD_REPLIES=true``, a channel ``message`` that replies in a thread
+  the bot has answered (since the server started) is a follow-up without a new mention;
+  other channel messages are ignored (a reply that mentions the bot comes as app_mention).
+- ``/ask`` answers privately by default (``SANAD_SLACK_ASK_VISIBILITY=ephemeral``) with a
+  "Share with channel" button that posts the answer for everyone through the click's
+  ``response_url`` and removes the private copy.
+- Every Web API call goes to ``SANAD_SLACK_API_URL``; slack_sdk honours ``HTTPS_PROXY``.
+  The token is checked with ``auth.test`` before the App is built (``api.slack.health``).
 """
 
 from __future__ import annotations
@@ -27,8 +35,11 @@ from api.asking import AskService, slack_owner
 from api.errors import ApiError
 from api.slack import render
 from api.slack.feedback import FeedbackRecorder
-from api.slack.inbound import SeenSet, clean_question, conversation_id, skip_reason, thread_of
-from api.slack.options import SlackOptions
+from api.slack.health import SlackUnavailable, TokenCheck
+from api.slack.inbound import (SeenSet, clean_question, conversation_id, is_thread_reply, mentions, skip_reason,
+                               thread_of)
+from api.slack.options import SlackOptions, api_url
+from api.slack.sharing import ShareStore
 from qa.language import detect_language
 from settings import Settings
 
@@ -44,27 +55,54 @@ class SlackBot:
         self.options = options or SlackOptions()
         self.events = SeenSet(max_items=10_000)
         self.feedback = FeedbackRecorder(asking.metrics)
+        self.api_url = api_url(settings, self.options)
+        self.token_check = TokenCheck(api_url=self.api_url)
+        #: (channel, thread_ts) of channel threads the bot has answered in
+        self.threads = SeenSet(max_items=50_000)
+        self.shares = ShareStore()
         self._app: App | None = None
         self._lock = threading.Lock()
 
     # --- the App --------------------------------------------------------------------
     def app(self) -> App:
-        """The bolt App, built once (thread-safe)."""
+        """The bolt App, built once (thread-safe) after ``auth.test`` accepted the token.
+
+        Raises :class:`SlackUnavailable` when the check failed (it is tried again after
+        ``options.recheck_s``)."""
         with self._lock:
             if self._app is None:
+                error = self.token_check.failed_recently(self.options.recheck_s)
+                if error:
+                    raise SlackUnavailable(error)
                 self._app = self._build()
             return self._app
+
+    def start(self) -> None:
+        """Check the token in the background as the server starts (``/readyz`` shows the outcome)."""
+        if not self.options.token_verification_enabled:
+            return
+
+        def check() -> None:
+            try:
+                self.app()
+            except SlackUnavailable:
+                pass  # logged with the fix; /readyz reports it
+
+        threading.Thread(target=check, name="slack-auth-test", daemon=True).start()
+
+    def status(self) -> dict[str, Any]:
+        """The Slack integration's state for ``/readyz``: checking, ok, or failed with Slack's error."""
+        return self.token_check.status()
 
     def _build(self) -> App:
         if not self.settings.slack_bot_token:
             raise RuntimeError("SANAD_SLACK_BOT_TOKEN is not set")
-        client_args: dict[str, Any] = {"token": self.settings.slack_bot_token}
-        if self.options.api_base_url:
-            client_args["base_url"] = self.options.api_base_url
+        client = WebClient(token=self.settings.slack_bot_token, base_url=self.api_url)  # proxy: HTTPS_PROXY
+        self.token_check.run(client)
         app = App(
-            client=WebClient(**client_args),
+            client=client,
             signing_secret=self.settings.slack_signing_secret or "",
-            token_verification_enabled=self.options.token_verification_enabled,
+            token_verification_enabled=False,  # checked just above
             process_before_response=False,
             logger=logging.getLogger("sanad.slack.bolt"),
             name="sanad",
@@ -75,6 +113,7 @@ class SlackBot:
         app.command(self.settings.slack_command)(ack=self._ack_command, lazy=[self._on_command])
         app.action(render.FEEDBACK_UP)(self._on_feedback)
         app.action(render.FEEDBACK_DOWN)(self._on_feedback)
+        app.action(render.SHARE)(self._on_share)
         return app
 
     # --- middleware -------------------------------------------------------------------
@@ -95,9 +134,17 @@ class SlackBot:
         self._answer_event(event, team_id=body.get("team_id"), context=context, client=client)
 
     def _on_message(self, event: dict, body: dict, context: BoltContext, client: WebClient) -> None:
-        if event.get("channel_type") != "im":
-            return  # channel messages reach us as app_mention
+        if event.get("channel_type") != "im" and not self._is_follow_up(event, context):
+            return  # other channel messages: a question to the bot reaches us as app_mention
         self._answer_event(event, team_id=body.get("team_id"), context=context, client=client)
+
+    def _is_follow_up(self, event: dict, context: BoltContext) -> bool:
+        """A channel message replying in a thread the bot answered, without mentioning it."""
+        return (self.settings.slack_thread_replies
+                and event.get("channel_type") in ("channel", "group")
+                and is_thread_reply(event)
+                and not mentions(str(event.get("text") or ""), context.bot_user_id)
+                and (str(event.get("channel")), str(event.get("thread_ts"))) in self.threads)
 
     def _answer_event(self, event: dict, *, team_id: str | None, context: BoltContext,
                       client: WebClient) -> None:
@@ -112,6 +159,8 @@ class SlackBot:
         message = self.answer(question, conversation=cid, owner=slack_owner(team_id))
         client.chat_postMessage(channel=channel, thread_ts=thread_ts, unfurl_links=False,
                                 unfurl_media=False, **message)
+        if event.get("channel_type") != "im":
+            self.threads.add((channel, thread_ts))
 
     # --- slash command -------------------------------------------------------------------
     def _ack_command(self, ack: Ack, command: dict) -> None:
@@ -129,7 +178,26 @@ class SlackBot:
             return
         message = self.answer(question, conversation=None, owner=slack_owner(command.get("team_id")),
                               asked_by=command.get("user_id"))
-        respond(response_type="in_channel", replace_original=False, **message)
+        if self.settings.slack_ask_visibility == "in_channel":
+            respond(response_type="in_channel", replace_original=False, **message)
+            return
+        blocks = message["blocks"]
+        if any(b.get("block_id") == render.FEEDBACK_BLOCK for b in blocks):  # an answer, not a notice
+            language = detect_language(question)
+            blocks = [*blocks, render.share_block(f"{language}:{self.shares.put(message)}", language)]
+        respond(response_type="ephemeral", replace_original=False, text=message["text"], blocks=blocks)
+
+    def _on_share(self, ack: Ack, action: dict, respond: Respond) -> None:
+        """"Share with channel": post the private answer for everyone, then remove the private copy."""
+        ack()
+        language, _, key = str(action.get("value") or "").partition(":")
+        message = self.shares.get(key)
+        if message is None:
+            respond(response_type="ephemeral", replace_original=False,
+                    text=render.format_text(render.text_for("share_expired", language)))
+            return
+        respond(response_type="in_channel", replace_original=False, unfurl_links=False, **message)
+        respond(delete_original=True)
 
     # --- feedback -------------------------------------------------------------------------
     def _on_feedback(self, ack: Ack, body: dict, action: dict, respond: Respond) -> None:
@@ -168,7 +236,8 @@ class SlackBot:
             log.exception("answering a Slack question failed")
             return render.notice_message(render.text_for("failed", language))
         return render.answer_message(answer, public_url=self.settings.public_url,
-                                     question=question if asked_by else None, asked_by=asked_by)
+                                     question=question if asked_by else None, asked_by=asked_by,
+                                     web_question=question)
 
 
 def _ack(ack: Ack) -> None:

@@ -53,6 +53,17 @@ def skip_reason(event: Mapping[str, Any], *, bot_user_id: str | None) -> str | N
     return None
 
 
+def is_thread_reply(event: Mapping[str, Any]) -> bool:
+    """A message inside a thread (not the thread's first message)."""
+    thread_ts = event.get("thread_ts")
+    return bool(thread_ts) and thread_ts != event.get("ts")
+
+
+def mentions(text: str, user_id: str | None) -> bool:
+    """``text`` mentions ``user_id`` (``<@U123>`` or ``<@U123|name>``)."""
+    return bool(user_id) and any(m.group(1) == user_id for m in _USER_RE.finditer(text))
+
+
 def thread_of(event: Mapping[str, Any]) -> str:
     """The ``thread_ts`` to reply in: the thread of the message, or the message itself."""
     return str(event.get("thread_ts") or event["ts"])

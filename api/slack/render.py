@@ -6,7 +6,10 @@ A message is ``{"text": fallback, "blocks": [...]}``:
   sections when longer than Slack's 3000-character limit);
 - one ``context`` block per citation: ``[n] <PUBLIC_URL + url|file ¶N, line a>`` and the
   first words of its verbatim quote;
-- an ``actions`` block with the helpful / not helpful buttons.
+- a ``context`` block linking to the web page with the question asked there
+  (``PUBLIC_URL/?q=...``), when the question is known;
+- an ``actions`` block with the helpful / not helpful buttons (and, on a private ``/ask``
+  answer, one more with the "Share with channel" button).
 
 Slack mrkdwn needs ``&``, ``<`` and ``>`` escaped; nothing else is touched, so a quote shown
 in Slack is the document's text.
@@ -32,6 +35,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from urllib.parse import quote
 from typing import Any, Iterable, Literal, Sequence
 
 from qa.models import Answer, Citation
@@ -47,6 +51,9 @@ BIDI_MARKS = (RLM, LRI, RLI, PDI)
 FEEDBACK_UP = "sanad_feedback_up"
 FEEDBACK_DOWN = "sanad_feedback_down"
 FEEDBACK_BLOCK = "sanad_feedback"
+SHARE = "sanad_share"
+SHARE_BLOCK = "sanad_share"
+WEB_BLOCK = "sanad_web"
 
 #: Slack's limit for a section's text (we keep a margin for the marks)
 SECTION_LIMIT = 2900
@@ -71,6 +78,10 @@ _TEXTS: dict[str, dict[str, str]] = {
     "thanks_helpful": {"en": "Thanks, recorded as helpful.", "ar": "شكراً، سُجّلت الإجابة مفيدة."},
     "thanks_not_helpful": {"en": "Thanks, recorded as not helpful.", "ar": "شكراً، سُجّلت الإجابة غير مفيدة."},
     "already_voted": {"en": "You already rated this answer.", "ar": "لقد قيّمت هذه الإجابة من قبل."},
+    "open_web": {"en": "Open in Sanad", "ar": "افتح في سند"},
+    "share": {"en": "Share with channel", "ar": "شارك مع القناة"},
+    "share_expired": {"en": "This answer can no longer be shared; please ask again.",
+                      "ar": "لم يعد بالإمكان مشاركة هذه الإجابة؛ اسأل مرة أخرى من فضلك."},
 }
 
 
@@ -277,6 +288,25 @@ def feedback_block(language: str) -> dict[str, Any]:
     }
 
 
+def web_url(question: str, *, public_url: str) -> str:
+    """The web page asking ``question``: ``PUBLIC_URL/?q=<question, percent-encoded>``."""
+    return f"{public_url.rstrip('/')}/?q={quote(question, safe='')}"
+
+
+def web_block(question: str, *, public_url: str, language: str) -> dict[str, Any]:
+    """A context block with the link to the question on the web page."""
+    url = escape_mrkdwn(web_url(question, public_url=public_url)).replace("|", "%7C")
+    return {"type": "context", "block_id": WEB_BLOCK,
+            "elements": [{"type": "mrkdwn", "text": f"<{url}|{text_for('open_web', language)}>"}]}
+
+
+def share_block(value: str, language: str) -> dict[str, Any]:
+    """The "Share with channel" button of a private answer (``value``: the kept answer's key)."""
+    return {"type": "actions", "block_id": SHARE_BLOCK,
+            "elements": [{"type": "button", "action_id": SHARE, "value": value, "style": "primary",
+                          "text": {"type": "plain_text", "text": text_for("share", language), "emoji": True}}]}
+
+
 def _fallback(text: str, limit: int = 3000) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
@@ -290,8 +320,12 @@ def question_block(question: str, *, asked_by: str | None = None) -> dict[str, A
 
 
 def answer_message(answer: Answer, *, public_url: str, question: str | None = None,
-                   asked_by: str | None = None, feedback: bool = True) -> dict[str, Any]:
+                   asked_by: str | None = None, feedback: bool = True,
+                   web_question: str | None = None) -> dict[str, Any]:
     """The Block Kit message for ``answer``: ``{"text": fallback, "blocks": [...]}``.
+
+    ``question`` (with ``asked_by``) is repeated above the answer; ``web_question``, when
+    given, is linked on the web page (``PUBLIC_URL/?q=...``) under the citations.
 
     When Sanad abstains the answer text already says, in the question's language, that the
     documents do not contain the answer; no citation blocks follow."""
@@ -302,6 +336,8 @@ def answer_message(answer: Answer, *, public_url: str, question: str | None = No
     blocks += _sections(answer.answer, quotes=quotes)
     for citation in answer.citations:
         blocks.append(citation_block(citation, public_url=public_url))
+    if web_question:
+        blocks.append(web_block(web_question, public_url=public_url, language=answer.language))
     if feedback:
         blocks.append(feedback_block(answer.language))
     return {"text": _fallback(format_text(answer.answer, quotes=quotes)), "blocks": blocks}
@@ -317,5 +353,5 @@ def notice_message(text: str) -> dict[str, Any]:
 __all__ = [
     "FEEDBACK_DOWN", "FEEDBACK_UP", "answer_message", "bidi_line", "citation_block", "citation_link",
     "escape_mrkdwn", "feedback_block", "first_strong", "format_text", "isolate", "notice_message",
-    "quote_snippet", "rtl_line", "strip_bidi", "text_for",
+    "quote_snippet", "rtl_line", "share_block", "strip_bidi", "text_for", "web_block", "web_url",
 ]

@@ -29,6 +29,7 @@ from slack_sdk.signature import SignatureVerifier
 
 from api.errors import CODES, ERROR_SCHEMA, error_response
 from api.slack.bolt_app import SlackBot
+from api.slack.health import SlackUnavailable
 from api.slack.inbound import SeenSet
 from qa.text_rules import first_unencodable
 
@@ -75,7 +76,10 @@ class SlackEventsHandler:
             return error_response(401, "unauthorized", reason)
         try:
             app = await run_in_threadpool(self.bot.app)
-        except Exception as exc:  # noqa: BLE001 - e.g. auth.test refused the token
+        except SlackUnavailable as exc:  # auth.test failed: logged with the fix, shown on /readyz
+            return error_response(503, "not_ready", f"the Slack integration is not working (Slack: {exc.error}); "
+                                  "see /readyz and the server log", {"Retry-After": "30"})
+        except Exception as exc:  # noqa: BLE001
             log.error("the Slack app could not start: %s", exc)
             return error_response(503, "not_ready", "the Slack integration could not start; see the server log",
                                   {"Retry-After": "30"})

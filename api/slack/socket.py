@@ -12,6 +12,9 @@ import logging
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from slack_bolt.adapter.socket_mode import SocketModeHandler
+
+    from api.slack.bolt_app import SlackBot
     from api.slack.options import SlackOptions
     from settings import Settings
 
@@ -35,20 +38,31 @@ def run_socket_mode(settings: Settings, *, options: SlackOptions | None = None) 
     if missing:
         raise SlackConfigError(f"Socket Mode needs {' and '.join(missing)} (the bot token xoxb-... and the "
                                "app-level token xapp-... with connections:write)")
-    from slack_bolt.adapter.socket_mode import SocketModeHandler
-
     from api.asking import ask_service_for
     from api.metrics import Metrics
     from api.service import Service
     from api.slack.bolt_app import SlackBot
 
+    from api.slack.health import SlackUnavailable
+
     service = Service(settings, metrics=Metrics())
     service.start_loading()
     try:
         bot = SlackBot(ask_service_for(service), settings, options=options)
-        handler = SocketModeHandler(bot.app(), app_token=settings.slack_app_token)
+        try:
+            handler = socket_handler(bot)
+        except SlackUnavailable as exc:
+            raise SlackConfigError(f"auth.test failed with {exc.error}: {bot.status().get('fix')}") from None
         log.info("Sanad Slack bot connecting over Socket Mode (data dir %s)", settings.data_dir)
         handler.start()  # blocks until interrupted
     finally:
         service.close()
     return 0
+
+
+def socket_handler(bot: SlackBot) -> SocketModeHandler:
+    """bolt's Socket Mode handler for ``bot``: ``apps.connections.open`` goes to the bot's Web
+    API base (``SANAD_SLACK_API_URL``), which answers with the WebSocket URL to connect to."""
+    from slack_bolt.adapter.socket_mode import SocketModeHandler
+
+    return SocketModeHandler(bot.app(), app_token=bot.settings.slack_app_token)
