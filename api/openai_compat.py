@@ -32,7 +32,8 @@ def sources_block(answer: Answer) -> str:
     lines = []
     for c in answer.citations:
         where = f"line {c.line_start}" if c.line_start == c.line_end else f"lines {c.line_start}-{c.line_end}"
-        lines.append(f"[{c.ref}] {c.file} ¶{c.paragraph}, {where}")
+        page = c.page_label()
+        lines.append(f"[{c.ref}] {c.file} {page + ' ' if page else ''}¶{c.paragraph}, {where}")
     return "Sources:\n" + "\n".join(lines) if lines else ""
 
 

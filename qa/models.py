@@ -10,9 +10,11 @@ from pydantic import BaseModel, Field
 Language = Literal["ar", "en"]
 
 
-def paragraph_url(file: str, paragraph: int) -> str:
-    """Where a citation resolves: ``GET /v1/documents/{file}/paragraphs/{n}``."""
-    return f"/v1/documents/{quote(file, safe='')}/paragraphs/{paragraph}"
+def paragraph_url(file: str, paragraph: int, *, page: int | None = None) -> str:
+    """Where a citation resolves: ``GET /v1/documents/{file}/paragraphs/{n}`` (with
+    ``#page=N`` for paged formats, the convention PDF viewers follow)."""
+    url = f"/v1/documents/{quote(file, safe='')}/paragraphs/{paragraph}"
+    return f"{url}#page={page}" if page is not None else url
 
 
 class Citation(BaseModel):
@@ -31,6 +33,14 @@ class Citation(BaseModel):
     page_start: int | None = Field(
         None, ge=1, description="1-based page where the cited paragraph starts (paged formats: .pdf); null elsewhere")
     page_end: int | None = Field(None, ge=1, description="1-based page where it ends; null for unpaged formats")
+
+    def page_label(self) -> str:
+        """``p. 3`` or ``pp. 3-4`` for paged formats, ``""`` elsewhere."""
+        if self.page_start is None:
+            return ""
+        if self.page_end in (None, self.page_start):
+            return f"p. {self.page_start}"
+        return f"pp. {self.page_start}-{self.page_end}"
 
 
 class Answer(BaseModel):

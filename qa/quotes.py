@@ -50,7 +50,8 @@ def make_citation(ref: int, quote: Quote) -> Citation:
         ref=ref, file=para.file, paragraph=para.paragraph, line_start=line_start,
         line_end=line_end, char_start=para.char_start + quote.start,
         char_end=para.char_start + quote.end, quote=text, score=round(quote.score, 4),
-        url=paragraph_url(para.file, para.paragraph), page_start=para.page_start, page_end=para.page_end,
+        url=paragraph_url(para.file, para.paragraph, page=para.page_start), page_start=para.page_start,
+        page_end=para.page_end,
     )
 
 

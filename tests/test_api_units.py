@@ -189,3 +189,17 @@ def test_bearer_parsing_and_key_match():
     assert bearer_token({"headers": []}) is None
     assert key_matches("secret", ["other", "secret"]) and not key_matches("secre", ["secret"])
     assert not key_matches(None, ["secret"])
+
+
+def test_paged_citations_name_their_page_everywhere():
+    from api.slack.render import citation_link
+    from qa.models import paragraph_url
+
+    c = _citation(1, "x").model_copy(update={"file": "r.pdf", "page_start": 3, "page_end": 3,
+                                             "url": paragraph_url("r.pdf", 1, page=3)})
+    assert c.url == "/v1/documents/r.pdf/paragraphs/1#page=3" and c.page_label() == "p. 3"
+    assert c.model_copy(update={"page_end": 4}).page_label() == "pp. 3-4"
+    assert _citation(1, "x").page_label() == "" and "#" not in paragraph_url("a.txt", 1)
+    assert "[1] r.pdf p. 3 ¶1, line 1" in sources_block(Answer(answer="x [1]", language="en", answerable=True,
+                                                               citations=[c]))
+    assert "|r.pdf p. 3 ¶1, line 1>" in citation_link(c, public_url="http://h")

@@ -48,7 +48,10 @@ def test_page_loads_without_a_key_with_a_strict_csp(client):
     assert r.headers["x-content-type-options"] == "nosniff"
     assert '<script type="module" src="/static/app.js"></script>' in r.text
     # the upload picker accepts exactly the formats the indexer reads
-    assert 'accept=".txt,.md,.markdown,.html,.htm"' in r.text and "{{" not in r.text
+    from index.paragraphs import SUPPORTED_SUFFIXES
+
+    assert f'accept="{",".join(SUPPORTED_SUFFIXES)}"' in r.text and "{{" not in r.text
+    assert ".pdf" in SUPPORTED_SUFFIXES and ".docx" in SUPPORTED_SUFFIXES
     # the API itself still needs the key
     assert client.get("/v1/documents").status_code == 401
     assert client.get("/v1/documents", headers=AUTH).status_code == 200

@@ -248,7 +248,8 @@ def citation_link(citation: Citation, *, public_url: str) -> str:
     file = escape_mrkdwn(citation.file).replace("|", "¦")
     if first_strong(file) == "rtl":
         file = isolate(file)
-    label = f"{file} ¶{citation.paragraph}, {lines_label(citation)}"
+    page = citation.page_label()
+    label = f"{file} {page + ' ' if page else ''}¶{citation.paragraph}, {lines_label(citation)}"
     return f"<{escape_mrkdwn(url).replace('|', '%7C')}|{label}>"
 
 
