@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from typing import Callable
+from typing import Callable, Iterator
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -15,9 +15,11 @@ from prometheus_client import (
     ProcessCollector,
     generate_latest,
 )
+from prometheus_client.core import CounterMetricFamily
 from starlette.routing import Match
 
 from api.security import ASGIApp, Message, Receive, Scope, Send
+from qa.answer_cache import AnswerCache
 from qa.models import Answer
 
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
@@ -68,6 +70,10 @@ class Metrics:
             raise ValueError(f"unknown feedback value: {value!r}")
         self.feedback.labels(value).inc()
 
+    def watch_answer_cache(self, cache: AnswerCache) -> None:
+        """``sanad_answer_cache_total{result="hit"|"miss"}``, read from ``cache`` at each scrape."""
+        self.registry.register(_AnswerCacheCollector(cache))
+
     def set_counts(self, counts: dict[str, int]) -> None:
         self.documents.set(counts.get("documents", 0))
         self.paragraphs.set(counts.get("paragraphs", 0))
@@ -96,6 +102,20 @@ def _matching_path(routes: list, scope: Scope) -> str | None:
             if found:
                 return found
     return None
+
+
+class _AnswerCacheCollector:
+    """Reports an :class:`~qa.answer_cache.AnswerCache`'s counts as a Prometheus counter."""
+
+    def __init__(self, cache: AnswerCache) -> None:
+        self.cache = cache
+
+    def collect(self) -> Iterator[CounterMetricFamily]:
+        family = CounterMetricFamily("sanad_answer_cache", "answers to repeated questions: hits (answered "
+                                     "without encoding) and misses", labels=["result"])
+        family.add_metric(["hit"], self.cache.hits)
+        family.add_metric(["miss"], self.cache.misses)
+        yield family
 
 
 class MetricsMiddleware:

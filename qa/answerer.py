@@ -33,6 +33,7 @@ from index.lexical import LexicalIndex
 from index.live_lexical import LexicalFollower, current_lexical
 from index.sync import CatalogSync, catalog_sync
 from index.vectors import ChunkVectors
+from qa.answer_cache import AnswerCache
 from qa.extractive import ExtractiveComposer
 from qa.generative import LLMWriter, WriterFactory
 from qa.language import detect_language
@@ -88,6 +89,8 @@ class Answerer:
         if writer is None and settings.answerer == "llm":
             writer = functools.partial(LLMWriter, settings)
         self.writer: LLMWriter | None = writer(quoter=self.quoter, lock=self._lock) if writer else None
+        #: extractive answers to repeated questions, cleared when the index changes
+        self.cache = AnswerCache(max_entries=settings.answer_cache_size)
 
     # ---------------------------------------------------------------- state
     @property
@@ -105,10 +108,12 @@ class Answerer:
     def reload(self) -> None:
         """Pick up what an indexer committed since start-up (lexical index); waits for it."""
         self._data_version = self.catalog.data_version()
+        self.cache.clear()
         self.lexical_follower.rebuild_now(timeout=300)
 
     def _use_lexical(self, lexical: LexicalIndex) -> None:
         self.stores.lexical = lexical
+        self.cache.clear()  # BM25 takes part in the ranking: answers may change
 
     @contextmanager
     def consistent(self) -> Iterator[None]:
@@ -136,6 +141,7 @@ class Answerer:
         if version == self._data_version:
             return False
         self._data_version = version
+        self.cache.clear()
         self.lexical_follower.request()
         return True
 
@@ -185,19 +191,18 @@ class Answerer:
     def _stream(self, question: str, *, top_k: int | None, language: Language, filters: MetadataFilters | None,
                 writer: LLMWriter | None) -> Iterator[AnswerEvent]:
         started = time.perf_counter()
-        with self.consistent():  # server mode: sync first; one catalog snapshot
-            t0 = time.perf_counter()
-            vector = self.embedder.embed_queries([question])[0]
-            encode_ms = (time.perf_counter() - t0) * 1000
-            t0 = time.perf_counter()
-            nodes = self.retriever(top_k=top_k, filters=filters).retrieve(
-                QueryBundle(query_str=question, embedding=vector.tolist()))
-            retrieve_ms = (time.perf_counter() - t0) * 1000
-            t0 = time.perf_counter()
-            extractive = self.composer.compose(question, language, nodes, query_vector=vector)
-            evidence = writer.select_evidence(nodes, vector) if writer is not None and extractive.answerable else []
-            answer_ms = (time.perf_counter() - t0) * 1000
-        timings = {"encode": round(encode_ms, 1), "retrieve": round(retrieve_ms, 1), "answer": round(answer_ms, 1)}
+        key = (question, language, top_k or self.settings.top_k, repr(filters)) if writer is None else None
+        with self.consistent():  # server mode: sync first (a new version clears the cache); one snapshot
+            cached = self.cache.get(key) if key is not None else None
+            if cached is None:
+                extractive, evidence, timings = self._compose(question, top_k=top_k, language=language,
+                                                              filters=filters, writer=writer)
+        if cached is not None:  # a repeat: nothing is encoded
+            lookup = {"cache": round((time.perf_counter() - started) * 1000, 3)}
+            yield from replay(cached.model_copy(update={"timings_ms": lookup}), {}, started)
+            return
+        if key is not None:
+            self.cache.put(key, extractive)
         if writer is None:
             yield from replay(extractive, timings, started)
             return
@@ -207,6 +212,24 @@ class Answerer:
             return
         yield from writer.generate_stream(question, language, evidence, fallback=extractive, timings=timings,
                                           started=started)
+
+    def _compose(self, question: str, *, top_k: int | None, language: Language, filters: MetadataFilters | None,
+                 writer: LLMWriter | None) -> tuple[Answer, list, dict[str, float]]:
+        """Encode, retrieve, compose (inside :meth:`consistent`): the extractive answer, the
+        writer's evidence (none without a writer) and the timings of each step."""
+        t0 = time.perf_counter()
+        vector = self.embedder.embed_queries([question])[0]
+        encode_ms = (time.perf_counter() - t0) * 1000
+        t0 = time.perf_counter()
+        nodes = self.retriever(top_k=top_k, filters=filters).retrieve(
+            QueryBundle(query_str=question, embedding=vector.tolist()))
+        retrieve_ms = (time.perf_counter() - t0) * 1000
+        t0 = time.perf_counter()
+        extractive = self.composer.compose(question, language, nodes, query_vector=vector)
+        evidence = writer.select_evidence(nodes, vector) if writer is not None and extractive.answerable else []
+        answer_ms = (time.perf_counter() - t0) * 1000
+        timings = {"encode": round(encode_ms, 1), "retrieve": round(retrieve_ms, 1), "answer": round(answer_ms, 1)}
+        return extractive, evidence, timings
 
     def close(self) -> None:
         self.lexical_follower.close()

@@ -130,6 +130,10 @@ class AnswerSettings(BaseSettings):
         "runner-up when that scores within this of it (0 = one sentence)",
     )
     max_question_chars: int = Field(1000, ge=10)
+    answer_cache_size: int = Field(
+        1000, ge=0, description="extractive answers kept for repeated questions (cleared whenever the index "
+        "changes); 0 = off",
+    )
     answerer: Literal["extractive", "llm"] = Field(
         "extractive", description="`extractive` (embedded, no LLM) or `llm` (OpenAI-compatible or Ollama endpoint)"
     )

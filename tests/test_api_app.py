@@ -319,3 +319,12 @@ def test_a_conversation_belongs_to_the_key_that_started_it(tmp_path):
         assert unquote(r.headers["x-sanad-standalone-question"]) == "Who chaired the council meeting? and?"
         assert r.json()["conversation_id"] == cid
     assert attempts == 3
+
+
+def test_answer_cache_hits_and_misses_in_metrics(settings):
+    with running(settings) as c:
+        for _ in range(3):
+            assert c.post("/v1/ask", json={"question": "Who chaired the council meeting?"}).status_code == 200
+        text = c.get("/metrics").text
+    assert 'sanad_answer_cache_total{result="hit"} 2.0' in text
+    assert 'sanad_answer_cache_total{result="miss"} 1.0' in text

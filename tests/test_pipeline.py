@@ -54,7 +54,7 @@ def test_ask_is_the_final_answer_of_ask_stream(indexed: Settings) -> None:
     streamed = events[-1][1]
     assert "".join(v for k, v in events if k == "delta") == streamed.answer
     assert streamed.answer == answer.answer and streamed.citations == answer.citations
-    assert set(answer.timings_ms) >= {"encode", "retrieve", "answer", "total"}
+    assert set(streamed.timings_ms) >= {"encode", "retrieve", "answer", "total"}
 
 
 def test_the_answer_is_framed_in_the_language_asked_for(indexed: Settings) -> None:
@@ -171,3 +171,53 @@ def test_eval_xquad_with_the_llm_answerer_runs(tmp_path: Path, capsys: pytest.Ca
     assert all(r["asked"] for r in report["rows"])
     assert "llm" in report["answerers"]
     assert capsys.readouterr().out
+
+
+class CountingQueries(HashEmbedding):
+    """The hashing fake, counting question encodings."""
+
+    queries: int = 0
+
+    def embed_queries(self, texts):  # noqa: ANN001, ANN201
+        self.queries += len(texts)
+        return super().embed_queries(texts)
+
+
+def test_a_repeated_question_is_answered_from_the_cache_until_the_index_changes(indexed: Settings,
+                                                                               tmp_path: Path) -> None:
+    embedder = CountingQueries()
+    answerer = Answerer(indexed, embedder=embedder)
+    try:
+        first = answerer.ask("How high is Beta mountain?")
+        encoded = embedder.queries
+        again = answerer.ask("How high is Beta mountain?")
+        assert embedder.queries == encoded  # nothing encoded for the repeat
+        assert again.answer == first.answer and again.citations == first.citations
+        assert set(again.timings_ms) == {"cache", "total"} and again.timings_ms["total"] < 50
+        assert (answerer.cache.hits, answerer.cache.misses) == (1, 1)
+        answerer.ask("How high is Beta mountain?", language="ar")  # another key: encoded
+        assert embedder.queries == encoded + 1
+        # the index changes (another connection commits): the cache is cleared
+        corpus = tmp_path / "more"
+        corpus.mkdir()
+        (corpus / "gamma.txt").write_text("How high is Beta mountain? It is 4,200 metres high.\n",
+                                          encoding="utf-8")
+        indexer = Indexer(indexed, embedder=HashEmbedding())
+        indexer.index([corpus], prune=False, progress=None)
+        indexer.close()
+        after = answerer.ask("How high is Beta mountain?")
+        assert embedder.queries == encoded + 2
+        assert after.citations[0].file == "gamma.txt"  # the new document, not the cached answer
+    finally:
+        answerer.close()
+
+
+def test_the_cache_can_be_turned_off(indexed: Settings) -> None:
+    embedder = CountingQueries()
+    answerer = Answerer(indexed.model_copy(update={"answer_cache_size": 0}), embedder=embedder)
+    try:
+        answerer.ask("How high is Beta mountain?")
+        answerer.ask("How high is Beta mountain?")
+    finally:
+        answerer.close()
+    assert embedder.queries == 2 and answerer.cache.hits == 0
