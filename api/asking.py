@@ -10,6 +10,7 @@ answer comes. The faces only translate it into their wire formats.
 from __future__ import annotations
 
 import hashlib
+import threading
 from dataclasses import dataclass, field
 from typing import Callable, Iterator, Sequence
 
@@ -23,6 +24,10 @@ from qa.models import Answer
 from qa.stream import AnswerEvent, final_answer
 
 
+#: what an ``overloaded`` 503 tells the client to wait, seconds
+OVERLOADED_RETRY_AFTER_S = 2
+
+
 def caller_owner(token: str | None, *, keys_required: bool) -> str:
     """Who owns what an HTTP caller starts: its API key (by hash, never the key), or one
     shared owner when the API has no keys (conversation ids are unguessable either way)."""
@@ -34,6 +39,28 @@ def caller_owner(token: str | None, *, keys_required: bool) -> str:
 def slack_owner(team_id: str | None) -> str:
     """Slack threads belong to their workspace; no HTTP caller is ever this owner."""
     return f"slack:{team_id or '-'}"
+
+
+class Admission:
+    """Counts the questions in flight; refuses one more past ``limit`` (0 = no bound).
+    Thread-safe: asks run in the threadpool."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.in_flight = 0
+        self._lock = threading.Lock()
+
+    def enter(self) -> None:
+        """Take a place, or raise 503 ``overloaded`` with ``Retry-After`` at once."""
+        with self._lock:
+            if self.limit and self.in_flight >= self.limit:
+                raise ApiError(503, f"{self.in_flight} questions are already being answered; retry shortly",
+                               code="overloaded", headers={"Retry-After": str(OVERLOADED_RETRY_AFTER_S)})
+            self.in_flight += 1
+
+    def leave(self) -> None:
+        with self._lock:
+            self.in_flight = max(0, self.in_flight - 1)
 
 
 @dataclass
@@ -50,16 +77,29 @@ class AskStream:
     live: bool
     _events: Iterator[AnswerEvent]
     _finish: Callable[[Answer], Answer]
-    _done: bool = field(default=False, init=False)
+    _release: Callable[[], None] = lambda: None
+    _released: bool = field(default=False, init=False)
 
     @property
     def events(self) -> Iterator[AnswerEvent]:
-        for kind, value in self._events:
-            if kind == "answer":
-                assert isinstance(value, Answer)
-                yield "answer", self._finish(value)
-            else:
-                yield kind, value
+        try:
+            for kind, value in self._events:
+                if kind == "answer":
+                    assert isinstance(value, Answer)
+                    yield "answer", self._finish(value)
+                else:
+                    yield kind, value
+        finally:
+            self.release()
+
+    def release(self) -> None:
+        """Give back the question's place (once; the stream does it when it ends or is closed)."""
+        if not self._released:
+            self._released = True
+            self._release()
+
+    def __del__(self) -> None:  # a stream that was never read still gives its place back
+        self.release()
 
     def answer(self) -> Answer:
         """Consume the stream; its final answer."""
@@ -73,6 +113,7 @@ class AskService:
         self.service = service
         self.conversations = conversations
         self.metrics = metrics
+        self.admission = Admission(service.settings.max_pending_questions)
 
     def check_question(self, question: str) -> str:
         """422 for questions the answerer would refuse (before waiting for the model)."""
@@ -103,9 +144,11 @@ class AskService:
             history = [t.standalone for t in conversation.history]
             cid = conversation.id
         standalone = standalone_question(question, history, max_chars=self.service.settings.max_question_chars)
+        self.admission.enter()  # 503 overloaded past the bound, before any work
         try:
             events = answerer.ask_stream(standalone, top_k=top_k, language=detect_language(question))
         except QuestionError as exc:
+            self.admission.leave()
             raise ApiError(422, str(exc), code="invalid_question") from None
 
         def finish(answer: Answer) -> Answer:
@@ -115,7 +158,7 @@ class AskService:
             return answer.model_copy(update={"conversation_id": cid}) if cid else answer
 
         return AskStream(standalone=standalone, conversation_id=cid, live=answerer.streams_live,
-                         _events=events, _finish=finish)
+                         _events=events, _finish=finish, _release=self.admission.leave)
 
 
 def ask_service_for(service: Service) -> AskService:

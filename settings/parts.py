@@ -185,6 +185,10 @@ class HTTPSettings(BaseSettings):
         "more memory), so questions are answered while a document is indexed; `shared`: one model, and "
         "questions wait while an upload is embedded",
     )
+    max_pending_questions: int = Field(
+        64, ge=0, description="questions being answered or waiting at once; past it /v1/ask and the chat "
+        "endpoint answer 503 `overloaded` with Retry-After at once instead of queueing; 0 = no bound",
+    )
     max_conversations: int = Field(1000, ge=1, description="conversations kept in memory (least recent dropped)")
     max_conversation_turns: int = Field(20, ge=1, description="turns kept per conversation")
 

@@ -323,8 +323,28 @@ def test_a_conversation_belongs_to_the_key_that_started_it(tmp_path):
 
 def test_answer_cache_hits_and_misses_in_metrics(settings):
     with running(settings) as c:
+        c.post("/v1/ask", json={"question": "warm up"})
+        c.app.state.service.answerer.reload()  # start-up's background work done: the index is settled
+        cache = c.app.state.service.answerer.cache
+        hits, misses = cache.hits, cache.misses
         for _ in range(3):
             assert c.post("/v1/ask", json={"question": "Who chaired the council meeting?"}).status_code == 200
         text = c.get("/metrics").text
-    assert 'sanad_answer_cache_total{result="hit"} 2.0' in text
-    assert 'sanad_answer_cache_total{result="miss"} 1.0' in text
+    assert (cache.hits - hits, cache.misses - misses) == (2, 1)
+    assert f'sanad_answer_cache_total{{result="hit"}} {float(cache.hits)}' in text
+    assert f'sanad_answer_cache_total{{result="miss"}} {float(cache.misses)}' in text
+
+
+def test_overloaded_is_refused_at_once_with_retry_after(tmp_path):
+    s = make_settings(tmp_path / "d", embed_model="hash", max_pending_questions=1)
+    with running(s) as c:
+        asking = c.app.state.ask_service
+        held = asking.start("Who chaired the council meeting?", owner="http")  # one question in flight
+        r = c.post("/v1/ask", json={"question": "and another?"})
+        err = is_error(r, 503, "overloaded")
+        assert r.headers["retry-after"] == "2" and "retry" in err["message"]
+        is_error(c.post("/v1/chat/completions", json={"messages": [{"role": "user", "content": "hi"}]}),
+                 503, "overloaded")
+        held.answer()  # done: its place is free again
+        assert c.post("/v1/ask", json={"question": "and another?"}).status_code == 200
+        assert asking.admission.in_flight == 0
