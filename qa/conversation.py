@@ -20,7 +20,7 @@ import secrets
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Callable, Sequence
 
 
 #: a question with at most this many words is treated as a follow-up (when there is history)
@@ -112,20 +112,26 @@ class Conversation:
     history: list[Turn]
 
 
+#: ``recall(owner, conversation_id)``: the stored turns of a conversation that is not in memory
+#: (oldest first), or None when ``owner`` has no such conversation (``api.answer_log`` provides it)
+Recall = Callable[[str, str], "Sequence[Turn] | None"]
+
+
 class ConversationStore:
     """In-memory conversations, each owned by the caller that started it.
 
     A conversation is found by (owner, id): a caller can never read or extend another's,
     whatever id it sends. Ids given to callers are issued here (unguessable); an unknown id
     starts a new conversation with a new id. LRU over ``max_conversations``, the last
-    ``max_turns`` turns each. Thread-safe. State is per process: behind a load balancer,
-    pin a conversation to one replica, or use ``/v1/chat/completions`` where the client
-    sends the history.
+    ``max_turns`` turns each. Thread-safe. With ``recall`` (the answer log), a conversation
+    that is not in memory (a restart, or dropped by the LRU) is loaded from it, for its owner
+    only; without it, state is per process.
     """
 
-    def __init__(self, *, max_conversations: int, max_turns: int) -> None:
+    def __init__(self, *, max_conversations: int, max_turns: int, recall: Recall | None = None) -> None:
         self.max_conversations = max_conversations
         self.max_turns = max_turns
+        self.recall = recall
         self._data: OrderedDict[tuple[str, str], list[Turn]] = OrderedDict()
         self._lock = threading.Lock()
 
@@ -146,19 +152,37 @@ class ConversationStore:
                 if turns is not None:
                     self._data.move_to_end(key)
                     return Conversation(conversation_id, list(turns))
+                stored = self.recall(owner, conversation_id) if self.recall is not None else None
+                if stored:
+                    turns = list(stored)[-self.max_turns:]
+                    self._remember(key, turns)
+                    return Conversation(conversation_id, list(turns))
                 if named:
                     return Conversation(conversation_id, [])
             return Conversation(self.new_id(), [])
 
     def append(self, conversation_id: str, turn: Turn, *, owner: str) -> None:
+        """Add ``turn`` (call it before the turn is written to the ``recall`` store)."""
         with self._lock:
             key = (owner, conversation_id)
-            turns = self._data.setdefault(key, [])
+            turns = self._data.get(key)
+            if turns is None:  # new, or dropped from memory: the stored turns come first
+                stored = self.recall(owner, conversation_id) if self.recall is not None else None
+                turns = list(stored or [])
             turns.append(turn)
-            del turns[:-self.max_turns]
-            self._data.move_to_end(key)
-            while len(self._data) > self.max_conversations:
-                self._data.popitem(last=False)
+            self._remember(key, turns)
+
+    def _remember(self, key: tuple[str, str], turns: list[Turn]) -> None:
+        del turns[:-self.max_turns]
+        self._data[key] = turns
+        self._data.move_to_end(key)
+        while len(self._data) > self.max_conversations:
+            self._data.popitem(last=False)
+
+    def forget(self, conversation_id: str, *, owner: str) -> bool:
+        """Drop ``owner``'s conversation from memory; True when it was there."""
+        with self._lock:
+            return self._data.pop((owner, conversation_id), None) is not None
 
     def __len__(self) -> int:
         with self._lock:
@@ -166,6 +190,6 @@ class ConversationStore:
 
 
 __all__ = [
-    "Conversation", "ConversationStore", "Turn", "is_follow_up", "resolve_questions",
+    "Conversation", "ConversationStore", "Recall", "Turn", "is_follow_up", "resolve_questions",
     "standalone_question",
 ]
