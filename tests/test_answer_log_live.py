@@ -172,3 +172,13 @@ def test_a_not_helpful_vote_exported_and_evaluated_reproduces_the_miss(served, t
     assert bad.returncode == 1 and bad.stderr.startswith("error: --since wants") and "Traceback" not in bad.stderr
     none = _sanad("feedback", "export", env={**env, "SANAD_DATA_DIR": str(tmp_path / "empty")})
     assert none.returncode == 1 and "no answer log" in none.stderr
+
+
+def test_cli_ask_json_gives_an_answer_id_and_logs_nothing(tmp_path: Path) -> None:
+    env = {"SANAD_DATA_DIR": str(tmp_path / "d"), "SANAD_EMBED_MODEL": "hash"}
+    corpus = copy_seeds(tmp_path)
+    assert _sanad("index", str(corpus), "--quiet", env=env).returncode == 0
+    r = _sanad("ask", QUESTION, "--json", env=env)
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["answer_id"].startswith("ans_")
+    assert not (tmp_path / "d" / "answers.sqlite3").exists()  # the CLI names its answers, keeps none
