@@ -18,8 +18,8 @@ come from FastAPI's threadpool). Two tables:
 
 Conversations are rebuilt from ``answers`` (:meth:`AnswerLog.turns`), for their owner
 only. Rows older than the retention (``SANAD_LOG_RETENTION_DAYS``) are never read and are
-deleted at start-up and at most hourly after. The file is per data dir: in server mode
-(``SANAD_CHROMA_URL``) each replica keeps its own log.
+deleted at start-up and at most hourly after. In server mode (``SANAD_CHROMA_URL``) the log
+is on the Chroma server instead (``api.shared_answer_log``), so every replica sees it.
 """
 
 from __future__ import annotations

@@ -17,10 +17,11 @@ import logging
 from dataclasses import dataclass, field
 from typing import Callable, Iterator, Sequence
 
-from api.answer_log import AnswerLog, FeedbackValue, IndexVersion, new_answer_id
+from api.answer_log import FeedbackValue, IndexVersion, new_answer_id
 from api.errors import ApiError
 from api.metrics import Metrics
 from api.service import Service
+from api.shared_answer_log import AnyAnswerLog, open_answer_log
 from qa.answerer import QuestionError
 from qa.conversation import Conversation, ConversationStore, Turn, resolve_questions, standalone_question
 from qa.language import detect_language
@@ -77,7 +78,7 @@ class AskService:
     """Owns the conversations and the ask steps; typed, and the same for every face."""
 
     def __init__(self, service: Service, *, conversations: ConversationStore, metrics: Metrics,
-                 log: AnswerLog | None = None) -> None:
+                 log: AnyAnswerLog | None = None) -> None:
         """``log``: where answers, conversations and feedback are kept (None: nowhere; answers
         still get an ``answer_id``, conversations live in memory only)."""
         self.service = service
@@ -142,7 +143,7 @@ class AskService:
         with self.service.read_lock:
             return self._index_version.of(self.service.catalog)
 
-    def _require_log(self) -> AnswerLog:
+    def _require_log(self) -> AnyAnswerLog:
         if self.log is None:
             raise ApiError(404, "answers are not kept on this server (SANAD_ANSWER_LOG=off or "
                            "SANAD_LOG_RETENTION_DAYS=0)", code="answer_log_off")
@@ -177,8 +178,9 @@ class AskService:
 
 def ask_service_for(service: Service) -> AskService:
     """The AskService of ``service``: its metrics, its answer log (unless the settings turn it
-    off), and conversations as its settings bound them, recalled from the log."""
-    log = AnswerLog.for_settings(service.settings)
+    off; on the Chroma server in server mode), and conversations as its settings bound them,
+    recalled from the log."""
+    log = open_answer_log(service.settings)
     conversations = ConversationStore(max_conversations=service.settings.max_conversations,
                                       max_turns=service.settings.max_conversation_turns,
                                       recall=log.turns if log is not None else None)

@@ -170,7 +170,12 @@ def cmd_feedback_export(args: argparse.Namespace) -> int:
     settings = _settings()
     try:
         since = parse_since(args.since) if args.since else None
-        log = open_log(settings.data_dir / LOG_FILE, retention_days=settings.log_retention_days)
+        if settings.chroma_url and settings.answer_log_enabled:  # server mode: the log is on the server
+            from api.shared_answer_log import open_answer_log
+
+            log = open_answer_log(settings)
+        else:
+            log = open_log(settings.data_dir / LOG_FILE, retention_days=settings.log_retention_days)
     except ExportError as exc:
         raise CliError(str(exc)) from exc
     corpus = Path(args.corpus) if args.corpus else next((p for p in settings.corpus_paths if p.is_dir()), None)

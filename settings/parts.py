@@ -174,7 +174,8 @@ class HTTPSettings(BaseSettings):
         "more memory), so questions are answered while a document is indexed; `shared`: one model, and "
         "questions wait while an upload is embedded",
     )
-    max_conversations: int = Field(1000, ge=1, description="conversations kept in memory (least recent dropped)")
+    max_conversations: int = Field(1000, ge=1, description="conversations kept in memory when the answer log is "
+                                   "off (least recent dropped)")
     max_conversation_turns: int = Field(20, ge=1, description="turns kept per conversation")
 
     @field_validator("api_keys", "cors_origins", mode="before")

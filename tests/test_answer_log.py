@@ -95,23 +95,31 @@ def test_retention_deletes_old_answers(log: AnswerLog, tmp_path: Path) -> None:
     assert log.answer_row(new.answer_id) is not None
 
 
-def test_conversation_store_recalls_a_conversation_not_in_memory(log: AnswerLog) -> None:
+def test_conversation_store_reads_conversations_from_the_log(log: AnswerLog) -> None:
     _record(log, _answer("first"), question="q1")
     store = ConversationStore(max_conversations=10, max_turns=5, recall=log.turns)
     conv = store.open("c1", owner="key:alice")
     assert conv.id == "c1" and [t.answer for t in conv.history] == ["first"]
     other = store.open("c1", owner="key:bob")  # a foreign id starts a new conversation
     assert other.id != "c1" and other.history == []
-    store.append("c1", Turn("q2", "q2", "second"), owner="key:alice")
+    assert store.open(None, owner="key:alice").history == []
+    assert store.open("slack-thread", owner="slack:T", named=True).id == "slack-thread"
+    # a turn written by anyone sharing the log (another replica) is seen at the next open...
+    _record(log, _answer("second"), question="q2")
     assert [t.answer for t in store.open("c1", owner="key:alice").history] == ["first", "second"]
-    assert store.forget("c1", owner="key:alice") and not store.forget("c1", owner="key:alice")
+    # ...and a conversation deleted in the log is gone, even for the process that held it
+    log.delete_conversation("c1", owner="key:alice")
+    assert store.open("c1", owner="key:alice").id != "c1"
 
 
-def test_append_to_a_conversation_dropped_from_memory_keeps_its_stored_turns(log: AnswerLog) -> None:
-    _record(log, _answer("first"), question="q1")
-    store = ConversationStore(max_conversations=1, max_turns=5, recall=log.turns)
-    store.append("c1", Turn("q2", "q2", "second"), owner="key:alice")
-    assert [t.answer for t in store.open("c1", owner="key:alice").history] == ["first", "second"]
+def test_conversation_store_without_a_log_keeps_conversations_in_memory() -> None:
+    store = ConversationStore(max_conversations=1, max_turns=2)
+    cid = store.open(None, owner="o").id
+    for n in range(3):
+        store.append(cid, Turn(f"q{n}", f"q{n}", f"a{n}"), owner="o")
+    assert [t.answer for t in store.open(cid, owner="o").history] == ["a1", "a2"]
+    assert store.forget(cid, owner="o") and not store.forget(cid, owner="o")
+    assert store.open(cid, owner="o").id != cid
 
 
 def test_export_lines_are_gold_items_that_reproduce_the_vote(log: AnswerLog) -> None:
