@@ -425,7 +425,7 @@ def test_slash_command_acks_then_posts_to_response_url(client, recorder):
 
 
 def _click(client: httpx.Client, recorder: SlackRecorder, action_id: str, user: str, message_ts: str,
-           hook: str) -> httpx.Response:
+           hook: str, value: str = "ar") -> httpx.Response:
     payload = {"type": "block_actions", "user": {"id": user, "username": user, "team_id": TEAM},
                "api_app_id": "A1", "token": "legacy", "team": {"id": TEAM, "domain": "t1"},
                "container": {"type": "message", "message_ts": message_ts, "channel_id": "C-FB",
@@ -433,7 +433,7 @@ def _click(client: httpx.Client, recorder: SlackRecorder, action_id: str, user: 
                "trigger_id": "1.2.3", "channel": {"id": "C-FB", "name": "general"},
                "message": {"type": "message", "ts": message_ts, "bot_id": BOT_ID, "text": "..."},
                "response_url": f"{recorder.url}/respond/{hook}",
-               "actions": [{"action_id": action_id, "block_id": "sanad_feedback", "value": "ar",
+               "actions": [{"action_id": action_id, "block_id": "sanad_feedback", "value": value,
                             "type": "button", "action_ts": str(time.time()),
                             "text": {"type": "plain_text", "text": "x"}}]}
     body = urlencode({"payload": json.dumps(payload, ensure_ascii=False)})
@@ -455,6 +455,23 @@ def test_feedback_buttons_are_counted_in_metrics(client, recorder):
     recorder.wait(lambda: recorder.responses("fb-3"))
     assert feedback_count(client, "not_helpful") == down0 + 1
     assert feedback_count(client, "helpful") == up0 + 1
+
+
+def test_a_click_on_an_answer_is_a_vote_kept_in_the_answer_log(client, recorder, live):
+    assert post_event(client, mention("C-VOTE", Q_AR)).status_code == 200
+    (post,) = recorder.wait(lambda: recorder.posts("C-VOTE"))
+    actions = [b for b in post["body"]["blocks"] if b["type"] == "actions"][0]
+    value = actions["elements"][1]["value"]
+    language, _, answer_id = value.partition(":")
+    assert language == "ar" and answer_id.startswith("ans_")
+    msg = new_ts()
+    assert _click(client, recorder, FEEDBACK_DOWN, "U-V1", msg, "vote-1", value=value).status_code == 200
+    recorder.wait(lambda: recorder.responses("vote-1"))
+    assert _click(client, recorder, FEEDBACK_UP, "U-V1", msg, "vote-2", value=value).status_code == 200
+    (again,) = recorder.wait(lambda: recorder.responses("vote-2"))
+    assert "شكراً" not in again["body"]["text"]  # already voted: the first vote stands
+    votes = [(v.answer_id, v.value) for v in live.app.state.ask_service.log.votes()]
+    assert votes == [(answer_id, "not_helpful")]
 
 
 def test_forged_stale_and_replayed_requests_get_401_and_do_nothing(client, recorder):
