@@ -81,6 +81,10 @@ def new_answer_id() -> str:
     return "ans_" + uuid.uuid4().hex
 
 
+class AnswerLogError(RuntimeError):
+    """The answer log cannot be opened; the message says why and what to do."""
+
+
 @dataclass(frozen=True)
 class LoggedVote:
     """One vote and the answer it is on (what ``sanad feedback export`` reads)."""
@@ -126,12 +130,16 @@ class AnswerLog:
             raise ValueError("retention_days must be at least 1 (0 means: no log; do not open one)")
         self.path = Path(path)
         self.retention_s = retention_days * 86400.0
-        self.path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
-        self._conn = sqlite3.connect(str(self.path), timeout=30, check_same_thread=False, isolation_level=None)
-        self._conn.execute("PRAGMA journal_mode=WAL")
-        self._conn.execute("PRAGMA foreign_keys=ON")
-        self._conn.executescript(_SCHEMA)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._conn = sqlite3.connect(str(self.path), timeout=30, check_same_thread=False, isolation_level=None)
+            self._conn.execute("PRAGMA journal_mode=WAL")
+            self._conn.execute("PRAGMA foreign_keys=ON")
+            self._conn.executescript(_SCHEMA)
+        except (OSError, sqlite3.Error) as exc:
+            raise AnswerLogError(f"cannot open the answer log {self.path}: {exc} (SANAD_ANSWER_LOG=off runs "
+                                 "without one)") from exc
         self._purged_at = float("-inf")
         self.purge()
 
@@ -252,4 +260,4 @@ class AnswerLog:
                 for aid, val, comment, voted, q, s, lang, ok, text, cits, who, iv, made in rows]
 
 
-__all__ = ["AnswerLog", "FeedbackValue", "IndexVersion", "LoggedVote", "VoteResult", "new_answer_id"]
+__all__ = ["AnswerLog", "AnswerLogError", "FeedbackValue", "IndexVersion", "LoggedVote", "VoteResult", "new_answer_id"]

@@ -258,6 +258,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "ask" and args.top_k is not None and not 1 <= args.top_k <= 50:
         print("error: --top-k must be between 1 and 50", file=sys.stderr)
         return 2
+    from api.answer_log import AnswerLogError
+    from api.shared_answer_log import SharedAnswerLogError
     from index.embedding import EmbedderError
     from index.indexer import IndexerError
     from index.shared_catalog import SharedCatalogError
@@ -265,7 +267,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     try:
         return int(args.func(args) or 0)
-    except (CliError, IndexerError, EmbedderError, VectorStoreError, SharedCatalogError, OSError) as exc:
+    except (CliError, IndexerError, EmbedderError, VectorStoreError, SharedCatalogError, AnswerLogError,
+            SharedAnswerLogError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:

@@ -23,10 +23,11 @@ from __future__ import annotations
 
 import hashlib
 import json
+import threading
 import time
 from typing import Any
 
-from api.answer_log import AnswerLog, FeedbackValue, LoggedVote, VoteResult
+from api.answer_log import PURGE_EVERY_S, AnswerLog, FeedbackValue, LoggedVote, VoteResult
 from qa.conversation import Turn
 from qa.models import Answer
 from settings import Settings
@@ -53,19 +54,30 @@ class SharedAnswerLog:
     def __init__(self, settings: Settings, *, retention_days: int, client: Any = None) -> None:
         if retention_days < 1:
             raise ValueError("retention_days must be at least 1 (0 means: no log; do not open one)")
-        if client is None:
-            from index.vectors import chroma_client
-
-            client = chroma_client(settings)
+        self.settings = settings
         self.name = settings.chroma_collection + ANSWERS_SUFFIX
         self.retention_s = retention_days * 86400.0
         self._purged_at = float("-inf")
-        try:
-            self._col = client.get_or_create_collection(self.name, embedding_function=None)
-        except Exception as exc:  # noqa: BLE001
-            raise SharedAnswerLogError(f"cannot open the answer log collection {self.name!r} on "
-                                       f"{settings.chroma_url}: {exc}") from exc
-        self.purge()
+        self._client = client
+        self._collection: Any = None
+        self._open_lock = threading.Lock()
+
+    @property
+    def _col(self) -> Any:
+        """The collection, opened on first use (a server that is down at start-up delays
+        nothing: questions need it too, and say so)."""
+        with self._open_lock:
+            if self._collection is None:
+                try:
+                    if self._client is None:
+                        from index.vectors import chroma_client
+
+                        self._client = chroma_client(self.settings)
+                    self._collection = self._client.get_or_create_collection(self.name, embedding_function=None)
+                except Exception as exc:  # noqa: BLE001
+                    raise SharedAnswerLogError(f"cannot open the answer log collection {self.name!r} on "
+                                               f"{self.settings.chroma_url}: {exc}") from exc
+        return self._collection
 
     def close(self) -> None:
         """Nothing to close (the HTTP client has no connection to release)."""
@@ -100,7 +112,7 @@ class SharedAnswerLog:
     def record(self, answer: Answer, *, owner: str, question: str, standalone: str, index_version: str) -> None:
         if not answer.answer_id:
             raise ValueError("an answer is logged under its answer_id")
-        if time.monotonic() - self._purged_at > 3600.0:
+        if time.monotonic() - self._purged_at > PURGE_EVERY_S:
             self.purge()
         now = time.time()
         row = {"id": answer.answer_id, "created_at": now, "owner": owner,

@@ -150,3 +150,12 @@ def test_since_must_be_a_date() -> None:
     assert parse_since("2026-01-02") == 1767312000.0
     with pytest.raises(ExportError, match="YYYY-MM-DD"):
         parse_since("yesterday")
+
+
+def test_a_log_that_cannot_be_opened_is_a_clear_error(tmp_path: Path) -> None:
+    from api.answer_log import AnswerLogError
+
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    with pytest.raises(AnswerLogError, match="SANAD_ANSWER_LOG=off"):
+        AnswerLog(blocker / "answers.sqlite3", retention_days=1)
