@@ -137,7 +137,6 @@ class AskService:
         return AskStream(standalone=standalone, conversation_id=cid, live=answerer.streams_live,
                          _events=events, _finish=finish)
 
-
     def index_version(self) -> str:
         """A digest of the documents being served (``api.answer_log.IndexVersion``)."""
         with self.service.read_lock:
