@@ -84,6 +84,10 @@ def test_restart_keeps_conversations_feedback_and_ownership(served) -> None:  # 
     chat = httpx.post(first.url + "/v1/chat/completions", headers=ALICE, timeout=60,
                       json={"messages": [{"role": "user", "content": QUESTION}]}).json()
     assert chat["answer_id"].startswith("ans_")
+    chunks = httpx.post(first.url + "/v1/chat/completions", headers=ALICE, timeout=60,
+                        json={"messages": [{"role": "user", "content": QUESTION}], "stream": True}).text
+    last = json.loads([d for _, d in parse_sse(chunks) if d != "[DONE]"][-1])
+    assert last["choices"][0]["finish_reason"] == "stop" and last["answer_id"].startswith("ans_")
 
     r = _vote(first.url, ALICE, aid, "not_helpful", comment="wrong meeting")
     assert r.status_code == 201 and r.json() == {"answer_id": aid, "value": "not_helpful", "recorded": True}
