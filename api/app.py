@@ -17,7 +17,7 @@ from api import openai_compat, web
 from api.asking import ask_service_for
 from api.errors import install_error_handlers
 from api.metrics import Metrics, MetricsMiddleware
-from api.routes import ask, documents, operations
+from api.routes import ask, conversations, documents, feedback, operations
 from api.security import BodySizeLimitMiddleware, GuardMiddleware
 from api.service import Loader, Service
 from api.slack.options import SlackOptions
@@ -56,6 +56,7 @@ def create_app(settings: Settings, *, answerer: Answerer | None = None, loader: 
             yield
         finally:
             service.close()
+            ask_service.close()
 
     app = FastAPI(
         title="Sanad", version=API_VERSION, lifespan=lifespan,
@@ -87,6 +88,8 @@ def create_app(settings: Settings, *, answerer: Answerer | None = None, loader: 
 
     app.include_router(operations.router)
     app.include_router(ask.router)
+    app.include_router(feedback.router)
+    app.include_router(conversations.router)
     app.include_router(documents.router)
     app.include_router(openai_compat.router)
     app.include_router(web.build_router())

@@ -4,24 +4,32 @@
 the question check, the conversation (owned by the caller: ``qa.conversation``), the
 follow-up made standalone, and the language to answer in. It returns an :class:`AskStream`:
 the answer as events (``qa.stream``), which records the turn and the metrics when its final
-answer comes. The faces only translate it into their wire formats.
+answer comes: the turn, the metrics, and the answer log (``api.answer_log``: the answer's
+``answer_id``; conversations are rebuilt from it after a restart). The faces only translate
+it into their wire formats. Feedback on an answer (:meth:`AskService.feedback`) and the
+deletion of a conversation go through here too.
 """
 
 from __future__ import annotations
 
 import hashlib
+import logging
 import threading
 from dataclasses import dataclass, field
 from typing import Callable, Iterator, Sequence
 
+from api.answer_log import FeedbackValue, IndexVersion, new_answer_id
 from api.errors import ApiError
 from api.metrics import Metrics
 from api.service import Service
+from api.shared_answer_log import AnyAnswerLog, open_answer_log
 from qa.answerer import QuestionError
 from qa.conversation import Conversation, ConversationStore, Turn, resolve_questions, standalone_question
 from qa.language import detect_language
 from qa.models import Answer
 from qa.stream import AnswerEvent, final_answer
+
+log = logging.getLogger("sanad.api")
 
 
 #: what an ``overloaded`` 503 tells the client to wait, seconds
@@ -109,11 +117,16 @@ class AskStream:
 class AskService:
     """Owns the conversations and the ask steps; typed, and the same for every face."""
 
-    def __init__(self, service: Service, *, conversations: ConversationStore, metrics: Metrics) -> None:
+    def __init__(self, service: Service, *, conversations: ConversationStore, metrics: Metrics,
+                 log: AnyAnswerLog | None = None) -> None:
+        """``log``: where answers, conversations and feedback are kept (None: nowhere; answers
+        still get an ``answer_id``, conversations live in memory only)."""
         self.service = service
         self.conversations = conversations
         self.metrics = metrics
         self.admission = Admission(service.settings.max_pending_questions)
+        self.log = log
+        self._index_version = IndexVersion()
 
     def check_question(self, question: str) -> str:
         """422 for questions the answerer would refuse (before waiting for the model)."""
@@ -155,17 +168,65 @@ class AskService:
             if conversation is not None:
                 self.conversations.append(cid, Turn(question, standalone, answer.answer), owner=owner)
             self.metrics.observe_answer(answer)
-            return answer.model_copy(update={"conversation_id": cid}) if cid else answer
+            answer = answer.model_copy(update={"conversation_id": cid, "answer_id": new_answer_id()})
+            if self.log is not None:
+                try:
+                    self.log.record(answer, owner=owner, question=question, standalone=standalone,
+                                    index_version=self.index_version())
+                except Exception:  # noqa: BLE001 - the caller still gets its answer; the log says why
+                    log.exception("the answer log could not keep answer %s", answer.answer_id)
+            return answer
 
         return AskStream(standalone=standalone, conversation_id=cid, live=answerer.streams_live,
                          _events=events, _finish=finish, _release=self.admission.leave)
 
+    def index_version(self) -> str:
+        """A digest of the documents being served (``api.answer_log.IndexVersion``)."""
+        with self.service.read_lock:
+            return self._index_version.of(self.service.catalog)
+
+    def _require_log(self) -> AnyAnswerLog:
+        if self.log is None:
+            raise ApiError(404, "answers are not kept on this server (SANAD_ANSWER_LOG=off or "
+                           "SANAD_LOG_RETENTION_DAYS=0)", code="answer_log_off")
+        return self.log
+
+    def feedback(self, answer_id: str, value: FeedbackValue, *, owner: str, voter: str | None = None,
+                 comment: str = "") -> None:
+        """``voter``'s (default: the owner's) one vote on ``owner``'s answer ``answer_id``,
+        stored with the answer and counted in ``sanad_feedback_total``. 404 for an answer
+        this owner did not get (or an expired one), 409 for a second vote (the first stands)."""
+        result = self._require_log().vote(answer_id, owner=owner, voter=voter or owner, value=value,
+                                          comment=comment)
+        if result == "not_found":
+            raise ApiError(404, f"no answer {answer_id!r} of this caller in the answer log", code="not_found")
+        if result == "already_voted":
+            raise ApiError(409, "this answer already has your vote (the first vote stands)", code="already_voted")
+        self.metrics.observe_feedback(value)
+
+    def delete_conversation(self, conversation_id: str, *, owner: str) -> int:
+        """Forget ``owner``'s conversation, in memory and in the log (its answers and their
+        feedback); 404 when this owner has no such conversation. Answers deleted."""
+        in_memory = self.conversations.forget(conversation_id, owner=owner)
+        deleted = self.log.delete_conversation(conversation_id, owner=owner) if self.log is not None else 0
+        if not in_memory and not deleted:
+            raise ApiError(404, f"no conversation {conversation_id!r} of this caller", code="not_found")
+        return deleted
+
+    def close(self) -> None:
+        if self.log is not None:
+            self.log.close()
+
 
 def ask_service_for(service: Service) -> AskService:
-    """The AskService of ``service``: its metrics, and conversations as its settings bound them."""
+    """The AskService of ``service``: its metrics, its answer log (unless the settings turn it
+    off; on the Chroma server in server mode), and conversations as its settings bound them,
+    recalled from the log."""
+    log = open_answer_log(service.settings)
     conversations = ConversationStore(max_conversations=service.settings.max_conversations,
-                                      max_turns=service.settings.max_conversation_turns)
-    return AskService(service, conversations=conversations, metrics=service.metrics)
+                                      max_turns=service.settings.max_conversation_turns,
+                                      recall=log.turns if log is not None else None)
+    return AskService(service, conversations=conversations, metrics=service.metrics, log=log)
 
 
 __all__ = ["AskService", "AskStream", "ask_service_for", "caller_owner", "slack_owner"]

@@ -1,4 +1,4 @@
-"""The ``sanad`` command: index, ask, serve, slack, eval."""
+"""The ``sanad`` command: index, ask, serve, slack, eval, feedback export."""
 
 from __future__ import annotations
 
@@ -93,6 +93,7 @@ def _print_answer(answer: Answer) -> None:
 
 
 def cmd_ask(args: argparse.Namespace) -> int:
+    from api.answer_log import new_answer_id
     from qa.answerer import QuestionError, build_answerer
 
     settings = _settings()
@@ -111,6 +112,7 @@ def cmd_ask(args: argparse.Namespace) -> int:
                         continue
                     try:
                         answer = answerer.ask(question, top_k=args.top_k)
+                        answer = answer.model_copy(update={"answer_id": new_answer_id()})
                         print(answer.model_dump_json() if args.json else "", flush=True)
                         if not args.json:
                             print(f"Q: {question}")
@@ -124,6 +126,7 @@ def cmd_ask(args: argparse.Namespace) -> int:
             answer = answerer.ask(args.question, top_k=args.top_k)
         except QuestionError as exc:
             raise CliError(str(exc)) from exc
+        answer = answer.model_copy(update={"answer_id": new_answer_id()})  # an id only: not logged
         if args.json:
             print(answer.model_dump_json(indent=2))
         else:
@@ -162,6 +165,37 @@ def cmd_eval(args: argparse.Namespace) -> int:
     from evals.runner import run_cli
 
     return run_cli(args, settings=_settings())
+
+
+def cmd_feedback_export(args: argparse.Namespace) -> int:
+    from api.answer_log import LOG_FILE
+    from api.feedback_export import ExportError, export, open_log, parse_since
+
+    settings = _settings()
+    try:
+        since = parse_since(args.since) if args.since else None
+        if settings.chroma_url and settings.answer_log_enabled:  # server mode: the log is on the server
+            from api.shared_answer_log import open_answer_log
+
+            log = open_answer_log(settings)
+        else:
+            log = open_log(settings.data_dir / LOG_FILE, retention_days=settings.log_retention_days)
+    except ExportError as exc:
+        raise CliError(str(exc)) from exc
+    corpus = Path(args.corpus) if args.corpus else next((p for p in settings.corpus_paths if p.is_dir()), None)
+    if corpus is not None and not corpus.is_dir():
+        raise CliError(f"--corpus {corpus} is not a folder")
+    try:
+        if args.out:
+            with open(args.out, "w", encoding="utf-8") as out:
+                n = export(log, out, value=args.value, since=since, corpus=corpus)
+        else:
+            n = export(log, sys.stdout, value=args.value, since=since, corpus=corpus)
+    finally:
+        log.close()
+    print(f"{n} voted answers exported{' to ' + args.out if args.out else ''} "
+          "(needs_review: check each line before adding it to a gold set)", file=sys.stderr)
+    return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -209,6 +243,16 @@ def build_parser() -> argparse.ArgumentParser:
                    help="who writes the answers: extractive (default), llm (SANAD_LLM_* settings), or "
                    "both side by side (answer hit, citation precision, answers in the question's language)")
     p.set_defaults(func=cmd_eval)
+
+    p = sub.add_parser("feedback", help="the votes on answers (POST /v1/feedback)")
+    fsub = p.add_subparsers(dest="feedback_command", required=True)
+    p = fsub.add_parser("export", help="voted answers as gold-set JSONL to review (evals/README.md)")
+    p.add_argument("--value", choices=["helpful", "not_helpful"], default=None, help="only answers with such votes")
+    p.add_argument("--since", default=None, help="only votes cast on or after this day (YYYY-MM-DD, UTC)")
+    p.add_argument("--out", default=None, help="write here (default: stdout)")
+    p.add_argument("--corpus", default=None,
+                   help="the folder cited files are relative to (default: the first of SANAD_CORPUS_PATHS)")
+    p.set_defaults(func=cmd_feedback_export)
     return parser
 
 
@@ -218,6 +262,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "ask" and args.top_k is not None and not 1 <= args.top_k <= 50:
         print("error: --top-k must be between 1 and 50", file=sys.stderr)
         return 2
+    from api.answer_log import AnswerLogError
+    from api.shared_answer_log import SharedAnswerLogError
     from index.embedding import EmbedderError
     from index.indexer import IndexerError
     from index.shared_catalog import SharedCatalogError
@@ -225,7 +271,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     try:
         return int(args.func(args) or 0)
-    except (CliError, IndexerError, EmbedderError, VectorStoreError, SharedCatalogError, OSError) as exc:
+    except (CliError, IndexerError, EmbedderError, VectorStoreError, SharedCatalogError, AnswerLogError,
+            SharedAnswerLogError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:

@@ -4,7 +4,9 @@ The last user message is the question; earlier user messages are the conversatio
 history (follow-ups are made standalone as in ``/v1/ask``); system and assistant messages
 are ignored, and so are sampling options. ``model`` is echoed. The reply's content is the
 cited answer with its ``[n]`` markers and a "Sources:" list; the citations also ride in
-an extra top-level field ``citations`` (and in the last chunk when streaming).
+an extra top-level field ``citations`` (and in the last chunk when streaming), beside
+``answer_id`` (for ``POST /v1/feedback``), ``answerable``, ``answerer``, ``unsupported_claims``
+and ``warnings``.
 """
 
 from __future__ import annotations
@@ -58,6 +60,7 @@ def completion_object(answer: Answer, *, model: str, question: str) -> dict[str,
                      "finish_reason": "stop", "logprobs": None}],
         "usage": _usage(question, content),
         "citations": [c.model_dump(mode="json") for c in answer.citations],
+        "answer_id": answer.answer_id,
         "answerable": answer.answerable,
         "answerer": answer.answerer,
         "unsupported_claims": answer.unsupported_claims,
@@ -103,7 +106,7 @@ def completion_chunks(events: Iterator[AnswerEvent], *, model: str) -> Iterator[
     if block:
         yield chunk({"content": f"\n\n{block}"})
     yield chunk({}, "stop", citations=[c.model_dump(mode="json") for c in answer.citations],
-                answerable=answer.answerable, answerer=answer.answerer,
+                answer_id=answer.answer_id, answerable=answer.answerable, answerer=answer.answerer,
                 unsupported_claims=answer.unsupported_claims, warnings=answer.warnings)
     yield b"data: [DONE]\n\n"
 

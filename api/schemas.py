@@ -3,7 +3,7 @@ and ``Citation``, lives in ``qa.models``: the CLI and the evals share it)."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -86,3 +86,22 @@ class UploadJson(BaseModel):
     text: str = Field(..., description="its full text (UTF-8)")
 
     _utf8 = model_validator(mode="before")(require_utf8)
+
+
+class FeedbackRequest(BaseModel):
+    answer_id: str = Field(..., min_length=1, max_length=128, description="the `answer_id` an answer returned")
+    value: Literal["helpful", "not_helpful"]
+    comment: str = Field("", max_length=2000, description="what was wrong (or right), optional")
+
+    _utf8 = model_validator(mode="before")(require_utf8)
+
+
+class FeedbackOut(BaseModel):
+    answer_id: str
+    value: Literal["helpful", "not_helpful"]
+    recorded: bool = Field(True, description="the vote is stored with the answer")
+
+
+class ConversationDeleted(BaseModel):
+    conversation_id: str
+    deleted_answers: int = Field(..., description="answers removed from the answer log (with their feedback)")

@@ -41,7 +41,7 @@ def serve(*, host: str, port: int, settings: Settings, workers: int = 1) -> int:
 
     ``workers > 1`` starts that many uvicorn worker processes on one socket; each loads its
     own model (about 1 GB RSS each) and reads its settings from the ``SANAD_*`` environment.
-    Conversations and rate limits are then per worker."""
+    Rate limits are then per worker (conversations too, with the answer log off)."""
     apply_runtime_defaults()
     if not logging.getLogger().handlers:
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -51,8 +51,8 @@ def serve(*, host: str, port: int, settings: Settings, workers: int = 1) -> int:
     log.info("Sanad on http://%s:%d (data dir %s); /readyz turns 200 once the model is loaded",
              host, port, settings.data_dir)
     if workers > 1:
-        log.info("%d worker processes, each with its own model; conversations and rate limits are per "
-                 "worker, and without SANAD_CHROMA_URL a document uploaded through one worker reaches the "
+        log.info("%d worker processes, each with its own model; rate limits (and conversations, with the answer "
+                 "log off) are per worker, and without SANAD_CHROMA_URL a document uploaded through one worker reaches the "
                  "others' dense search only after a restart", workers)
         config = uvicorn.Config("api.server:app_from_env", factory=True, host=host, port=port,
                                 workers=workers, log_level="info", lifespan="on", proxy_headers=False,

@@ -20,7 +20,7 @@ import secrets
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Callable, Sequence
 
 
 #: a question with at most this many words is treated as a follow-up (when there is history)
@@ -112,20 +112,30 @@ class Conversation:
     history: list[Turn]
 
 
+#: ``recall(owner, conversation_id)``: the stored turns of a conversation (oldest first), or None
+#: when ``owner`` has no such conversation (``api.answer_log`` provides it)
+Recall = Callable[[str, str], "Sequence[Turn] | None"]
+
+
 class ConversationStore:
-    """In-memory conversations, each owned by the caller that started it.
+    """Conversations, each owned by the caller that started it: in memory, or in a log.
 
     A conversation is found by (owner, id): a caller can never read or extend another's,
     whatever id it sends. Ids given to callers are issued here (unguessable); an unknown id
-    starts a new conversation with a new id. LRU over ``max_conversations``, the last
-    ``max_turns`` turns each. Thread-safe. State is per process: behind a load balancer,
-    pin a conversation to one replica, or use ``/v1/chat/completions`` where the client
-    sends the history.
+    starts a new conversation with a new id. The last ``max_turns`` turns each. Thread-safe.
+
+    With ``recall`` (the answer log, where every turn is written), the log is the truth: a
+    conversation's turns are read from it on every ``open``, so they survive a restart, a
+    replica sharing the log sees the turns another added, and a deleted conversation is gone;
+    nothing is held in memory. Without it, conversations live in this process's memory (LRU
+    over ``max_conversations``): behind a load balancer, pin a conversation to one replica,
+    or use ``/v1/chat/completions`` where the client sends the history.
     """
 
-    def __init__(self, *, max_conversations: int, max_turns: int) -> None:
+    def __init__(self, *, max_conversations: int, max_turns: int, recall: Recall | None = None) -> None:
         self.max_conversations = max_conversations
         self.max_turns = max_turns
+        self.recall = recall
         self._data: OrderedDict[tuple[str, str], list[Turn]] = OrderedDict()
         self._lock = threading.Lock()
 
@@ -139,6 +149,11 @@ class ConversationStore:
         Unless ``named``, an id this owner does not have gets a new, server-issued id. With
         ``named`` (a Slack thread, whose id is derived from the thread itself), the id is used
         as given, within the owner's own namespace."""
+        if self.recall is not None:
+            stored = self.recall(owner, conversation_id) if conversation_id is not None else None
+            if stored:
+                return Conversation(str(conversation_id), list(stored)[-self.max_turns:])
+            return Conversation(conversation_id if conversation_id is not None and named else self.new_id(), [])
         with self._lock:
             if conversation_id is not None:
                 key = (owner, conversation_id)
@@ -151,6 +166,9 @@ class ConversationStore:
             return Conversation(self.new_id(), [])
 
     def append(self, conversation_id: str, turn: Turn, *, owner: str) -> None:
+        """Keep ``turn`` in memory (with ``recall``: nothing to do, the log keeps it)."""
+        if self.recall is not None:
+            return
         with self._lock:
             key = (owner, conversation_id)
             turns = self._data.setdefault(key, [])
@@ -160,12 +178,17 @@ class ConversationStore:
             while len(self._data) > self.max_conversations:
                 self._data.popitem(last=False)
 
+    def forget(self, conversation_id: str, *, owner: str) -> bool:
+        """Drop ``owner``'s conversation from memory; True when it was there."""
+        with self._lock:
+            return self._data.pop((owner, conversation_id), None) is not None
+
     def __len__(self) -> int:
         with self._lock:
             return len(self._data)
 
 
 __all__ = [
-    "Conversation", "ConversationStore", "Turn", "is_follow_up", "resolve_questions",
+    "Conversation", "ConversationStore", "Recall", "Turn", "is_follow_up", "resolve_questions",
     "standalone_question",
 ]

@@ -51,6 +51,8 @@ class Answer(BaseModel):
     answerable: bool
     citations: list[Citation] = Field(default_factory=list)
     conversation_id: str = ""
+    answer_id: str = Field("", description="this answer's id in the answer log (for POST /v1/feedback); "
+                           "empty where no id was given")
     answerer: str = "extractive"
     timings_ms: dict[str, float] = Field(default_factory=dict)
     unsupported_claims: list[str] = Field(

@@ -7,6 +7,7 @@ field reads a ``SANAD_<NAME>`` environment variable and every default is written
 from settings.environment import apply_runtime_defaults, default_models_dir
 from settings.parts import (
     DEFAULT_EMBED_MODEL,
+    AnswerLogSettings,
     AnswerSettings,
     HTTPSettings,
     LLMSettings,
@@ -17,6 +18,6 @@ from settings.parts import (
 )
 
 __all__ = [
-    "DEFAULT_EMBED_MODEL", "AnswerSettings", "HTTPSettings", "LLMSettings", "RetrievalSettings", "Settings",
+    "DEFAULT_EMBED_MODEL", "AnswerLogSettings", "AnswerSettings", "HTTPSettings", "LLMSettings", "RetrievalSettings", "Settings",
     "SlackSettings", "StoreSettings", "apply_runtime_defaults", "default_models_dir",
 ]

@@ -189,7 +189,8 @@ class HTTPSettings(BaseSettings):
         64, ge=0, description="questions being answered or waiting at once; past it /v1/ask and the chat "
         "endpoint answer 503 `overloaded` with Retry-After at once instead of queueing; 0 = no bound",
     )
-    max_conversations: int = Field(1000, ge=1, description="conversations kept in memory (least recent dropped)")
+    max_conversations: int = Field(1000, ge=1, description="conversations kept in memory when the answer log is "
+                                   "off (least recent dropped)")
     max_conversation_turns: int = Field(20, ge=1, description="turns kept per conversation")
 
     @field_validator("api_keys", "cors_origins", mode="before")
@@ -225,7 +226,27 @@ class SlackSettings(BaseSettings):
     )
 
 
-class Settings(StoreSettings, RetrievalSettings, AnswerSettings, LLMSettings, HTTPSettings, SlackSettings):
+class AnswerLogSettings(BaseSettings):
+    """The answer log: every answer, its conversation and its feedback, kept in SQLite."""
+
+    model_config = _CONFIG
+
+    answer_log: Literal["on", "off"] = Field(
+        "on", description="`on`: every answer is kept in `<data_dir>/answers.sqlite3` (answer ids, feedback, "
+        "conversations that survive a restart); `off`: nothing is kept (answers still get an id)",
+    )
+    log_retention_days: int = Field(
+        90, ge=0, description="answers (and their feedback) older than this many days are deleted; 0 = the log "
+        "is off, as with SANAD_ANSWER_LOG=off",
+    )
+
+    @property
+    def answer_log_enabled(self) -> bool:
+        return self.answer_log == "on" and self.log_retention_days > 0
+
+
+class Settings(StoreSettings, RetrievalSettings, AnswerSettings, LLMSettings, HTTPSettings, SlackSettings,
+               AnswerLogSettings):
     """All of Sanad's settings (env prefix ``SANAD_``): the parts above, side by side."""
 
     model_config = _CONFIG

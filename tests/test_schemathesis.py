@@ -152,6 +152,7 @@ OPERATIONS = [
     ("DELETE", "/v1/documents/{file}"), ("GET", "/v1/documents/{file}/paragraphs/{n}"),
     ("POST", "/slack/events"),
     ("GET", "/v1/documents/{file}/text"),
+    ("POST", "/v1/feedback"), ("DELETE", "/v1/conversations/{conversation_id}"),
 ]
 
 

@@ -495,6 +495,23 @@ def test_feedback_buttons_are_counted_in_metrics(client, recorder):
     assert feedback_count(client, "helpful") == up0 + 1
 
 
+def test_a_click_on_an_answer_is_a_vote_kept_in_the_answer_log(client, recorder, live):
+    assert post_event(client, mention("C-VOTE", Q_AR)).status_code == 200
+    (post,) = recorder.wait(lambda: recorder.posts("C-VOTE"))
+    actions = [b for b in post["body"]["blocks"] if b["type"] == "actions"][0]
+    value = actions["elements"][1]["value"]
+    language, _, answer_id = value.partition(":")
+    assert language == "ar" and answer_id.startswith("ans_")
+    msg = new_ts()
+    assert _click(client, recorder, FEEDBACK_DOWN, "U-V1", msg, "vote-1", value=value).status_code == 200
+    recorder.wait(lambda: recorder.responses("vote-1"))
+    assert _click(client, recorder, FEEDBACK_UP, "U-V1", msg, "vote-2", value=value).status_code == 200
+    (again,) = recorder.wait(lambda: recorder.responses("vote-2"))
+    assert "شكراً" not in again["body"]["text"]  # already voted: the first vote stands
+    votes = [(v.answer_id, v.value) for v in live.app.state.ask_service.log.votes()]
+    assert votes == [(answer_id, "not_helpful")]
+
+
 def test_forged_stale_and_replayed_requests_get_401_and_do_nothing(client, recorder):
     event = mention("C-FORGED", Q_AR)
     body = event_body(event, event_id="EvFORGED")

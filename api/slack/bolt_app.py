@@ -54,7 +54,7 @@ class SlackBot:
         self.settings = settings
         self.options = options or SlackOptions()
         self.events = SeenSet(max_items=10_000)
-        self.feedback = FeedbackRecorder(asking.metrics)
+        self.feedback = FeedbackRecorder(asking.metrics, asking=asking)
         self.api_url = api_url(settings, self.options)
         self.token_check = TokenCheck(api_url=self.api_url)
         #: (channel, thread_ts) of channel threads the bot has answered in
@@ -206,9 +206,11 @@ class SlackBot:
         message_ts = str(container.get("message_ts") or (body.get("message") or {}).get("ts") or "")
         channel = str(container.get("channel_id") or (body.get("channel") or {}).get("id") or "")
         user = str((body.get("user") or {}).get("id") or "")
-        value, counted = self.feedback.record(action_id=action["action_id"], user_id=user,
-                                              channel=channel, message_ts=message_ts)
-        language = action.get("value") if action.get("value") in ("ar", "en") else "en"
+        language, _, answer_id = str(action.get("value") or "").partition(":")  # "ar" or "ar:<answer_id>"
+        team_id = (body.get("team") or {}).get("id") or (body.get("user") or {}).get("team_id")
+        value, counted = self.feedback.record(action_id=action["action_id"], user_id=user, channel=channel,
+                                              message_ts=message_ts, answer_id=answer_id, team_id=team_id)
+        language = language if language in ("ar", "en") else "en"
         text = render.text_for(f"thanks_{value}" if counted else "already_voted", language)
         if body.get("response_url"):
             respond(response_type="ephemeral", replace_original=False, text=render.format_text(text))

@@ -275,15 +275,17 @@ def citation_block(citation: Citation, *, public_url: str) -> dict[str, Any]:
     }
 
 
-def feedback_block(language: str) -> dict[str, Any]:
-    """Helpful / not helpful buttons; each button's value is the answer's language."""
+def feedback_block(language: str, answer_id: str = "") -> dict[str, Any]:
+    """Helpful / not helpful buttons; each button's value is the answer's language, then
+    ``:answer_id`` when the answer has one (the vote is then kept with it in the answer log)."""
+    value = f"{language}:{answer_id}" if answer_id else language
     return {
         "type": "actions",
         "block_id": FEEDBACK_BLOCK,
         "elements": [
-            {"type": "button", "action_id": FEEDBACK_UP, "value": language,
+            {"type": "button", "action_id": FEEDBACK_UP, "value": value,
              "text": {"type": "plain_text", "text": text_for("helpful", language), "emoji": True}},
-            {"type": "button", "action_id": FEEDBACK_DOWN, "value": language,
+            {"type": "button", "action_id": FEEDBACK_DOWN, "value": value,
              "text": {"type": "plain_text", "text": text_for("not_helpful", language), "emoji": True}},
         ],
     }
@@ -340,7 +342,7 @@ def answer_message(answer: Answer, *, public_url: str, question: str | None = No
     if web_question:
         blocks.append(web_block(web_question, public_url=public_url, language=answer.language))
     if feedback:
-        blocks.append(feedback_block(answer.language))
+        blocks.append(feedback_block(answer.language, answer.answer_id))
     return {"text": _fallback(format_text(answer.answer, quotes=quotes)), "blocks": blocks}
 
 
