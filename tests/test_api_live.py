@@ -149,7 +149,8 @@ def test_sse_stream_matches_non_streaming(client):
     done = json.loads(events[-1][1])
     assert deltas == done["answer"]
     assert json.loads(events[-2][1]) == done["citations"]
-    for key in ("timings_ms", "conversation_id"):
+    assert plain["answer_id"] and done["answer_id"] and plain["answer_id"] != done["answer_id"]  # two answers
+    for key in ("timings_ms", "conversation_id", "answer_id"):
         plain.pop(key)
         done.pop(key)
     assert done == plain
