@@ -66,6 +66,7 @@ def main(argv: list[str] | None = None) -> int:
     questions = mixed_questions(args.questions)
     document = generated_document(args.upload_bytes)
     env = {"SANAD_UPLOAD_EMBEDDER": args.upload_embedder,
+           "SANAD_ANSWER_CACHE_SIZE": "0",  # every ask encodes: repeats must not be cache hits
            "SANAD_MAX_UPLOAD_BYTES": str(len(document.encode()) + 1000),
            "SANAD_MAX_FILE_BYTES": str(len(document.encode()) + 1000),
            "SANAD_MAX_BODY_BYTES": str(2 * len(document.encode()) + 10_000)}
