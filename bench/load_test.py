@@ -304,6 +304,8 @@ def run_config(args: argparse.Namespace, *, workers: int, threads: int, requests
         url, server = args.url.rstrip("/"), None
     else:
         extra = {"SANAD_MIN_SIMILARITY": str(args.min_similarity)} if args.min_similarity is not None else {}
+        # the questions repeat: without this most answers would be cache hits (measure the encoder)
+        extra["SANAD_ANSWER_CACHE_SIZE"] = str(args.answer_cache)
         server = SanadServer(workdir, embed_model=args.embed_model, workers=workers, threads=threads,
                              data_dir=data_dir, env=extra)
         server.start(ready_timeout=args.ready_timeout)
@@ -363,6 +365,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--embed-model", default=None, help="SANAD_EMBED_MODEL (default: the default model; "
                         "`hash` for a quick smoke run)")
     parser.add_argument("--min-similarity", type=float, default=None, help="SANAD_MIN_SIMILARITY for the server")
+    parser.add_argument("--answer-cache", type=int, default=0,
+                        help="SANAD_ANSWER_CACHE_SIZE for the server (default 0: every question is encoded)")
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--threads", type=int, default=1, help="SANAD_TORCH_THREADS")
     parser.add_argument("--matrix", default=None,
