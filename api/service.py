@@ -299,19 +299,10 @@ class Service:
             had_file = path.is_file()
             if had_file:
                 path.unlink()
-                self._prune_empty_dirs(path.parent)
+                upload_paths.prune_empty_dirs(self.uploads_dir, path.parent)
             if not removed and not had_file:
                 raise ApiError(404, f"no such document: {name}")
         answerer.reload()
         with self.read_lock:
             self.metrics.set_counts(self.catalog.counts())
         log.info("removed document %s", name)
-
-    def _prune_empty_dirs(self, folder: Path) -> None:
-        root = self.uploads_dir.resolve()
-        while folder != root and root in folder.parents:
-            try:
-                folder.rmdir()
-            except OSError:
-                return
-            folder = folder.parent

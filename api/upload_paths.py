@@ -82,8 +82,12 @@ def commit(root: Path, tmp: Path, path: Path) -> None:
 def discard(root: Path, tmp: Path) -> None:
     """Remove a temporary upload file and the folders left empty by it (up to ``root``)."""
     _remove(tmp)
+    prune_empty_dirs(root, tmp.parent)
+
+
+def prune_empty_dirs(root: Path, folder: Path) -> None:
+    """Remove ``folder`` and its parents while they are empty, never ``root`` or above it."""
     root = root.resolve()
-    folder = tmp.parent
     while folder != root and root in folder.parents:
         try:
             folder.rmdir()

@@ -278,15 +278,7 @@ function showCard(button, c, lang) {
   card.lang = lang;
   card.dir = dirOf(lang);
   const meta = el("dl", "meta");
-  const add = (key, value) => {
-    const dd = el("dd", null, value);
-    dd.dir = "auto";
-    meta.append(el("dt", null, label(lang, key)), dd);
-  };
-  add("file", c.file);
-  if (c.page_start) add("page", c.page_end && c.page_end !== c.page_start ? `${c.page_start}–${c.page_end}` : c.page_start);
-  add("paragraph", c.paragraph);
-  add("lines", c.line_end !== c.line_start ? `${c.line_start}–${c.line_end}` : c.line_start);
+  fillCitationMeta(meta, c, lang);
   const quote = el("blockquote", "quote", c.quote);
   quote.dir = "auto";
   card.append(meta, quote);
@@ -336,9 +328,8 @@ function trapFocus(dialog) {
   });
 }
 
-function panelMeta(c, lang) {
-  const meta = $("citation-meta");
-  meta.replaceChildren();
+/** A citation's file, page (paged formats), paragraph and lines as dt/dd pairs in `meta`. */
+function fillCitationMeta(meta, c, lang) {
   const add = (key, value) => {
     const dd = el("dd", null, value);
     dd.dir = "auto";
@@ -348,6 +339,12 @@ function panelMeta(c, lang) {
   if (c.page_start) add("page", c.page_end && c.page_end !== c.page_start ? `${c.page_start}–${c.page_end}` : c.page_start);
   add("paragraph", c.paragraph);
   add("lines", c.line_end !== c.line_start ? `${c.line_start}–${c.line_end}` : c.line_start);
+}
+
+function panelMeta(c, lang) {
+  const meta = $("citation-meta");
+  meta.replaceChildren();
+  fillCitationMeta(meta, c, lang);
 }
 
 async function fetchParagraph(file, n) {
