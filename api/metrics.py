@@ -15,14 +15,17 @@ from prometheus_client import (
     ProcessCollector,
     generate_latest,
 )
-from prometheus_client.core import CounterMetricFamily
+from prometheus_client.core import CounterMetricFamily, HistogramMetricFamily
 from starlette.routing import Match
 
 from api.security import ASGIApp, Message, Receive, Scope, Send
 from qa.answer_cache import AnswerCache
+from qa.query_batcher import QueryBatcher
 from qa.models import Answer
 
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
+#: upper bounds of ``sanad_query_batch_size``'s buckets (questions per encoder call)
+BATCH_SIZE_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128)
 STAGE_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
 #: the values of ``sanad_feedback_total{value=...}``
 FEEDBACK_VALUES = ("helpful", "not_helpful")
@@ -74,6 +77,10 @@ class Metrics:
         """``sanad_answer_cache_total{result="hit"|"miss"}``, read from ``cache`` at each scrape."""
         self.registry.register(_AnswerCacheCollector(cache))
 
+    def watch_query_batcher(self, batcher: QueryBatcher) -> None:
+        """``sanad_query_batch_size``: questions per encoder call, read from ``batcher`` at each scrape."""
+        self.registry.register(_QueryBatchCollector(batcher))
+
     def set_counts(self, counts: dict[str, int]) -> None:
         self.documents.set(counts.get("documents", 0))
         self.paragraphs.set(counts.get("paragraphs", 0))
@@ -116,6 +123,22 @@ class _AnswerCacheCollector:
         family.add_metric(["hit"], self.cache.hits)
         family.add_metric(["miss"], self.cache.misses)
         yield family
+
+
+class _QueryBatchCollector:
+    """Reports a :class:`~qa.query_batcher.QueryBatcher`'s batch sizes as a Prometheus histogram."""
+
+    def __init__(self, batcher: QueryBatcher) -> None:
+        self.batcher = batcher
+
+    def collect(self) -> Iterator[HistogramMetricFamily]:
+        sizes = self.batcher.batch_sizes()
+        buckets = [(str(float(bound)), sum(n for size, n in sizes.items() if size <= bound))
+                   for bound in BATCH_SIZE_BUCKETS]
+        buckets.append(("+Inf", sum(sizes.values())))
+        yield HistogramMetricFamily("sanad_query_batch_size", "questions encoded together in one call of the "
+                                    "model (more than 1 when questions arrive at once)", buckets=buckets,
+                                    sum_value=float(sum(size * n for size, n in sizes.items())))
 
 
 class MetricsMiddleware:

@@ -80,6 +80,7 @@ class Service:
                 log.info("loading the embedding model and the index from %s", self.settings.data_dir)
                 self.answerer = self.loader(self.settings)
             self.metrics.watch_answer_cache(self.answerer.cache)
+            self.metrics.watch_query_batcher(self.answerer.query_batcher)
             if self.settings.upload_embedder == "shared":
                 self.indexer = Indexer(self.settings, embedder=self.answerer.embedder)
                 self._indexer_ready.set()

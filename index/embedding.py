@@ -8,6 +8,7 @@ through the model's *document* prompt and questions through its *query* prompt
 from __future__ import annotations
 
 import hashlib
+import threading
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -57,12 +58,18 @@ class SentenceTransformerEmbedding(SanadEmbedding):
     """A sentence-transformers model loaded from a local folder (or the local HF cache)."""
 
     _model: Any = PrivateAttr()
+    #: one model call at a time (its tokenizer is not safe to share between threads)
+    _encode_lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)
 
-    def __init__(self, *, model_name_or_path: str, batch_size: int = 16, threads: int = 1) -> None:
+    def __init__(self, *, model_name_or_path: str, batch_size: int = 16, threads: int = 1,
+                 device: str = "cpu") -> None:
+        """``device``: ``cpu``, ``cuda`` or ``mps`` (:func:`check_device`); on a GPU the model
+        runs in bfloat16 (EmbeddingGemma's activations overflow float16)."""
         super().__init__(model_name=model_name_or_path, embed_batch_size=batch_size)
         import torch
         from sentence_transformers import SentenceTransformer
 
+        check_device(device)
         torch.set_num_threads(threads)
         try:  # transformers' "Loading weights" bar and info logs are noise in a CLI
             from transformers.utils import logging as hf_logging
@@ -72,7 +79,9 @@ class SentenceTransformerEmbedding(SanadEmbedding):
         except ImportError:  # pragma: no cover
             pass
         try:
-            self._model = SentenceTransformer(model_name_or_path, device="cpu")
+            self._model = SentenceTransformer(model_name_or_path, device=device)
+            if device != "cpu":
+                self._model.to(torch.bfloat16)
         except Exception as exc:  # noqa: BLE001 - any load failure becomes one clear message
             raise EmbedderError(
                 f"could not load embedding model {model_name_or_path!r}: {exc.__class__.__name__}: "
@@ -88,10 +97,11 @@ class SentenceTransformerEmbedding(SanadEmbedding):
             return np.zeros((0, self.dimension), dtype=np.float32)
         prompts = getattr(self._model, "prompts", {}) or {}
         kwargs: dict[str, Any] = {"prompt_name": prompt_name} if prompt_name in prompts else {}
-        vectors = self._model.encode(
-            list(texts), batch_size=self.embed_batch_size, normalize_embeddings=True,
-            convert_to_numpy=True, show_progress_bar=False, **kwargs,
-        )
+        with self._encode_lock:
+            vectors = self._model.encode(
+                list(texts), batch_size=self.embed_batch_size, normalize_embeddings=True,
+                convert_to_numpy=True, show_progress_bar=False, **kwargs,
+            )
         return np.asarray(vectors, dtype=np.float32)
 
     def embed_documents(self, texts: Sequence[str]) -> np.ndarray:
@@ -135,6 +145,25 @@ class HashEmbedding(SanadEmbedding):
         return self.dim
 
 
+def check_device(device: str) -> None:
+    """:class:`EmbedderError` when ``device`` (``SANAD_DEVICE``) is not one this machine has."""
+    import torch
+
+    if device == "cpu":
+        return
+    if device == "cuda":
+        if not torch.cuda.is_available():
+            raise EmbedderError("SANAD_DEVICE=cuda, but torch finds no CUDA GPU on this machine (or this torch "
+                                "build has no CUDA support); use SANAD_DEVICE=cpu")
+        return
+    if device == "mps":
+        if not torch.backends.mps.is_available():
+            raise EmbedderError("SANAD_DEVICE=mps, but torch finds no Apple GPU (MPS) on this machine; "
+                                "use SANAD_DEVICE=cpu")
+        return
+    raise EmbedderError(f"SANAD_DEVICE={device!r} is not a device Sanad knows; use cpu, cuda or mps")
+
+
 def resolve_model_path(settings: Settings) -> str:
     """Turn ``settings.embed_model`` into what SentenceTransformer should load."""
     name = settings.embed_model
@@ -164,6 +193,7 @@ def build_embedder(settings: Settings) -> SanadEmbedding:
         model_name_or_path=resolve_model_path(settings),
         batch_size=settings.embed_batch_size,
         threads=settings.torch_threads,
+        device=settings.device,
     )
 
 

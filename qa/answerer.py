@@ -3,7 +3,8 @@
 One pipeline, built from parts (no inheritance between answerers):
 
 1. check the question (:meth:`Answerer.validate`);
-2. encode it (the embedder's query prompt);
+2. encode it (the embedder's query prompt; questions asked at once are encoded together,
+   ``qa.query_batcher``);
 3. retrieve: a :class:`~qa.retrieval.HybridRetriever` through llama-index's ``retrieve()``;
 4. compose the extractive answer (:class:`~qa.extractive.ExtractiveComposer`): the quotes,
    the citations, or "not in the documents". It is the answer by default, and the
@@ -24,6 +25,8 @@ import time
 from contextlib import contextmanager
 from typing import Iterator
 
+import numpy as np
+
 from llama_index.core.schema import NodeWithScore, QueryBundle
 from llama_index.core.vector_stores.types import MetadataFilters
 
@@ -38,6 +41,7 @@ from qa.extractive import ExtractiveComposer
 from qa.generative import LLMWriter, WriterFactory
 from qa.language import detect_language
 from qa.models import Answer, Language
+from qa.query_batcher import QueryBatcher
 from qa.quotes import SentenceQuoter
 from qa.retrieval import HybridRetriever, RetrievalMode, RetrievalStores
 from qa.sources import SourceMatcher
@@ -91,6 +95,9 @@ class Answerer:
         self.writer: LLMWriter | None = writer(quoter=self.quoter, lock=self._lock) if writer else None
         #: extractive answers to repeated questions, cleared when the index changes
         self.cache = AnswerCache(max_entries=settings.answer_cache_size)
+        #: questions asked at once are encoded together, outside the lock (qa.query_batcher)
+        self.query_batcher = QueryBatcher(self.embedder.embed_queries, max_batch=settings.query_batch_max,
+                                          window_ms=settings.query_batch_window_ms)
 
     # ---------------------------------------------------------------- state
     @property
@@ -192,17 +199,22 @@ class Answerer:
                 writer: LLMWriter | None) -> Iterator[AnswerEvent]:
         started = time.perf_counter()
         key = (question, language, top_k or self.settings.top_k, repr(filters)) if writer is None else None
-        with self.consistent():  # server mode: sync first (a new version clears the cache); one snapshot
+        with self.consistent():  # server mode: sync first (a new version clears the cache)
             cached = self.cache.get(key) if key is not None else None
-            if cached is None:
-                extractive, evidence, timings = self._compose(question, top_k=top_k, language=language,
-                                                              filters=filters, writer=writer)
         if cached is not None:  # a repeat: nothing is encoded
             lookup = {"cache": round((time.perf_counter() - started) * 1000, 3)}
             yield from replay(cached.model_copy(update={"timings_ms": lookup}), {}, started)
             return
-        if key is not None:
-            self.cache.put(key, extractive)
+        # encoded outside the lock (it reads no catalog), together with questions asked at once
+        t0 = time.perf_counter()
+        vector = self.query_batcher.encode(question)
+        encode_ms = (time.perf_counter() - t0) * 1000
+        with self._lock, self.catalog.snapshot():  # one snapshot for retrieval and the answer (synced above)
+            extractive, evidence, timings = self._compose(question, vector, top_k=top_k, language=language,
+                                                          filters=filters, writer=writer)
+            if key is not None:
+                self.cache.put(key, extractive)
+        timings = {"encode": round(encode_ms, 1), **timings}
         if writer is None:
             yield from replay(extractive, timings, started)
             return
@@ -213,13 +225,10 @@ class Answerer:
         yield from writer.generate_stream(question, language, evidence, fallback=extractive, timings=timings,
                                           started=started)
 
-    def _compose(self, question: str, *, top_k: int | None, language: Language, filters: MetadataFilters | None,
-                 writer: LLMWriter | None) -> tuple[Answer, list, dict[str, float]]:
-        """Encode, retrieve, compose (inside :meth:`consistent`): the extractive answer, the
-        writer's evidence (none without a writer) and the timings of each step."""
-        t0 = time.perf_counter()
-        vector = self.embedder.embed_queries([question])[0]
-        encode_ms = (time.perf_counter() - t0) * 1000
+    def _compose(self, question: str, vector: np.ndarray, *, top_k: int | None, language: Language,
+                 filters: MetadataFilters | None, writer: LLMWriter | None) -> tuple[Answer, list, dict[str, float]]:
+        """Retrieve and compose for the encoded ``question`` (inside :meth:`consistent`): the
+        extractive answer, the writer's evidence (none without a writer) and the timings of each step."""
         t0 = time.perf_counter()
         nodes = self.retriever(top_k=top_k, filters=filters).retrieve(
             QueryBundle(query_str=question, embedding=vector.tolist()))
@@ -228,7 +237,7 @@ class Answerer:
         extractive = self.composer.compose(question, language, nodes, query_vector=vector)
         evidence = writer.select_evidence(nodes, vector) if writer is not None and extractive.answerable else []
         answer_ms = (time.perf_counter() - t0) * 1000
-        timings = {"encode": round(encode_ms, 1), "retrieve": round(retrieve_ms, 1), "answer": round(answer_ms, 1)}
+        timings = {"retrieve": round(retrieve_ms, 1), "answer": round(answer_ms, 1)}
         return extractive, evidence, timings
 
     def close(self) -> None:

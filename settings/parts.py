@@ -55,6 +55,18 @@ class StoreSettings(BaseSettings):
     models_dir: Path = Field(default_factory=default_models_dir)
     embed_batch_size: int = Field(16, gt=0)
     torch_threads: int = Field(1, ge=1, description="intra-op threads for encoding (1 is fastest here)")
+    device: Literal["cpu", "cuda", "mps"] = Field(
+        "cpu", description="where the embedding model runs: `cpu`, or `cuda` / `mps` (half precision; an "
+        "error at start-up when that device is absent), e.g. for a GPU worker running `sanad index`",
+    )
+    query_batch_max: int = Field(
+        32, ge=1, description="at most this many questions that arrive together are encoded in one batch "
+        "(1 = one at a time)",
+    )
+    query_batch_window_ms: float = Field(
+        0.0, ge=0, le=1000, description="under load, how long a batch of questions waits for more before it "
+        "is encoded (a lone question never waits); 0 = not at all",
+    )
     chroma_url: str | None = Field(None, description="http://host:port of a Chroma server; embedded if unset")
     chroma_collection: str = "sanad"
     chroma_auth_token: str | None = Field(
