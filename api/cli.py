@@ -139,9 +139,17 @@ def cmd_ask(args: argparse.Namespace) -> int:
 def cmd_serve(args: argparse.Namespace) -> int:
     from api.server import serve
 
-    if args.workers < 1:
+    settings = _settings()
+    workers = args.workers
+    if workers is None:
+        from api.workers import default_workers
+
+        choice = default_workers(settings)
+        workers = choice.workers
+        print(f"sanad serve: {workers} worker(s) ({choice.reason}); --workers N overrides", file=sys.stderr)
+    if workers < 1:
         raise CliError("--workers must be at least 1")
-    return serve(host=args.host, port=args.port, settings=_settings(), workers=args.workers)
+    return serve(host=args.host, port=args.port, settings=settings, workers=workers)
 
 
 def cmd_slack(args: argparse.Namespace) -> int:
@@ -220,8 +228,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("serve", help="serve the HTTP API")
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8000)
-    p.add_argument("--workers", type=int, default=1,
-                   help="uvicorn worker processes (default 1); each loads its own model (~1 GB RSS)")
+    p.add_argument("--workers", type=int, default=None,
+                   help="uvicorn worker processes, each with its own model (~1.5 GB RSS); default: 1 with the "
+                   "embedded store, else one per SANAD_TORCH_THREADS cores that memory holds (api/workers.py)")
     p.set_defaults(func=cmd_serve)
 
     p = sub.add_parser("slack", help="run the Slack bot over Socket Mode (no public URL needed)")
