@@ -139,9 +139,11 @@ def worker_rss(server: SanadServer, workers: int) -> float:
 
 
 def load_config(workdir: Path, *, data_dir: Path, embed_model: str | None, workers: int, threads: int,
-                clients: list[int], requests: int, single_requests: int, max_seconds: float) -> list[dict[str, Any]]:
+                window_ms: float, clients: list[int], requests: int, single_requests: int,
+                max_seconds: float) -> list[dict[str, Any]]:
     server = SanadServer(workdir, embed_model=embed_model, workers=workers, threads=threads, data_dir=data_dir,
-                         env={"SANAD_ANSWER_CACHE_SIZE": "0"})
+                         env={"SANAD_ANSWER_CACHE_SIZE": "0", "SANAD_QUERY_BATCH_WINDOW_MS": str(window_ms)})
+    config = f"{workers}x{threads}" + (f" window {window_ms:g} ms" if window_ms else "")
     server.start(ready_timeout=600)
     rows = []
     try:
@@ -154,7 +156,7 @@ def load_config(workdir: Path, *, data_dir: Path, embed_model: str | None, worke
             after = batch_histogram(server.url)
             s = result.summary()
             batches = after[1] - before[1]
-            rows.append({"config": f"{workers}x{threads}", "workers": workers, "threads": threads,
+            rows.append({"config": config, "window_ms": window_ms, "workers": workers, "threads": threads,
                          "clients": n_clients, "sent": s["sent"], "planned": s["planned"],
                          "rps": result.throughput, "p50": s["latency_ms"]["p50"], "p95": s["latency_ms"]["p95"],
                          "errors": s["sent"] - s["statuses"].get("200", 0) + (s["planned"] - s["sent"]),
@@ -163,7 +165,7 @@ def load_config(workdir: Path, *, data_dir: Path, embed_model: str | None, worke
                          "mean_batch": (after[0] - before[0]) / batches if batches else float("nan"),
                          "rss_worker": worker_rss(server, workers), "ok": result.ok,
                          "server_encode_p50": s["server_ms_p50"]["encode"]})
-            print(f"  {workers}x{threads} {n_clients:>2} clients: {result.throughput:.2f} req/s, p50 "
+            print(f"  {config} {n_clients:>2} clients: {result.throughput:.2f} req/s, p50 "
                   f"{s['latency_ms']['p50']:.0f} ms, p95 {s['latency_ms']['p95']:.0f} ms, {s['statuses']}", flush=True)
     finally:
         server.stop()
@@ -177,6 +179,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--embed-model", default=None, help="SANAD_EMBED_MODEL (default: the default model)")
     parser.add_argument("--configs", default="1x1,1x2,2x1", help="server WORKERSxTHREADS, comma-separated")
+    parser.add_argument("--windows", default="0", help="SANAD_QUERY_BATCH_WINDOW_MS values, comma-separated "
+                        "(each config is run with each)")
     parser.add_argument("--clients", default=",".join(map(str, CLIENTS)), help="concurrent clients, comma-separated")
     parser.add_argument("--requests", type=int, default=200, help="requests per client level (above 1 client)")
     parser.add_argument("--single-requests", type=int, default=40, help="requests at 1 client")
@@ -196,6 +200,7 @@ def main(argv: list[str] | None = None) -> int:
     questions = mixed_questions(args.bare_questions)
     configs = [tuple(int(x) for x in c.lower().split("x")) for c in args.configs.split(",") if c.strip()]
     clients = [int(c) for c in args.clients.split(",") if c.strip()]
+    windows = [float(w) for w in args.windows.split(",") if w.strip()]
     layouts = ([tuple(int(x) for x in c.lower().split("x")) for c in args.bare_layouts.split(",")]
                if args.bare_layouts else sorted({(1, 1), (1, cores), (cores, 1)}))
     report: dict[str, Any] = {"command": command_line(), "cores": cores, "bare": [], "cold": None, "load": []}
@@ -231,11 +236,13 @@ def main(argv: list[str] | None = None) -> int:
                   f", server {c['repeat_server_ms']:.2f} ms (lookup {c['repeat_cache_ms']:.2f} ms), client "
                   f"{c['repeat_client_ms']:.1f} ms", flush=True)
         # 3. the server under load
-        for workers, threads in configs:
-            print(f"\n== server {workers} worker(s) x {threads} thread(s), answer cache off", flush=True)
-            rows = load_config(tmp / f"w{workers}t{threads}", data_dir=data_dir, embed_model=args.embed_model,
-                               workers=workers, threads=threads, clients=clients, requests=args.requests,
-                               single_requests=args.single_requests, max_seconds=args.max_seconds)
+        for (workers, threads), window in [(c, w) for c in configs for w in windows]:
+            print(f"\n== server {workers} worker(s) x {threads} thread(s), batch window {window:g} ms, "
+                  "answer cache off", flush=True)
+            rows = load_config(tmp / f"w{workers}t{threads}b{window:g}", data_dir=data_dir,
+                               embed_model=args.embed_model, workers=workers, threads=threads, window_ms=window,
+                               clients=clients, requests=args.requests, single_requests=args.single_requests,
+                               max_seconds=args.max_seconds)
             for row in rows:
                 row["x_best_bare"] = row["rps"] / best["qps"] if best else float("nan")
                 all_ok &= row["ok"]
