@@ -7,7 +7,8 @@ separate``, loaded in the background once the service is ready), so questions ke
 answered, on the other core, while a document is embedded: readers never see a document
 before its catalog commit, and see the old or the new version in one snapshot. With
 ``shared`` the Indexer uses the Answerer's model and takes its lock (less memory; questions
-wait). Reads of the catalog for ``/documents`` and ``/paragraphs`` go through a separate
+wait for the write, and their encodes take turns with the upload's: the embedder makes one
+model call at a time). Reads of the catalog for ``/documents`` and ``/paragraphs`` go through a separate
 connection and never wait for the model. Asking is ``api.asking``.
 """
 
