@@ -5,9 +5,10 @@ The rule (measured with ``bench/throughput.py``, README "Throughput"):
 - **embedded store** (no ``SANAD_CHROMA_URL``): 1 worker. Each worker has its own copy of
   the embedded vector index, so a document uploaded through one worker would not reach the
   other workers' dense search until a restart: more workers would serve stale answers.
-- **Chroma server mode**: one worker per ``SANAD_TORCH_THREADS`` cores, as many as the
-  available memory holds at :data:`WORKER_BYTES` each (two models per worker with
-  ``SANAD_UPLOAD_EMBEDDER=separate``), keeping :data:`RESERVE_BYTES` free; at least 1.
+- **Chroma server mode**: one worker per ``SANAD_TORCH_THREADS`` cores (on 2 cores, 2 workers x
+  1 thread answered 1.7-1.9x the requests of 1 x 1 at 16-32 clients, and more than 1 x 2), as
+  many as the available memory holds at :data:`WORKER_BYTES` each, keeping
+  :data:`RESERVE_BYTES` free; at least 1.
 
 ``--workers N`` always overrides it.
 """
@@ -20,10 +21,9 @@ from pathlib import Path
 
 from settings import Settings
 
-#: resident memory of one worker after load with one model (EmbeddingGemma, float32), measured
-MODEL_WORKER_BYTES = 1_500 * 2**20
-#: the second model a worker loads for uploads with SANAD_UPLOAD_EMBEDDER=separate, measured
-UPLOAD_MODEL_BYTES = 700 * 2**20
+#: resident memory of one worker (EmbeddingGemma, float32, default settings with the upload
+#: model) after 32 concurrent clients: at most 1601 MiB measured (bench/throughput.py)
+WORKER_BYTES = 1_650 * 2**20
 #: memory left to the rest of the machine (the OS, a Chroma server, an indexer)
 RESERVE_BYTES = 1 * 2**30
 
@@ -56,7 +56,7 @@ def default_workers(settings: Settings, *, cores: int | None = None,
     cores = cores if cores is not None else (len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
                                              else os.cpu_count() or 1)
     by_cores = max(1, cores // settings.torch_threads)
-    per_worker = MODEL_WORKER_BYTES + (UPLOAD_MODEL_BYTES if settings.upload_embedder == "separate" else 0)
+    per_worker = WORKER_BYTES
     available = available_bytes if available_bytes is not None else available_memory_bytes()
     if available is None:
         return WorkerChoice(by_cores, f"{cores} cores / {settings.torch_threads} torch thread(s); memory unknown")

@@ -11,8 +11,7 @@ from pathlib import Path
 import pytest
 
 from tests.api_fixtures import ROOT, free_port
-from api.workers import (MODEL_WORKER_BYTES, RESERVE_BYTES, UPLOAD_MODEL_BYTES, available_memory_bytes,
-                         default_workers)
+from api.workers import RESERVE_BYTES, WORKER_BYTES, available_memory_bytes, default_workers
 from settings import Settings
 
 GiB = 2**30
@@ -26,7 +25,7 @@ def test_the_embedded_store_gets_one_worker_whatever_the_machine() -> None:
 @pytest.mark.parametrize(("cores", "threads", "gib", "upload", "expected"), [
     (2, 1, 22, "separate", 2),       # this machine: cores decide
     (8, 2, 64, "shared", 4),         # two threads per worker
-    (16, 1, 6, "separate", 2),       # memory decides
+    (16, 1, 6, "separate", 3),       # memory decides
     (16, 1, 8, "shared", 4),
     (4, 1, 1, "separate", 1),        # never fewer than one
     (1, 4, 64, "separate", 1),
@@ -35,9 +34,8 @@ def test_server_mode_workers_follow_cores_and_memory(cores: int, threads: int, g
                                                      expected: int) -> None:
     settings = Settings(chroma_url="http://127.0.0.1:8001", torch_threads=threads, upload_embedder=upload)
     choice = default_workers(settings, cores=cores, available_bytes=gib * GiB)
-    per_worker = MODEL_WORKER_BYTES + (UPLOAD_MODEL_BYTES if upload == "separate" else 0)
     assert choice.workers == expected
-    assert choice.workers == max(1, min(cores // threads, (gib * GiB - RESERVE_BYTES) // per_worker))
+    assert choice.workers == max(1, min(cores // threads, (gib * GiB - RESERVE_BYTES) // WORKER_BYTES))
     assert f"{cores} cores" in choice.reason
 
 
