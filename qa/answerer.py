@@ -39,7 +39,7 @@ from qa.generative import LLMWriter, WriterFactory
 from qa.language import detect_language
 from qa.models import Answer, Language
 from qa.quotes import SentenceQuoter
-from qa.retrieval import HybridRetriever, RetrievalMode, RetrievalStores
+from qa.retrieval import HybridRetriever, RetrievalMode, RetrievalStores, search_text
 from qa.sources import SourceMatcher
 from qa.stream import AnswerEvent, final_answer, replay
 from settings import Settings
@@ -85,7 +85,7 @@ class Answerer:
         self.quoter = SentenceQuoter(catalog=self.catalog, embedder=self.embedder,
                                      sentence_gap=settings.sentence_gap, vectors=self.vectors)
         self.composer = ExtractiveComposer(catalog=self.catalog, embedder=self.embedder, options=settings,
-                                           quoter=self.quoter)
+                                           quoter=self.quoter, coverage=self.lexical_coverage)
         if writer is None and settings.answerer == "llm":
             writer = functools.partial(LLMWriter, settings)
         self.writer: LLMWriter | None = writer(quoter=self.quoter, lock=self._lock) if writer else None
@@ -110,6 +110,11 @@ class Answerer:
         self._data_version = self.catalog.data_version()
         self.cache.clear()
         self.lexical_follower.rebuild_now(timeout=300)
+
+    def lexical_coverage(self, query: str, text: str) -> float:
+        """The current BM25 index's :meth:`~index.lexical.LexicalIndex.coverage` (it is swapped
+        when rebuilt, so it is looked up on each call)."""
+        return self.stores.lexical.coverage(query, text)
 
     def _use_lexical(self, lexical: LexicalIndex) -> None:
         self.stores.lexical = lexical
@@ -218,7 +223,7 @@ class Answerer:
         """Encode, retrieve, compose (inside :meth:`consistent`): the extractive answer, the
         writer's evidence (none without a writer) and the timings of each step."""
         t0 = time.perf_counter()
-        vector = self.embedder.embed_queries([question])[0]
+        vector = self.embedder.embed_queries([search_text(question, self.settings)])[0]
         encode_ms = (time.perf_counter() - t0) * 1000
         t0 = time.perf_counter()
         nodes = self.retriever(top_k=top_k, filters=filters).retrieve(
