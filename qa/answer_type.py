@@ -108,38 +108,3 @@ def answers_count(question: str, quotes: Iterable[str]) -> bool:
     verdicts = [states_count(q, noun) for q in quotes]
     return any(v is True for v in verdicts) or not any(v is False for v in verdicts)
 
-
-# --------------------------------------------------------------------------- expected types
-#: normalised question openings that ask for a date ("متى", "في أي عام", "ما تاريخ") or a number
-_DATE_LEADS = ("متي", "امتي", "في اي عام", "في اي سنه", "في عام كم", "في اي تاريخ", "ما تاريخ", "ما هو تاريخ",
-               "في اي قرن", "في اي يوم", "في اي شهر", "when", "what year", "in what year", "in which year")
-_NUMBER_LEADS = ("كم", "بكم", "ما عدد", "ما هو عدد", "ما هي نسبه", "ما نسبه", "ما مساحه", "ما هي مساحه",
-                 "how many", "how much", "what percentage")
-_MONTHS = frozenset(normalize_arabic(w) for w in """
-يناير فبراير مارس أبريل ابريل مايو يونيو يوليو أغسطس اغسطس سبتمبر أكتوبر اكتوبر نوفمبر ديسمبر
-كانون شباط آذار اذار نيسان أيار ايار حزيران تموز آب اب أيلول ايلول تشرين القرن قرن
-january february march april may june july august september october november december century
-""".split())
-_YEAR = re.compile(r"^\d{3,4}$")
-
-
-def expected_type(question: str) -> str | None:
-    """``"date"`` or ``"number"`` when the question asks for one (by its opening words), else None."""
-    text = " ".join(tokenize(question))
-    # list dashes and the like are not tokens, so the opening is the first words
-    if text.startswith(_DATE_LEADS):
-        return "date"
-    if text.startswith(_NUMBER_LEADS) or count_focus(question) is not None:
-        return "number"
-    return None
-
-
-def has_type(text: str, kind: str) -> bool:
-    """Whether ``text`` states something of ``kind``: a year, month or century for a date; a
-    digit or number word for a number."""
-    tokens = tokenize(text)
-    if kind == "date":
-        return any(_YEAR.match(t) or t in _MONTHS or (t[:1] in _CLITICS and t[1:] in _MONTHS) for t in tokens)
-    if kind == "number":
-        return any(is_number(t) for t in tokens)
-    return False

@@ -127,7 +127,8 @@ class ExtractiveComposer:
         if clear and best >= o.margin_floor:
             threshold = min(threshold, best)  # a clear winner: answer even below the threshold
         elif best < threshold and self.supported(question, nodes[0].node.get_content(), best):
-            threshold = best  # the leader holds most of what the question names: answer
+            threshold = best  # the leader holds most of what the question names: answer...
+            clear = True  # ...with the leader alone (the runners-up are weaker still)
         if not quotes or best < threshold:
             return Answer(answer=ABSTAIN[language], language=language, answerable=False)
         # a clear winner is cited alone; otherwise the close contenders are cited too, when

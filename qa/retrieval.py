@@ -40,8 +40,6 @@ from index.embedding import SanadEmbedding
 from index.lexical import LexicalIndex
 from index.vectors import ChunkVectors
 from qa.language import detect_language
-from index.sentences import sentence_spans
-from qa.answer_type import expected_type, has_type
 from qa.question_text import lexical_text, retrieval_text
 from qa.sources import SourceMatcher
 from settings import RetrievalSettings
@@ -140,24 +138,6 @@ def dense_margin(scores: list[float]) -> float | None:
     return float(ranked[0] - sum(runners) / len(runners))
 
 
-def best_sentences(stores: RetrievalStores, pool: list[str], vector: np.ndarray,
-                   records: dict) -> dict[str, str]:
-    """Per chunk of ``pool``, the text of its sentence most like ``vector`` (stored sentence
-    vectors; a one-sentence chunk is its own best sentence)."""
-    matrices = stores.vectors.sentence_vectors(pool)
-    out: dict[str, str] = {}
-    for cid in pool:
-        text = records[cid].text
-        matrix = matrices.get(cid)
-        spans = sentence_spans(text)
-        if matrix is None or len(spans) != len(matrix):
-            out[cid] = text
-            continue
-        a, b = spans[int(np.argmax(matrix @ vector))]
-        out[cid] = text[a:b]
-    return out
-
-
 class HybridRetriever(BaseRetriever):
     """Dense + BM25 retrieval over one index, a llama-index retriever: call ``retrieve()``.
 
@@ -241,14 +221,6 @@ class HybridRetriever(BaseRetriever):
                 for cid in pool:
                     chunk_cos = dense_score.get(cid, -1.0)
                     fused[cid] += a * (sentence_score.get(cid, chunk_cos) - chunk_cos)
-            kind = expected_type(question) if mode == RetrievalMode.HYBRID and options.type_weight > 0 else None
-            if kind is not None and vector is not None:
-                # "متى" wants a date, "كم" a number: a leader whose best sentence states one
-                # is the likelier answer among close candidates
-                pool = sorted(pool, key=lambda c: (-fused[c], c))[:max(RESCORE_DEPTH, top_k)]
-                for cid, text in best_sentences(stores, pool, vector, records).items():
-                    if has_type(text, kind):
-                        fused[cid] += options.type_weight
         ranked = sorted(pool, key=lambda c: (-fused[c], c))[:top_k]
         nodes = []
         for cid in ranked:

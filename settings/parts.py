@@ -105,10 +105,6 @@ class RetrievalSettings(BaseSettings):
         False, description="search with the question tidied as people type it (list dashes, run-together "
         "question words such as ماهو) and without question words on the BM25 side (qa.question_text)",
     )
-    type_weight: float = Field(
-        0.0, ge=0, description="bonus for a leading chunk whose best sentence states what the question asks "
-        "for: a date (متى، when) or a number (كم، how many); 0 = off",
-    )
     source_weight: float = Field(
         0.05, ge=0, description="bonus for the chunks of the documents whose header names the source a "
         "question cites (\"according to Elaph\"); 0 = off",

@@ -17,7 +17,6 @@ from index.embedding import HashEmbedding
 from index.indexer import Indexer
 from index.paragraphs import parse_document
 from index.titles import embedding_title, file_name_title, reads_as_title
-from qa.answer_type import expected_type, has_type
 from qa.question_text import lexical_text, retrieval_text
 from settings import Settings
 
@@ -122,24 +121,6 @@ def test_question_cleanup_changes_what_bm25_searches(tmp_path: Path) -> None:
             answerer.close()
         # as typed, "ماهو" is a search term; tidied, only "البتراء" is, which one paragraph has
         assert len({n.node.metadata["file"] for n in nodes}) == expected, (cleanup, [n.node.text for n in nodes])
-
-
-# --------------------------------------------------------------------------- answer types
-@pytest.mark.parametrize("question, kind", [
-    ("متى ولد ابن خلدون؟", "date"), ("متي انتهت الحرب؟", "date"), ("في أي عام تأسست الجامعة؟", "date"),
-    ("كم مساحة بلجيكا؟", "number"), ("ما عدد سكان مصر؟", "number"), ("When was it built?", "date"),
-    ("How many people live there?", "number"), ("من هو مؤسس الدولة؟", None), ("أين تقع البتراء؟", None),
-])
-def test_expected_type_of_a_question(question: str, kind: str | None) -> None:
-    assert expected_type(question) == kind
-
-
-def test_has_type_finds_dates_and_numbers() -> None:
-    assert has_type("ولد في 27 مايو 1332 في تونس.", "date")
-    assert has_type("انتهت في القرن الخامس عشر.", "date")
-    assert not has_type("ولد في تونس لأسرة أندلسية.", "date")
-    assert has_type("يبلغ عدد سكانها ثلاثة ملايين.", "number") and has_type("مساحتها 30528 كم2", "number")
-    assert not has_type("مدينة كبيرة في أوروبا.", "number")
 
 
 # --------------------------------------------------------------------------- titles
