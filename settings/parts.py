@@ -55,7 +55,7 @@ class StoreSettings(BaseSettings):
     models_dir: Path = Field(default_factory=default_models_dir)
     embed_batch_size: int = Field(16, gt=0)
     embed_title: Literal["off", "document", "file_name"] = Field(
-        "off", description="the title in the model's document prompt: `off` (`title: none`), `document` "
+        "document", description="the title in the model's document prompt: `off` (`title: none`), `document` "
         "(the title a document states: Markdown heading, HTML <title>, PDF/DOCX metadata) or `file_name` "
         "(that, else a file name that reads as a title); changing it needs a re-index",
     )
@@ -125,10 +125,10 @@ class AnswerSettings(BaseSettings):
     )
     margin_floor: float = Field(0.30, description="...but never below this cosine similarity")
     support_floor: float = Field(
-        0.0, ge=0, description="answer below min_similarity when the best quote reaches this and the best "
+        0.33, ge=0, description="answer below min_similarity when the best quote reaches this and the best "
         "paragraph holds support_coverage of the question's terms (IDF-weighted); 0 = off",
     )
-    support_coverage: float = Field(0.5, ge=0, le=1, description="...the share of the question's IDF weight needed")
+    support_coverage: float = Field(0.4, ge=0, le=1, description="...the share of the question's IDF weight needed")
     max_citations: int = Field(3, ge=1, le=10, description="at most this many paragraphs cited per answer")
     citation_margin: float = Field(
         0.10, ge=0, description="unless the best paragraph is a clear winner (answer_margin), also cite "
