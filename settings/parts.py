@@ -57,7 +57,8 @@ class StoreSettings(BaseSettings):
     embed_title: Literal["off", "document", "file_name"] = Field(
         "document", description="the title in the model's document prompt: `off` (`title: none`), `document` "
         "(the title a document states: Markdown heading, HTML <title>, PDF/DOCX metadata) or `file_name` "
-        "(that, else a file name that reads as a title); changing it needs a re-index",
+        "(that, else a file name that reads as a title); files already indexed keep their vectors: build a "
+        "fresh index after changing it",
     )
     torch_threads: int = Field(1, ge=1, description="intra-op threads for encoding (1 is fastest here)")
     chroma_url: str | None = Field(None, description="http://host:port of a Chroma server; embedded if unset")
