@@ -49,12 +49,16 @@ browser:
 	@test -x $(CHROMIUM) || { SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
 	  $$SUDO apt-get update -q && $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium; }
 
-# Quality gates (evals/thresholds.toml): the seeds gold set (as .txt and as PDF), and a fixed XQuAD sample of 12
-# whole articles (~60 paragraphs, ~290 questions per language) once its thresholds are set.
+# Quality gates (evals/thresholds.toml): the seeds gold set (as .txt and as PDF), a fixed XQuAD sample of 12
+# whole articles (~60 paragraphs, ~290 questions per language), and fixed samples of the native Arabic
+# sets: ARCD-train (12 articles, 36 paragraphs) and TyDi QA Arabic (40 articles).
 # Each gate run leaves <set>.html (report), <set>.junit.xml and <set>.json in $(REPORTS)/
 # (git-ignored), also when the gate fails; the JSON of the run before is kept as
 # <set>.previous.json and compared with (--compare: deltas and flipped questions).
 REPORTS ?= reports
+# the native Arabic samples (whole articles; evals/README.md "Native Arabic questions")
+ARCD_SAMPLE ?= 12
+TYDI_SAMPLE ?= 40
 EVAL_FILES = mkdir -p $(REPORTS) && p=$(REPORTS)/$(1) && { [ ! -f $$p.json ] || mv -f $$p.json $$p.previous.json; } && \
   $(SANAD) eval --set $(1) $(2) --gate --json $$p.json --report $$p.html --junit $$p.junit.xml \
   $$([ -f $$p.previous.json ] && echo --compare $$p.previous.json)
@@ -64,6 +68,8 @@ eval-gate: setup
 	@if grep -q '^\[xquad\]' evals/thresholds.toml; then \
 	  $(call EVAL_FILES,xquad,--limit 12); \
 	else echo "no [xquad] thresholds yet: XQuAD sample not gated"; fi
+	$(call EVAL_FILES,arcd-train,--limit $(ARCD_SAMPLE))
+	$(call EVAL_FILES,tydiqa-ar,--limit $(TYDI_SAMPLE))
 	@echo "eval reports: $(abspath $(REPORTS))/ (open seeds.html / xquad.html in a browser; JUnit: *.junit.xml)"
 
 # --- optional: generative answers with a local LLM (README "Generative answers") -------

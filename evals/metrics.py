@@ -21,7 +21,7 @@ RECALL_KS = (1, 5, 10)
 #: metrics where lower is better (a threshold on them is a ceiling, not a floor)
 LOWER_IS_BETTER = frozenset({"false_abstention", "latency_p50_ms", "latency_p95_ms"})
 RETRIEVAL_METRICS = ("recall_at_1", "recall_at_5", "recall_at_10", "mrr")
-ANSWER_METRICS = ("citation_hit", "citation_precision", "verbatim", "answer_hit", "abstention",
+ANSWER_METRICS = ("first_citation_hit", "citation_hit", "citation_precision", "verbatim", "answer_hit", "abstention",
                   "false_abstention", "latency_p50_ms", "latency_p95_ms")
 ALL_METRICS = RETRIEVAL_METRICS + ANSWER_METRICS
 
@@ -138,6 +138,14 @@ def citation_hit_rate(rows: Sequence[Row]) -> float | None:
     return _ratio(hits, len(pool))
 
 
+def first_citation_hit_rate(rows: Sequence[Row]) -> float | None:
+    """Answerable questions whose FIRST citation is a gold paragraph (abstaining = miss): the
+    paragraph a reader is sent to first."""
+    pool = [r for r in _asked(rows, True) if r.gold]
+    hits = sum(1 for r in pool if r.citations and (r.citations[0].file, r.citations[0].paragraph) in set(r.gold))
+    return _ratio(hits, len(pool))
+
+
 def citation_precision(rows: Sequence[Row]) -> float | None:
     """Share of the citations given on answerable questions that are right: a gold
     paragraph, or a quote that contains an accepted answer (normalised). Citations on
@@ -199,6 +207,7 @@ def retrieval_metrics(rows: Sequence[Row], system: str = "sanad") -> dict[str, f
 
 def answer_metrics(rows: Sequence[Row]) -> dict[str, float | None]:
     return {
+        "first_citation_hit": first_citation_hit_rate(rows),
         "citation_hit": citation_hit_rate(rows),
         "citation_precision": citation_precision(rows),
         "verbatim": verbatim_rate(rows),

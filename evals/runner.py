@@ -99,8 +99,8 @@ class QueryCachingEmbedding(SanadEmbedding):
     def inner(self) -> SanadEmbedding:
         return self._inner
 
-    def embed_documents(self, texts: Sequence[str]) -> np.ndarray:
-        return self._inner.embed_documents(texts)
+    def embed_documents(self, texts: Sequence[str], *, title: str = "") -> np.ndarray:
+        return self._inner.embed_documents(texts, title=title) if title else self._inner.embed_documents(texts)
 
     def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
         texts = list(texts)

@@ -6,6 +6,8 @@ names are relative to their folder). Three kinds:
 - ``seeds``: ``evals/data/seeds_gold.jsonl`` over ``seeds/`` (repo root);
 - ``xquad``: ``<evaldata>/xquad/questions.jsonl`` over ``<evaldata>/xquad/contexts/``;
   every question is asked twice, in Arabic and in English; ``limit`` counts ARTICLES;
+- ``arcd-train`` and ``tydiqa-ar``: native Arabic questions over
+  ``<evaldata>/<set>/contexts/`` (:func:`load_native`); ``limit`` counts ARTICLES;
 - any gold JSONL ``PATH`` (same fields as the seeds set), whose corpus is found by the
   convention in :func:`corpus_for_jsonl`.
 
@@ -262,6 +264,60 @@ def load_xquad(*, limit: int | None = None) -> EvalSet:
                            "files": chosen, "questions": n_questions})
 
 
+#: the native Arabic sets: ``--set`` name -> (folder under the evaldata dir, what it is)
+NATIVE_SETS = {
+    "arcd-train": ("arcd-train", "ARCD training split: native Arabic questions over Arabic Wikipedia, "
+                   "three paragraphs an article"),
+    "tydiqa-ar": ("tydiqa-ar", "TyDi QA GoldP Arabic dev: native Arabic questions written before "
+                  "seeing the passage"),
+}
+
+
+def native_dir(name: str) -> Path:
+    folder = evaldata_dir() / NATIVE_SETS[name][0]
+    if not ((folder / "questions.jsonl").is_file() and (folder / "contexts").is_dir()):
+        raise EvalSetError(f"no {name} data under {folder} (expected questions.jsonl and contexts/)")
+    return folder
+
+
+def load_native(name: str, *, limit: int | None = None) -> EvalSet:
+    """A native Arabic set (``arcd-train``, ``tydiqa-ar``): Arabic questions over their files.
+
+    ``limit`` counts FILES (articles), as for XQuAD: a sampled article keeps all its paragraphs
+    and questions, so the paragraphs that compete for a question stay in the corpus. As for
+    XQuAD, one question in :data:`ABSENT_EVERY` is asked again with its article left out
+    (kind ``<name>-absent``, not answerable): the abstention check.
+    """
+    base = native_dir(name)
+    contexts = base / "contexts"
+    files = sorted(p.name for p in contexts.glob("*.txt"))
+    if not files:
+        raise EvalSetError(f"no .txt contexts in {contexts}")
+    chosen = seeded_take(files, limit)
+    keep = set(chosen)
+    items: list[GoldItem] = []
+    for row in _read_jsonl(base / "questions.jsonl"):
+        if row.get("file") not in keep:
+            continue
+        try:
+            qid, question, file = str(row["id"]), str(row["question_ar"]), str(row["file"])
+            ref = ({"file": file, "paragraph": int(row["paragraph"])},)
+            answer = str(row.get("answer_ar") or "")
+        except (KeyError, TypeError, ValueError) as exc:
+            raise EvalSetError(f"{base / 'questions.jsonl'}: bad row {row.get('id')!r}: {exc}") from exc
+        items.append(GoldItem(id=qid, lang="ar", question=question, gold_refs=ref,
+                              answers=(answer,) if answer else (), answerable=True, kind=name))
+        if absent_question(qid):
+            items.append(GoldItem(id=f"{qid}-absent", lang="ar", question=question, gold_refs=(), answers=(),
+                                  answerable=False, kind=f"{name}-absent", exclude_files=(file,)))
+    n_questions = sum(1 for it in items if it.answerable)
+    return EvalSet(name=name, items=items, corpus_paths=[contexts / f for f in chosen], corpus_root=contexts,
+                   description=f"{NATIVE_SETS[name][1]}: {len(chosen)} of {len(files)} articles, "
+                   f"{n_questions} questions",
+                   sample={"unit": "articles", "limit": limit, "of": len(files), "seed": SAMPLE_SEED,
+                           "files": chosen, "questions": n_questions})
+
+
 def seeds_in_format(suffix: str, corpus: Path, *, name: str, description: str = "",
                     limit: int | None = None) -> EvalSet:
     """The seeds questions over the seed articles converted to another format (``.pdf``, ``.docx``).
@@ -303,13 +359,15 @@ def load_seeds_pdf(*, limit: int | None = None) -> EvalSet:
 
 
 def load_set(spec: str, *, limit: int | None = None, corpus: Path | None = None) -> EvalSet:
-    """``seeds``, ``seeds-pdf``, ``xquad`` or a path to a gold JSONL (``corpus`` overrides its convention)."""
+    """``seeds``, ``seeds-pdf``, ``xquad``, ``arcd-train``, ``tydiqa-ar`` or a path to a gold JSONL (``corpus`` overrides its convention)."""
     if spec == "seeds":
         return load_seeds(limit=limit)
     if spec == "seeds-pdf":
         return load_seeds_pdf(limit=limit)
     if spec == "xquad":
         return load_xquad(limit=limit)
+    if spec in NATIVE_SETS:
+        return load_native(spec, limit=limit)
     if corpus is not None and not Path(corpus).is_dir():
         raise EvalSetError(f"--corpus {corpus} is not a folder")
     return load_jsonl_set(Path(spec), limit=limit, corpus=Path(corpus) if corpus is not None else None)

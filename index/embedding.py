@@ -25,9 +25,12 @@ class EmbedderError(RuntimeError):
 
 
 class SanadEmbedding(BaseEmbedding):
-    """Common numpy entry points used by the indexer and the retriever."""
+    """Common numpy entry points used by the indexer and the retriever.
 
-    def embed_documents(self, texts: Sequence[str]) -> np.ndarray:
+    ``embed_documents(texts, title=...)``: passages of one document whose title is known
+    (``index.titles``); the model's document prompt then names it instead of ``none``."""
+
+    def embed_documents(self, texts: Sequence[str], *, title: str = "") -> np.ndarray:
         raise NotImplementedError
 
     def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
@@ -92,11 +95,14 @@ class SentenceTransformerEmbedding(SanadEmbedding):
     def class_name(cls) -> str:
         return "SentenceTransformerEmbedding"
 
-    def _encode(self, texts: Sequence[str], prompt_name: str) -> np.ndarray:
+    def _encode(self, texts: Sequence[str], prompt_name: str, *, title: str = "") -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
         prompts = getattr(self._model, "prompts", {}) or {}
         kwargs: dict[str, Any] = {"prompt_name": prompt_name} if prompt_name in prompts else {}
+        template = prompts.get(prompt_name, "")
+        if title and template.startswith("title: none"):  # EmbeddingGemma's documented form
+            kwargs = {"prompt": template.replace("title: none", f"title: {title}", 1)}
         with self._encode_lock:
             vectors = self._model.encode(
                 list(texts), batch_size=self.embed_batch_size, normalize_embeddings=True,
@@ -104,8 +110,8 @@ class SentenceTransformerEmbedding(SanadEmbedding):
             )
         return np.asarray(vectors, dtype=np.float32)
 
-    def embed_documents(self, texts: Sequence[str]) -> np.ndarray:
-        return self._encode(texts, "document")
+    def embed_documents(self, texts: Sequence[str], *, title: str = "") -> np.ndarray:
+        return self._encode(texts, "document", title=title)
 
     def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
         return self._encode(texts, "query")
@@ -134,7 +140,9 @@ class HashEmbedding(SanadEmbedding):
         norm = float(np.linalg.norm(vec))
         return vec / norm if norm else vec
 
-    def embed_documents(self, texts: Sequence[str]) -> np.ndarray:
+    def embed_documents(self, texts: Sequence[str], *, title: str = "") -> np.ndarray:
+        if title:
+            texts = [f"{title} | {t}" for t in texts]
         return np.stack([self._vector(t) for t in texts]) if texts else np.zeros((0, self.dim), np.float32)
 
     def embed_queries(self, texts: Sequence[str]) -> np.ndarray:

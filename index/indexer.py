@@ -43,6 +43,7 @@ import numpy as np
 from index.catalog import Catalog, StoredDocument
 from index.chunks import Chunk, build_chunks
 from settings import Settings
+from index.titles import embedding_title
 from index.embedding import SanadEmbedding, build_embedder, embedder_fingerprint
 from index.extracted import ExtractLimits
 from index.lexical import LexicalIndex
@@ -191,11 +192,12 @@ class _Pending:
         self.since = time.monotonic()
 
 
-def embed_chunks(embedder: SanadEmbedding, chunks: Sequence[Chunk]
+def embed_chunks(embedder: SanadEmbedding, chunks: Sequence[Chunk], *, title: str = ""
                  ) -> tuple[Sequence[Chunk], np.ndarray, list[np.ndarray | None]]:
     """Document vectors of ``chunks`` and of the sentences of each multi-sentence chunk, in one
     encode call: (chunks, chunk vectors, per chunk its sentence vectors or None). The retriever
-    scores a chunk by its own and by its best sentence's similarity to the question."""
+    scores a chunk by its own and by its best sentence's similarity to the question.
+    ``title``: the chunks' document title for the document prompt ('' = none)."""
     spans = [sentence_spans(c.text) for c in chunks]
     texts = [c.text for c in chunks]
     owners: list[int] = []
@@ -203,7 +205,7 @@ def embed_chunks(embedder: SanadEmbedding, chunks: Sequence[Chunk]
         if len(found) > 1:
             texts += [chunk.text[a:b] for a, b in found]
             owners += [i] * len(found)
-    vectors = embedder.embed_documents(texts)
+    vectors = embedder.embed_documents(texts, title=title) if title else embedder.embed_documents(texts)
     chunk_vectors, rest = vectors[:len(chunks)], vectors[len(chunks):]
     per_chunk: list[np.ndarray | None] = [None] * len(chunks)
     for i in sorted(set(owners)):
@@ -407,9 +409,10 @@ class Indexer:
         """Embed the file's new chunks into Chroma and stage it; commits when due."""
         to_embed = [c for c in chunks if c.id in missing]
         batch = self.settings.embed_batch_size
+        title = embedding_title(doc.own_title, doc.file, mode=self.settings.embed_title)
         for start in range(0, len(to_embed), batch):
             part = to_embed[start:start + batch]
-            self.vectors.add(*embed_chunks(self.embedder, part))
+            self.vectors.add(*embed_chunks(self.embedder, part, title=title))
             sink.advance(len(part))
             crash_point("embed_batch")
             self._renew()

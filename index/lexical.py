@@ -16,6 +16,8 @@ has no bm25s part; it searches to ``[]``.
 
 from __future__ import annotations
 
+import math
+
 import json
 import logging
 import os
@@ -122,6 +124,26 @@ class LexicalIndex:
             hits, hit_scores = hits[keep], hit_scores[keep]
         order = np.lexsort((hits, -hit_scores))[:k]
         return [(self._ids[int(hits[i])], float(hit_scores[i])) for i in order]
+
+    def coverage(self, query: str, text: str) -> float:
+        """Share of ``query``'s terms, weighted by their IDF in this index, that ``text`` holds
+        (0-1; 0 for a query with no terms). A term no indexed chunk holds weighs most: a
+        question about a name the corpus never mentions is barely covered by any paragraph."""
+        terms = set(self._analyzer.analyze(query))
+        if not terms:
+            return 0.0
+        present = set(self._analyzer.analyze(text))
+        vocab = self._bm25.vocab_dict if self._bm25 is not None else {}
+        n_docs = len(self._ids)
+        indptr = self._bm25.scores["indptr"] if self._bm25 is not None else None
+        total = held = 0.0
+        for term in terms:
+            index = vocab.get(term)
+            df = int(indptr[index + 1] - indptr[index]) if index is not None and indptr is not None else 0
+            weight = math.log((n_docs + 1) / (df + 0.5))
+            total += weight
+            held += weight if term in present else 0.0
+        return held / total if total > 0 else 0.0
 
     # ------------------------------------------------------------ persistence
     def save(self, directory: Path) -> None:

@@ -17,6 +17,7 @@ from html.parser import HTMLParser
 from pathlib import Path, PurePosixPath
 
 from index.extracted import Extraction, ExtractError, ExtractLimits
+from index.titles import own_title
 
 __all__ = [
     "SUPPORTED_SUFFIXES",
@@ -80,8 +81,9 @@ class ParsedDocument:
     text: str
     sha256: str
     paragraphs: tuple[Paragraph, ...]
-    title: str
+    title: str  # the document's own title (index.titles), else its first paragraph's start
     warnings: tuple[str, ...] = ()  # e.g. "page 3 has no text layer (scanned?)"
+    own_title: str = ""  # the title the document states (index.titles.own_title); "" when none
 
 
 # --------------------------------------------------------------------------- kinds / decoding
@@ -477,12 +479,14 @@ def parse_document(data: bytes, *, file: str, kind: str | None = None,
         text, para_list = paragraphs_from_extraction(extraction, file=file)
         paragraphs = tuple(para_list)
         warnings = extraction.warnings
+        stated = own_title(data, "", kind=kind)
     else:
         text = decode_text(data)
+        stated = own_title(data, text, kind=kind)
         if kind == "html":
             text = extract_html_text(text)
         paragraphs = tuple(split_paragraphs(text, file=file, kind=kind))
-    title = next((p.text[:TITLE_MAX_CHARS] for p in paragraphs if not p.boilerplate), "")
+    title = stated or next((p.text[:TITLE_MAX_CHARS] for p in paragraphs if not p.boilerplate), "")
     return ParsedDocument(
         file=file,
         kind=kind,
@@ -491,6 +495,7 @@ def parse_document(data: bytes, *, file: str, kind: str | None = None,
         paragraphs=paragraphs,
         title=title,
         warnings=warnings,
+        own_title=stated,
     )
 
 

@@ -107,3 +107,4 @@ def answers_count(question: str, quotes: Iterable[str]) -> bool:
         return True
     verdicts = [states_count(q, noun) for q in quotes]
     return any(v is True for v in verdicts) or not any(v is False for v in verdicts)
+

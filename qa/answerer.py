@@ -43,7 +43,7 @@ from qa.language import detect_language
 from qa.models import Answer, Language
 from qa.query_batcher import QueryBatcher
 from qa.quotes import SentenceQuoter
-from qa.retrieval import HybridRetriever, RetrievalMode, RetrievalStores
+from qa.retrieval import HybridRetriever, RetrievalMode, RetrievalStores, search_text
 from qa.sources import SourceMatcher
 from qa.stream import AnswerEvent, final_answer, replay
 from settings import Settings
@@ -89,7 +89,7 @@ class Answerer:
         self.quoter = SentenceQuoter(catalog=self.catalog, embedder=self.embedder,
                                      sentence_gap=settings.sentence_gap, vectors=self.vectors)
         self.composer = ExtractiveComposer(catalog=self.catalog, embedder=self.embedder, options=settings,
-                                           quoter=self.quoter)
+                                           quoter=self.quoter, coverage=self.lexical_coverage)
         if writer is None and settings.answerer == "llm":
             writer = functools.partial(LLMWriter, settings)
         self.writer: LLMWriter | None = writer(quoter=self.quoter, lock=self._lock) if writer else None
@@ -117,6 +117,11 @@ class Answerer:
         self._data_version = self.catalog.data_version()
         self.cache.clear()
         self.lexical_follower.rebuild_now(timeout=300)
+
+    def lexical_coverage(self, query: str, text: str) -> float:
+        """The current BM25 index's :meth:`~index.lexical.LexicalIndex.coverage` (it is swapped
+        when rebuilt, so it is looked up on each call)."""
+        return self.stores.lexical.coverage(query, text)
 
     def _use_lexical(self, lexical: LexicalIndex) -> None:
         self.stores.lexical = lexical
@@ -207,7 +212,7 @@ class Answerer:
             return
         # encoded outside the lock (it reads no catalog), together with questions asked at once
         t0 = time.perf_counter()
-        vector = self.query_batcher.encode(question)
+        vector = self.query_batcher.encode(search_text(question, self.settings))
         encode_ms = (time.perf_counter() - t0) * 1000
         with self._lock, self.catalog.snapshot():  # one snapshot for retrieval and the answer (synced above)
             extractive, evidence, timings = self._compose(question, vector, top_k=top_k, language=language,

@@ -7,7 +7,7 @@ language around verbatim quotes of the best paragraphs, each followed by its ``[
 from __future__ import annotations
 
 import re
-from typing import Sequence
+from typing import Callable, Sequence
 
 import numpy as np
 from llama_index.core.schema import NodeWithScore
@@ -17,6 +17,7 @@ from index.embedding import SanadEmbedding
 from index.vectors import ChunkVectors
 from qa.answer_type import answers_count, count_focus, states_count
 from qa.models import Answer, Citation, Language
+from qa.question_text import lexical_text
 from qa.quotes import Quote, SentenceQuoter, make_citation
 from qa.sentences import sentence_spans
 from settings import AnswerSettings
@@ -74,11 +75,16 @@ class ExtractiveComposer:
         only with text that names X without a number near it (``qa.answer_type``).
     vectors: where the sentence vectors stored at index time are read from.
     quoter: a :class:`~qa.quotes.SentenceQuoter` to share (else one is made here).
+    coverage: ``(question terms, text) -> share of the question's IDF weight the text holds``
+        (the lexical index's ``coverage``), for the lexical support rule (:meth:`supported`);
+        None turns that rule off.
     """
 
     def __init__(self, *, catalog: Catalog, embedder: SanadEmbedding, options: AnswerSettings,
-                 vectors: ChunkVectors | None = None, quoter: SentenceQuoter | None = None) -> None:
+                 vectors: ChunkVectors | None = None, quoter: SentenceQuoter | None = None,
+                 coverage: Callable[[str, str], float] | None = None) -> None:
         self.catalog = catalog
+        self.coverage = coverage
         self.embedder = embedder
         self.options = options
         self.quoter = quoter or SentenceQuoter(catalog=catalog, embedder=embedder,
@@ -120,6 +126,9 @@ class ExtractiveComposer:
         threshold = o.min_similarity
         if clear and best >= o.margin_floor:
             threshold = min(threshold, best)  # a clear winner: answer even below the threshold
+        elif best < threshold and self.supported(question, nodes[0].node.get_content(), best):
+            threshold = best  # the leader holds most of what the question names: answer...
+            clear = True  # ...with the leader alone (the runners-up are weaker still)
         if not quotes or best < threshold:
             return Answer(answer=ABSTAIN[language], language=language, answerable=False)
         # a clear winner is cited alone; otherwise the close contenders are cited too, when
@@ -135,6 +144,17 @@ class ExtractiveComposer:
         citations = [make_citation(i, q) for i, q in enumerate(quotes, 1)]
         return Answer(answer=frame_answer(citations, language), language=language, answerable=True,
                       citations=citations)
+
+    def supported(self, question: str, text: str, best: float) -> bool:
+        """The lexical support rule: a leader whose quote scores at least ``support_floor`` and
+        whose text holds at least ``support_coverage`` of the question's terms, weighted by IDF
+        (question words left out), is answered even below ``min_similarity``. Native questions
+        are short and score low cosines; a question about something the corpus lacks names a
+        term that no paragraph (or only unrelated ones) holds."""
+        o = self.options
+        if self.coverage is None or o.support_floor <= 0 or best < o.support_floor:
+            return False
+        return self.coverage(lexical_text(question), text) >= o.support_coverage
 
     @staticmethod
     def _quote_the_count(question: str, quotes: list[Quote]) -> list[Quote]:

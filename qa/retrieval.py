@@ -40,6 +40,7 @@ from index.embedding import SanadEmbedding
 from index.lexical import LexicalIndex
 from index.vectors import ChunkVectors
 from qa.language import detect_language
+from qa.question_text import lexical_text, retrieval_text
 from qa.sources import SourceMatcher
 from settings import RetrievalSettings
 
@@ -55,6 +56,12 @@ class RetrievalMode(str, Enum):
 #: metadata keys a retrieval filter may name, and the operators it may use
 FILTER_KEYS = frozenset({"file"})
 FILTER_OPERATORS = frozenset({FilterOperator.EQ, FilterOperator.NE, FilterOperator.IN, FilterOperator.NIN})
+
+
+def search_text(question: str, options: RetrievalSettings) -> str:
+    """The text a question is encoded as: tidied (``qa.question_text``) when
+    ``options.question_cleanup`` is on, else as asked."""
+    return retrieval_text(question) if options.question_cleanup else question
 
 
 def exclude_files(files: Iterable[str]) -> MetadataFilters:
@@ -171,7 +178,7 @@ class HybridRetriever(BaseRetriever):
         vector: np.ndarray | None = None
         if mode != RetrievalMode.LEXICAL:
             if query_bundle.embedding is None:
-                vector = stores.embedder.embed_queries([question])[0]
+                vector = stores.embedder.embed_queries([search_text(question, options)])[0]
             else:
                 vector = np.asarray(query_bundle.embedding, dtype=np.float32)
             dense = stores.vectors.query(vector, options.candidates)
@@ -179,7 +186,8 @@ class HybridRetriever(BaseRetriever):
         weights = {"ar": options.lexical_weight_ar, "en": options.lexical_weight_en}
         weight = weights[detect_language(question)] if mode == RetrievalMode.HYBRID else 1.0
         if mode != RetrievalMode.DENSE and weight > 0:
-            lexical = stores.lexical.search(question, options.candidates)
+            lexical = stores.lexical.search(
+                lexical_text(question) if options.question_cleanup else question, options.candidates)
         dense_score = dict(dense)
         lexical_score = dict(lexical)
         pool = list(dict.fromkeys([cid for cid, _ in dense] + [cid for cid, _ in lexical]))

@@ -54,6 +54,12 @@ class StoreSettings(BaseSettings):
     )
     models_dir: Path = Field(default_factory=default_models_dir)
     embed_batch_size: int = Field(16, gt=0)
+    embed_title: Literal["off", "document", "file_name"] = Field(
+        "document", description="the title in the model's document prompt: `off` (`title: none`), `document` "
+        "(the title a document states: Markdown heading, HTML <title>, PDF/DOCX metadata) or `file_name` "
+        "(that, else a file name that reads as a title); files already indexed keep their vectors: build a "
+        "fresh index after changing it",
+    )
     torch_threads: int = Field(1, ge=1, description="intra-op threads for encoding (1 is fastest here)")
     device: Literal["cpu", "cuda", "mps"] = Field(
         "cpu", description="where the embedding model runs: `cpu`, or `cuda` / `mps` (half precision; an "
@@ -108,6 +114,10 @@ class RetrievalSettings(BaseSettings):
         0.5, ge=0, le=1, description="weight of a chunk's best sentence against the whole chunk when "
         "the leading candidates are rescored (0 = chunk vectors only)",
     )
+    question_cleanup: bool = Field(
+        False, description="search with the question tidied as people type it (list dashes, run-together "
+        "question words such as ماهو) and without question words on the BM25 side (qa.question_text)",
+    )
     source_weight: float = Field(
         0.05, ge=0, description="bonus for the chunks of the documents whose header names the source a "
         "question cites (\"according to Elaph\"); 0 = off",
@@ -127,6 +137,11 @@ class AnswerSettings(BaseSettings):
         "mean of the next five by this much (0 = off)",
     )
     margin_floor: float = Field(0.30, description="...but never below this cosine similarity")
+    support_floor: float = Field(
+        0.33, ge=0, description="answer below min_similarity when the best quote reaches this and the best "
+        "paragraph holds support_coverage of the question's terms (IDF-weighted); 0 = off",
+    )
+    support_coverage: float = Field(0.4, ge=0, le=1, description="...the share of the question's IDF weight needed")
     max_citations: int = Field(3, ge=1, le=10, description="at most this many paragraphs cited per answer")
     citation_margin: float = Field(
         0.10, ge=0, description="unless the best paragraph is a clear winner (answer_margin), also cite "

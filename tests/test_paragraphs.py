@@ -315,7 +315,7 @@ def test_markdown_via_parse_document() -> None:
     doc = parse_document("# عنوان\r\n\r\nنص الفقرة\r\n".encode(), file="notes/a.MARKDOWN")
     assert doc.kind == "md"
     assert [p.text for p in doc.paragraphs] == ["# عنوان", "نص الفقرة"]
-    assert doc.title == "# عنوان"
+    assert doc.title == "عنوان" and doc.own_title == "عنوان"  # the heading, without its marks
     check_invariants(doc.text, doc.paragraphs)
 
 

@@ -1,0 +1,142 @@
+"""A document's own title, for the embedding model's document prompt.
+
+EmbeddingGemma's documented document prompt is ``title: {title} | text: {text}``; without a
+title it is ``title: none | text: {text}``. A title is taken only where the document states
+one, and only when it reads as a title:
+
+- Markdown: the first level-1 or level-2 heading (``# X`` or ``X`` underlined by ``===``);
+- HTML: ``<title>`` (else the first ``<h1>``);
+- PDF: the document information's ``Title``; DOCX: the core properties' ``dc:title``
+  (both often hold junk such as ``page.html`` or ``Microsoft Word - doc1.docx``: refused);
+- the file name, only with ``SANAD_EMBED_TITLE=file_name`` and only when it reads as a title
+  (``Albert_Einstein.txt`` yes; ``000_51f39cb05999d58c.txt``, ``scan0003.pdf`` no).
+
+:func:`reads_as_title` is the one rule every candidate passes through.
+"""
+
+from __future__ import annotations
+
+import html
+import io
+import re
+import zipfile
+from pathlib import PurePosixPath
+
+#: a title longer than this is not a title (a first paragraph, a sentence)
+TITLE_MAX_CHARS = 120
+TITLE_MAX_WORDS = 14
+
+_FILE_SUFFIX_RE = re.compile(r"\.[A-Za-z0-9]{2,5}$")
+_WORD_RE = re.compile(r"[^\W\d_]{2,}")
+_JUNK_RE = re.compile(
+    r"^(untitled|document|doc|new document|microsoft word\b.*|page|scan|img|image|draft|final|copy|"
+    r"sans titre|بدون عنوان|مستند|none)\s*\d*$", re.IGNORECASE)
+_HEXISH_RE = re.compile(r"\b[0-9a-f]{8,}\b", re.IGNORECASE)
+_MD_ATX_RE = re.compile(r"^\s{0,3}(#{1,2})\s+(.+?)\s*#*\s*$")
+_MD_SETEXT_RE = re.compile(r"^\s{0,3}(=+|-+)\s*$")
+_HTML_TITLE_RE = re.compile(r"<title[^>]*>(.*?)</title\s*>", re.IGNORECASE | re.DOTALL)
+_HTML_H1_RE = re.compile(r"<h1[^>]*>(.*?)</h1\s*>", re.IGNORECASE | re.DOTALL)
+_TAG_RE = re.compile(r"<[^>]+>")
+_DC_TITLE_RE = re.compile(rb"<dc:title[^>]*>(.*?)</dc:title\s*>", re.DOTALL)
+#: core.xml is tiny; a larger one is not read (a zip bomb is not our title's business)
+_CORE_XML_MAX = 1_000_000
+
+
+def clean_title(text: str) -> str:
+    return " ".join(html.unescape(_TAG_RE.sub(" ", text)).split())
+
+
+def reads_as_title(text: str) -> bool:
+    """A short line of words: not a file name, a hash, a number or a placeholder."""
+    text = text.strip()
+    if not text or len(text) > TITLE_MAX_CHARS or len(text.split()) > TITLE_MAX_WORDS:
+        return False
+    if _FILE_SUFFIX_RE.search(text) or _HEXISH_RE.search(text) or _JUNK_RE.match(text):
+        return False
+    if text.endswith((".", "؟", "?", ":")) and len(text.split()) > 6:
+        return False  # a sentence, not a title
+    words = _WORD_RE.findall(text)
+    letters = sum(len(w) for w in words)
+    digits = sum(ch.isdigit() for ch in text)
+    return bool(words) and letters >= 3 and letters >= 2 * digits
+
+
+def markdown_title(text: str) -> str:
+    lines = text.splitlines()
+    for i, line in enumerate(lines[:50]):
+        match = _MD_ATX_RE.match(line)
+        if match:
+            return clean_title(match.group(2))
+        if line.strip() and i + 1 < len(lines) and _MD_SETEXT_RE.match(lines[i + 1]):
+            return clean_title(line)
+    return ""
+
+
+def html_title(text: str) -> str:
+    for pattern in (_HTML_TITLE_RE, _HTML_H1_RE):
+        match = pattern.search(text[:200_000])
+        if match and clean_title(match.group(1)):
+            return clean_title(match.group(1))
+    return ""
+
+
+def pdf_title(data: bytes) -> str:
+    try:
+        import pypdfium2 as pdfium
+
+        doc = pdfium.PdfDocument(data)
+        try:
+            return clean_title(str(doc.get_metadata_dict().get("Title") or ""))
+        finally:
+            doc.close()
+    except Exception:  # noqa: BLE001 - a title is optional: the text extractor reports real damage
+        return ""
+
+
+def docx_title(data: bytes) -> str:
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as zf:
+            info = zf.getinfo("docProps/core.xml")
+            if info.file_size > _CORE_XML_MAX:
+                return ""
+            match = _DC_TITLE_RE.search(zf.read(info))
+    except (KeyError, zipfile.BadZipFile, ValueError, EOFError, OSError):
+        return ""
+    return clean_title(match.group(1).decode("utf-8", "replace")) if match else ""
+
+
+def file_name_title(file: str) -> str:
+    """``Albert_Einstein.txt`` -> ``Albert Einstein`` (underscores and dashes to spaces)."""
+    stem = PurePosixPath(file.replace("\\", "/")).name
+    stem = _FILE_SUFFIX_RE.sub("", stem)
+    return " ".join(re.sub(r"[_\-]+", " ", stem).split())
+
+
+def own_title(data: bytes, text: str, *, kind: str) -> str:
+    """The title ``data`` (of ``kind``; ``text`` its decoded text for txt/md/html) states, or ''."""
+    if kind == "md":
+        found = markdown_title(text)
+    elif kind == "html":
+        found = html_title(text)
+    elif kind == "pdf":
+        found = pdf_title(data)
+    elif kind == "docx":
+        found = docx_title(data)
+    else:
+        found = ""
+    return found if reads_as_title(found) else ""
+
+
+def embedding_title(own: str, file: str, *, mode: str) -> str:
+    """The title sent in the document prompt under ``SANAD_EMBED_TITLE=mode``; '' = ``none``.
+
+    ``off``: never; ``document``: the document's own title; ``file_name``: the document's own
+    title, else its file name when that reads as a title."""
+    if mode == "off":
+        return ""
+    if own:
+        return own
+    if mode == "file_name":
+        name = file_name_title(file)
+        return name if reads_as_title(name) else ""
+    return ""
