@@ -210,6 +210,14 @@ def load_seeds(*, limit: int | None = None) -> EvalSet:
     return load_jsonl_set(SEEDS_GOLD, limit=limit, name="seeds", corpus=SEEDS_CORPUS)
 
 
+def sample_articles(contexts: Path, limit: int | None) -> tuple[list[str], list[str]]:
+    """(every ``.txt`` article in ``contexts``, the seeded sample of ``limit`` of them)."""
+    files = sorted(p.name for p in contexts.glob("*.txt"))
+    if not files:
+        raise EvalSetError(f"no .txt contexts in {contexts}")
+    return files, seeded_take(files, limit)
+
+
 #: one XQuAD question in this many is also asked with its article left out of the corpus
 ABSENT_EVERY = 4
 
@@ -232,10 +240,7 @@ def load_xquad(*, limit: int | None = None) -> EvalSet:
     """
     base = xquad_dir()
     contexts = base / "contexts"
-    files = sorted(p.name for p in contexts.glob("*.txt"))
-    if not files:
-        raise EvalSetError(f"no .txt contexts in {contexts}")
-    chosen = seeded_take(files, limit)
+    files, chosen = sample_articles(contexts, limit)
     keep = set(chosen)
     items: list[GoldItem] = []
     n_questions = 0
@@ -290,10 +295,7 @@ def load_native(name: str, *, limit: int | None = None) -> EvalSet:
     """
     base = native_dir(name)
     contexts = base / "contexts"
-    files = sorted(p.name for p in contexts.glob("*.txt"))
-    if not files:
-        raise EvalSetError(f"no .txt contexts in {contexts}")
-    chosen = seeded_take(files, limit)
+    files, chosen = sample_articles(contexts, limit)
     keep = set(chosen)
     items: list[GoldItem] = []
     for row in _read_jsonl(base / "questions.jsonl"):

@@ -91,8 +91,9 @@ def extract_docx(data: bytes, *, max_unpacked_bytes: int) -> Extraction:
                     blocks.append(Block(text=text))
             else:
                 add_table(item)
+        title = document.core_properties.title or ""
     except ExtractError:
         raise
     except Exception as exc:  # noqa: BLE001 - python-docx/lxml raise many kinds on damaged files
         raise ExtractError(f"not a valid Word document ({exc.__class__.__name__}: {str(exc)[:120]})") from None
-    return Extraction(blocks=tuple(blocks))
+    return Extraction(blocks=tuple(blocks), title=title)

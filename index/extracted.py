@@ -30,6 +30,7 @@ class Block:
 class Extraction:
     blocks: tuple[Block, ...]
     warnings: tuple[str, ...] = ()
+    title: str = ""  # the file's metadata title (PDF document information, DOCX core properties), as stored
 
 
 @dataclass(frozen=True, slots=True)

@@ -479,10 +479,10 @@ def parse_document(data: bytes, *, file: str, kind: str | None = None,
         text, para_list = paragraphs_from_extraction(extraction, file=file)
         paragraphs = tuple(para_list)
         warnings = extraction.warnings
-        stated = own_title(data, "", kind=kind)
+        stated = own_title("", kind=kind, stated=extraction.title)
     else:
         text = decode_text(data)
-        stated = own_title(data, text, kind=kind)
+        stated = own_title(text, kind=kind)
         if kind == "html":
             text = extract_html_text(text)
         paragraphs = tuple(split_paragraphs(text, file=file, kind=kind))

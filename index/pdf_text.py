@@ -596,6 +596,10 @@ def extract_pdf(data: bytes, *, max_pages: int, time_limit_s: float) -> Extracti
             # Producers (LibreOffice, Chromium) map a mirrored glyph (a bracket or quote in
             # right-to-left text) to the character it looks like, not the one it stands for.
             mirror = True
+            try:
+                title = str(doc.get_metadata_dict().get("Title") or "")
+            except pdfium.PdfiumError:  # no readable metadata: no title, the text still counts
+                title = ""
             n_pages = len(doc)
             if n_pages > max_pages:
                 raise ExtractError(f"too many pages: {n_pages} (limit {max_pages}, SANAD_MAX_PAGES)")
@@ -632,4 +636,4 @@ def extract_pdf(data: bytes, *, max_pages: int, time_limit_s: float) -> Extracti
         if text:
             blocks.append(Block(text=text, page_start=para.page_start, page_end=para.page_end,
                                 boilerplate=para.boilerplate))
-    return Extraction(blocks=tuple(blocks), warnings=tuple(warnings))
+    return Extraction(blocks=tuple(blocks), warnings=tuple(warnings), title=title)

@@ -6,8 +6,9 @@ one, and only when it reads as a title:
 
 - Markdown: the first level-1 or level-2 heading (``# X`` or ``X`` underlined by ``===``);
 - HTML: ``<title>`` (else the first ``<h1>``);
-- PDF: the document information's ``Title``; DOCX: the core properties' ``dc:title``
-  (both often hold junk such as ``page.html`` or ``Microsoft Word - doc1.docx``: refused);
+- PDF: the document information's ``Title``; DOCX: the core properties' ``title`` (both read
+  by the extractors, ``Extraction.title``; both often hold junk such as ``page.html`` or
+  ``Microsoft Word - doc1.docx``: refused);
 - the file name, only with ``SANAD_EMBED_TITLE=file_name`` and only when it reads as a title
   (``Albert_Einstein.txt`` yes; ``000_51f39cb05999d58c.txt``, ``scan0003.pdf`` no).
 
@@ -17,9 +18,7 @@ one, and only when it reads as a title:
 from __future__ import annotations
 
 import html
-import io
 import re
-import zipfile
 from pathlib import PurePosixPath
 
 #: a title longer than this is not a title (a first paragraph, a sentence)
@@ -37,9 +36,6 @@ _MD_SETEXT_RE = re.compile(r"^\s{0,3}(=+|-+)\s*$")
 _HTML_TITLE_RE = re.compile(r"<title[^>]*>(.*?)</title\s*>", re.IGNORECASE | re.DOTALL)
 _HTML_H1_RE = re.compile(r"<h1[^>]*>(.*?)</h1\s*>", re.IGNORECASE | re.DOTALL)
 _TAG_RE = re.compile(r"<[^>]+>")
-_DC_TITLE_RE = re.compile(rb"<dc:title[^>]*>(.*?)</dc:title\s*>", re.DOTALL)
-#: core.xml is tiny; a larger one is not read (a zip bomb is not our title's business)
-_CORE_XML_MAX = 1_000_000
 
 
 def clean_title(text: str) -> str:
@@ -80,31 +76,6 @@ def html_title(text: str) -> str:
     return ""
 
 
-def pdf_title(data: bytes) -> str:
-    try:
-        import pypdfium2 as pdfium
-
-        doc = pdfium.PdfDocument(data)
-        try:
-            return clean_title(str(doc.get_metadata_dict().get("Title") or ""))
-        finally:
-            doc.close()
-    except Exception:  # noqa: BLE001 - a title is optional: the text extractor reports real damage
-        return ""
-
-
-def docx_title(data: bytes) -> str:
-    try:
-        with zipfile.ZipFile(io.BytesIO(data)) as zf:
-            info = zf.getinfo("docProps/core.xml")
-            if info.file_size > _CORE_XML_MAX:
-                return ""
-            match = _DC_TITLE_RE.search(zf.read(info))
-    except (KeyError, zipfile.BadZipFile, ValueError, EOFError, OSError):
-        return ""
-    return clean_title(match.group(1).decode("utf-8", "replace")) if match else ""
-
-
 def file_name_title(file: str) -> str:
     """``Albert_Einstein.txt`` -> ``Albert Einstein`` (underscores and dashes to spaces)."""
     stem = PurePosixPath(file.replace("\\", "/")).name
@@ -112,16 +83,15 @@ def file_name_title(file: str) -> str:
     return " ".join(re.sub(r"[_\-]+", " ", stem).split())
 
 
-def own_title(data: bytes, text: str, *, kind: str) -> str:
-    """The title ``data`` (of ``kind``; ``text`` its decoded text for txt/md/html) states, or ''."""
+def own_title(text: str, *, kind: str, stated: str = "") -> str:
+    """The title a document states, or '': for txt/md/html read from ``text`` (its decoded
+    text), for pdf/docx ``stated`` (the extractor's metadata title)."""
     if kind == "md":
         found = markdown_title(text)
     elif kind == "html":
         found = html_title(text)
-    elif kind == "pdf":
-        found = pdf_title(data)
-    elif kind == "docx":
-        found = docx_title(data)
+    elif kind in ("pdf", "docx"):
+        found = clean_title(stated)
     else:
         found = ""
     return found if reads_as_title(found) else ""

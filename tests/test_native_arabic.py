@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import io
 import json
-import zipfile
 from pathlib import Path
 
 import pytest
@@ -144,12 +143,13 @@ def test_embedding_title_modes() -> None:
 
 
 def _docx_with_title(title: str) -> bytes:
+    from docx import Document
+
+    document = Document()
+    document.add_paragraph("نص التقرير.")
+    document.core_properties.title = title
     buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w") as zf:
-        zf.writestr("[Content_Types].xml", '<?xml version="1.0"?><Types xmlns="http://schemas.openxmlformats.org/'
-                    'package/2006/content-types"/>')
-        zf.writestr("docProps/core.xml", '<?xml version="1.0"?><cp:coreProperties xmlns:cp="x" '
-                    f'xmlns:dc="http://purl.org/dc/elements/1.1/"><dc:title>{title}</dc:title></cp:coreProperties>')
+    document.save(buf)
     return buf.getvalue()
 
 
@@ -161,19 +161,20 @@ def test_documents_state_their_titles() -> None:
     assert html.own_title == "Petra & Jordan"
     txt = parse_document("فقرة بلا عنوان.\n".encode(), file="a.txt")
     assert txt.own_title == "" and txt.title == "فقرة بلا عنوان."
-    from index.titles import docx_title
+    from index.docx_text import extract_docx
 
-    assert docx_title(_docx_with_title("التقرير السنوي")) == "التقرير السنوي"
-    assert docx_title(b"not a zip") == ""
+    assert extract_docx(_docx_with_title("التقرير السنوي"), max_unpacked_bytes=10**8).title == "التقرير السنوي"
+    assert parse_document(_docx_with_title("التقرير السنوي"), file="r.docx").own_title == "التقرير السنوي"
 
 
 def test_pdf_metadata_title_is_read_and_junk_refused() -> None:
-    from index.titles import own_title, pdf_title
+    from index.pdf_text import extract_pdf
 
     pdf = Path(__file__).resolve().parents[1] / "evals" / "data" / "seeds_pdf"
     first = sorted(pdf.glob("*.pdf"))[0].read_bytes()
-    assert pdf_title(first) == "page.html"  # what Chromium writes: a file name, not a title
-    assert own_title(first, "", kind="pdf") == ""
+    # what Chromium writes: a file name, not a title
+    assert extract_pdf(first, max_pages=100, time_limit_s=60).title == "page.html"
+    assert parse_document(first, file="seed.pdf").own_title == ""
 
 
 def test_title_reaches_the_document_prompt(tmp_path: Path) -> None:
