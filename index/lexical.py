@@ -16,10 +16,9 @@ has no bm25s part; it searches to ``[]``.
 
 from __future__ import annotations
 
-import math
-
 import json
 import logging
+import math
 import os
 import shutil
 import tempfile
