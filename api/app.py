@@ -18,7 +18,7 @@ from api.asking import ask_service_for
 from api.errors import install_error_handlers
 from api.metrics import Metrics, MetricsMiddleware
 from api.routes import ask, conversations, documents, feedback, operations
-from api.security import BodySizeLimitMiddleware, GuardMiddleware
+from api.security import BodySizeLimitMiddleware, GuardMiddleware, TrailingNewlinePathMiddleware
 from api.service import Loader, Service
 from api.slack.options import SlackOptions
 from api.slack.mount import install_slack
@@ -69,13 +69,14 @@ def create_app(settings: Settings, *, answerer: Answerer | None = None, loader: 
     app.state.settings = settings
     install_error_handlers(app)
 
-    # --- middleware (added inner first): CORS > metrics > keys + rate limit > body size
+    # --- middleware (added inner first): CORS > metrics > keys + rate limit > path check > body size
     def body_limit(scope: Any) -> int:
         if scope.get("path") == "/v1/documents" and scope.get("method") == "POST":
             return settings.max_body_bytes + settings.max_upload_bytes
         return settings.max_body_bytes
 
     app.add_middleware(BodySizeLimitMiddleware, limit_for=body_limit)
+    app.add_middleware(TrailingNewlinePathMiddleware)
     app.add_middleware(GuardMiddleware, api_keys=settings.api_keys,
                        rate_limit_per_minute=settings.rate_limit_per_minute,
                        auth_failures_per_minute=settings.auth_failures_per_minute)

@@ -114,6 +114,23 @@ class RateLimiter:
             del self._hits[next(iter(self._hits))]
 
 
+class TrailingNewlinePathMiddleware:
+    """404 for a path that ends in a line break (``/v1/documents/%0A``).
+
+    Starlette matches routes with a regular expression ending in ``$``, which also matches
+    before a final ``\n``: ``/v1/documents/\n`` would be served as ``/v1/documents/`` (the
+    list) and ``/healthz\n`` as ``/healthz``. No route of ours has such a path."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and str(scope.get("path", "")).endswith("\n"):
+            await send_error(send, 404, "not_found", "no such path (a path cannot end with a line break)")
+            return
+        await self.app(scope, receive, send)
+
+
 class GuardMiddleware:
     """Bearer keys (when configured) then the rate limit, for ``/v1/`` paths.
 

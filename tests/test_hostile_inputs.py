@@ -611,3 +611,12 @@ def test_any_signed_slack_payload(client, world) -> None:  # noqa: ANN001
 def test_nothing_was_written_outside_the_data_dir(world) -> None:  # noqa: ANN001
     assert_contained(world)
     assert world["client"].get("/readyz").status_code == 200
+
+
+@pytest.mark.parametrize("path", ["/v1/documents/%0A", "/healthz%0A", "/v1/documents%0A"])
+def test_a_path_ending_in_a_line_break_is_not_another_route(client, path: str) -> None:  # noqa: ANN001
+    """Starlette's route patterns end in ``$``, which matches before a final newline: without a
+    check, ``/v1/documents/%0A`` answered with the document list (found by schemathesis)."""
+    r = client.get(path)
+    assert_handled(r, allowed={404})
+    assert r.json()["error"]["code"] == "not_found"
