@@ -36,6 +36,19 @@ class SanadEmbedding(BaseEmbedding):
     def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
         raise NotImplementedError
 
+    def embed_documents_and_spans(self, texts: Sequence[str], spans: Sequence[Sequence[tuple[int, int]]], *,
+                                  title: str = "", late: bool = False) -> tuple[np.ndarray, list[np.ndarray]]:
+        """Document vectors of ``texts`` and, per text, one row for each of its ``spans``
+        (character ``(start, end)``; an empty list gives a ``(0, dim)`` matrix).
+
+        Each span is encoded as a passage of its own, in the same call as the texts;
+        ``late=True`` asks for span vectors pooled from the text's own forward pass ("late
+        chunking": no text encoded twice), which :class:`SentenceTransformerEmbedding` gives."""
+        pieces = [text[a:b] for text, found in zip(texts, spans, strict=True) for a, b in found]
+        everything = list(texts) + pieces
+        vectors = self.embed_documents(everything, title=title) if title else self.embed_documents(everything)
+        return vectors[:len(texts)], split_rows(vectors[len(texts):], [len(found) for found in spans])
+
     @property
     def dimension(self) -> int:
         return int(self.embed_queries(["x"]).shape[1])
@@ -65,9 +78,10 @@ class SentenceTransformerEmbedding(SanadEmbedding):
     _encode_lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)
 
     def __init__(self, *, model_name_or_path: str, batch_size: int = 16, threads: int = 1,
-                 device: str = "cpu") -> None:
+                 device: str = "cpu", max_seq_length: int | None = None) -> None:
         """``device``: ``cpu``, ``cuda`` or ``mps`` (:func:`check_device`); on a GPU the model
-        runs in bfloat16 (EmbeddingGemma's activations overflow float16)."""
+        runs in bfloat16 (EmbeddingGemma's activations overflow float16). ``max_seq_length``:
+        tokens of a text the model reads (the rest is cut off); the model's own limit if None."""
         super().__init__(model_name=model_name_or_path, embed_batch_size=batch_size)
         import torch
         from sentence_transformers import SentenceTransformer
@@ -85,6 +99,8 @@ class SentenceTransformerEmbedding(SanadEmbedding):
             self._model = SentenceTransformer(model_name_or_path, device=device)
             if device != "cpu":
                 self._model.to(torch.bfloat16)
+            if max_seq_length is not None:
+                self._model.max_seq_length = max_seq_length
         except Exception as exc:  # noqa: BLE001 - any load failure becomes one clear message
             raise EmbedderError(
                 f"could not load embedding model {model_name_or_path!r}: {exc.__class__.__name__}: "
@@ -100,9 +116,8 @@ class SentenceTransformerEmbedding(SanadEmbedding):
             return np.zeros((0, self.dimension), dtype=np.float32)
         prompts = getattr(self._model, "prompts", {}) or {}
         kwargs: dict[str, Any] = {"prompt_name": prompt_name} if prompt_name in prompts else {}
-        template = prompts.get(prompt_name, "")
-        if title and template.startswith("title: none"):  # EmbeddingGemma's documented form
-            kwargs = {"prompt": template.replace("title: none", f"title: {title}", 1)}
+        if title and prompt_name == "document":
+            kwargs = {"prompt": self._document_prompt(title)}
         with self._encode_lock:
             vectors = self._model.encode(
                 list(texts), batch_size=self.embed_batch_size, normalize_embeddings=True,
@@ -112,6 +127,85 @@ class SentenceTransformerEmbedding(SanadEmbedding):
 
     def embed_documents(self, texts: Sequence[str], *, title: str = "") -> np.ndarray:
         return self._encode(texts, "document", title=title)
+
+    def embed_documents_and_spans(self, texts: Sequence[str], spans: Sequence[Sequence[tuple[int, int]]], *,
+                                  title: str = "", late: bool = False) -> tuple[np.ndarray, list[np.ndarray]]:
+        """With ``late``, one forward pass per text: its vector as :meth:`embed_documents` gives it, and each
+        span's vector mean-pooled from the span's own token embeddings in that pass, then
+        through the model's projection and normalisation ("late chunking": the span is read in
+        the context of its text). A span the model did not see (the text was longer than its
+        maximum length) is encoded on its own."""
+        if not late or not texts or not self.pools_by_mean():
+            return super().embed_documents_and_spans(texts, spans, title=title)
+        import torch
+
+        prompt = self._document_prompt(title)
+        with self._encode_lock:
+            outputs = self._model.encode(
+                list(texts), prompt=prompt, batch_size=self.embed_batch_size, output_value=None,
+                convert_to_numpy=False, show_progress_bar=False,
+            )
+            head = list(self._model)[2:]  # after the transformer and its pooling: projection, normalisation
+            per_text: list[np.ndarray] = []
+            unseen: list[tuple[int, int, str]] = []  # (text, span row, span text) to encode alone
+            with torch.inference_mode():
+                for i, (text, found, out) in enumerate(zip(texts, spans, outputs, strict=True)):
+                    pooled = self._pool_spans(prompt, text, found, out)
+                    rows = np.zeros((len(found), self.dimension), dtype=np.float32)
+                    if pooled:
+                        features = {"sentence_embedding": torch.stack([vec for _, vec in pooled])}
+                        for module in head:
+                            features = module(features)
+                        projected = torch.nn.functional.normalize(features["sentence_embedding"].float(), dim=1)
+                        rows[[k for k, _ in pooled]] = projected.cpu().numpy()
+                    done = {k for k, _ in pooled}
+                    unseen += [(i, k, text[a:b]) for k, (a, b) in enumerate(found) if k not in done]
+                    per_text.append(rows)
+            vectors = torch.stack([out["sentence_embedding"] for out in outputs]).float()
+            vectors = torch.nn.functional.normalize(vectors, dim=1).cpu().numpy()
+        if unseen:
+            alone = self.embed_documents([piece for _, _, piece in unseen], title=title)
+            for (i, k, _), vec in zip(unseen, alone):
+                per_text[i][k] = vec
+        return np.asarray(vectors, dtype=np.float32), per_text
+
+    def pools_by_mean(self) -> bool:
+        """Whether the model is a transformer, mean pooling, then per-vector modules (EmbeddingGemma
+        is): the shape late chunking needs."""
+        modules = list(self._model)
+        if len(modules) < 2 or type(modules[0]).__name__ != "Transformer" or type(modules[1]).__name__ != "Pooling":
+            return False
+        return getattr(modules[1], "pooling_mode", None) == "mean" and getattr(self._model, "tokenizer", None) is not None \
+            and getattr(self._model.tokenizer, "is_fast", False)
+
+    def _document_prompt(self, title: str) -> str:
+        prompts = getattr(self._model, "prompts", {}) or {}
+        template = prompts.get("document", "")
+        if title and template.startswith("title: none"):  # EmbeddingGemma's documented form
+            return template.replace("title: none", f"title: {title}", 1)
+        return template
+
+    def _pool_spans(self, prompt: str, text: str, spans: Sequence[tuple[int, int]], out: dict[str, Any]
+                    ) -> list[tuple[int, Any]]:
+        """(span index, mean of its token embeddings) for each span with tokens in ``out``."""
+        if not spans:
+            return []
+        tokenizer = self._model.tokenizer
+        encoded = tokenizer(prompt + text, return_offsets_mapping=True, truncation=True,
+                            max_length=self._model.max_seq_length)
+        mask = out["attention_mask"].bool()
+        if out["input_ids"][mask].tolist() != encoded["input_ids"]:
+            return []  # not the tokens the model saw: encode the spans alone
+        tokens = out["token_embeddings"][mask]
+        offsets = np.asarray(encoded["offset_mapping"], dtype=np.int64).reshape(-1, 2)
+        starts, ends = offsets[:, 0] - len(prompt), offsets[:, 1] - len(prompt)
+        real = ends > starts  # special tokens have empty offsets
+        pooled = []
+        for k, (a, b) in enumerate(spans):
+            inside = np.flatnonzero(real & (starts < b) & (ends > a))
+            if len(inside):
+                pooled.append((k, tokens[inside].float().mean(dim=0).to(tokens.dtype)))
+        return pooled
 
     def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
         return self._encode(texts, "query")
@@ -151,6 +245,12 @@ class HashEmbedding(SanadEmbedding):
     @property
     def dimension(self) -> int:
         return self.dim
+
+
+def split_rows(matrix: np.ndarray, counts: Sequence[int]) -> list[np.ndarray]:
+    """``matrix`` cut into consecutive blocks of ``counts`` rows."""
+    bounds = np.cumsum([0, *counts])
+    return [matrix[a:b] for a, b in zip(bounds[:-1], bounds[1:])]
 
 
 def check_device(device: str) -> None:

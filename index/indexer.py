@@ -192,25 +192,19 @@ class _Pending:
         self.since = time.monotonic()
 
 
-def embed_chunks(embedder: SanadEmbedding, chunks: Sequence[Chunk], *, title: str = ""
+def embed_chunks(embedder: SanadEmbedding, chunks: Sequence[Chunk], *, title: str = "", late: bool = False
                  ) -> tuple[Sequence[Chunk], np.ndarray, list[np.ndarray | None]]:
-    """Document vectors of ``chunks`` and of the sentences of each multi-sentence chunk, in one
-    encode call: (chunks, chunk vectors, per chunk its sentence vectors or None). The retriever
-    scores a chunk by its own and by its best sentence's similarity to the question.
-    ``title``: the chunks' document title for the document prompt ('' = none)."""
+    """Document vectors of ``chunks`` and of the sentences of each multi-sentence chunk:
+    (chunks, chunk vectors, per chunk its sentence vectors or None). The retriever scores a
+    chunk by its own and by its best sentence's similarity to the question.
+    ``title``: the chunks' document title for the document prompt ('' = none).
+    ``late``: sentence vectors pooled from the chunk's own forward pass
+    (``SANAD_SENTENCE_VECTORS=late``) instead of each sentence encoded alone."""
     spans = [sentence_spans(c.text) for c in chunks]
+    spans = [found if len(found) > 1 else [] for found in spans]
     texts = [c.text for c in chunks]
-    owners: list[int] = []
-    for i, (chunk, found) in enumerate(zip(chunks, spans)):
-        if len(found) > 1:
-            texts += [chunk.text[a:b] for a, b in found]
-            owners += [i] * len(found)
-    vectors = embedder.embed_documents(texts, title=title) if title else embedder.embed_documents(texts)
-    chunk_vectors, rest = vectors[:len(chunks)], vectors[len(chunks):]
-    per_chunk: list[np.ndarray | None] = [None] * len(chunks)
-    for i in sorted(set(owners)):
-        rows = [k for k, owner in enumerate(owners) if owner == i]
-        per_chunk[i] = rest[rows]
+    chunk_vectors, rows = embedder.embed_documents_and_spans(texts, spans, title=title, late=late)
+    per_chunk: list[np.ndarray | None] = [matrix if len(matrix) else None for matrix in rows]
     return chunks, chunk_vectors, per_chunk
 
 
@@ -412,7 +406,8 @@ class Indexer:
         title = embedding_title(doc.own_title, doc.file, mode=self.settings.embed_title)
         for start in range(0, len(to_embed), batch):
             part = to_embed[start:start + batch]
-            self.vectors.add(*embed_chunks(self.embedder, part, title=title))
+            self.vectors.add(*embed_chunks(self.embedder, part, title=title,
+                                           late=self.settings.sentence_vectors == "late"))
             sink.advance(len(part))
             crash_point("embed_batch")
             self._renew()

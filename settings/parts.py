@@ -60,6 +60,11 @@ class StoreSettings(BaseSettings):
         "(that, else a file name that reads as a title); files already indexed keep their vectors: build a "
         "fresh index after changing it",
     )
+    sentence_vectors: Literal["separate", "late"] = Field(
+        "separate", description="how the sentence vectors stored with each chunk are made: `separate` (each "
+        "sentence encoded on its own) or `late` (pooled from the chunk's own forward pass: indexing encodes "
+        "each text once); files already indexed keep their vectors: build a fresh index after changing it",
+    )
     torch_threads: int = Field(1, ge=1, description="intra-op threads for encoding (1 is fastest here)")
     device: Literal["cpu", "cuda", "mps"] = Field(
         "cpu", description="where the embedding model runs: `cpu`, or `cuda` / `mps` (half precision; an "

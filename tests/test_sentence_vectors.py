@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from settings import Settings
 from index.embedding import HashEmbedding
@@ -103,4 +104,76 @@ def test_quotes_use_the_stored_sentence_vectors(tmp_path: Path) -> None:
     assert answer.answerable
     assert answer.citations[0].quote == "It approved a total budget of 42 million dollars."
     assert embedder.passages == 0  # the long paragraph's sentences were not encoded again
+    answerer.close()
+
+
+# --- late chunking: sentence vectors pooled from the chunk's own forward pass --------------
+
+ARABIC = ("افتتح المتحف الوطني في الدوحة عام 2019. "
+          "صمم المبنى المعماري الفرنسي جان نوفيل على شكل وردة الصحراء. "
+          "ويضم المتحف أحد عشر رواقا تروي تاريخ قطر.")
+
+
+def test_the_hash_fake_encodes_spans_alone_even_when_late_is_asked() -> None:
+    embedder = HashEmbedding()
+    spans = [sentence_spans(LONG), []]
+    for late in (False, True):
+        vectors, rows = embedder.embed_documents_and_spans([LONG, SHORT], spans, late=late)
+        assert np.allclose(vectors, embedder.embed_documents([LONG, SHORT]))
+        assert rows[1].shape == (0, embedder.dimension)
+        assert np.allclose(rows[0], embedder.embed_documents([LONG[a:b] for a, b in spans[0]]))
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("text", [LONG, ARABIC], ids=["en", "ar"])
+def test_late_sentence_vectors_come_from_the_chunk_pass(real_embedder, text: str) -> None:  # noqa: ANN001
+    spans = sentence_spans(text)
+    assert len(spans) == 3
+    for title in ("", "Annual report"):
+        vectors, rows = real_embedder.embed_documents_and_spans([text, SHORT], [spans, []], title=title, late=True)
+        # the chunk's own vector is what embed_documents gives
+        assert np.allclose(vectors, real_embedder.embed_documents([text, SHORT], title=title), atol=1e-4)
+        assert rows[1].shape == (0, real_embedder.dimension)
+        assert np.allclose(np.linalg.norm(rows[0], axis=1), 1.0, atol=1e-4)
+        # each pooled vector is its own sentence's: nearest to that sentence encoded alone
+        alone = real_embedder.embed_documents([text[a:b] for a, b in spans], title=title)
+        similarity = rows[0] @ alone.T
+        assert list(similarity.argmax(axis=1)) == [0, 1, 2]
+        # and not a copy of the sentence encoded alone (read in its chunk's context)
+        assert float(np.min(np.diag(similarity))) < 0.999
+
+
+@pytest.mark.integration
+def test_a_sentence_past_the_model_limit_is_encoded_alone() -> None:
+    from index.embedding import SentenceTransformerEmbedding, resolve_model_path
+
+    embedder = SentenceTransformerEmbedding(model_name_or_path=resolve_model_path(Settings()), max_seq_length=24)
+    spans = sentence_spans(LONG)  # 24 tokens hold the prompt and the first sentence, not the third
+    _, rows = embedder.embed_documents_and_spans([LONG], [spans], late=True)
+    last = LONG[spans[2][0]:spans[2][1]]
+    assert np.allclose(rows[0][2], embedder.embed_documents([last])[0], atol=1e-4)
+    first = LONG[spans[0][0]:spans[0][1]]
+    assert not np.allclose(rows[0][0], embedder.embed_documents([first])[0], atol=1e-3)
+
+
+@pytest.mark.integration
+def test_late_indexing_stores_pooled_sentence_vectors_and_answers(tmp_path: Path, real_embedder) -> None:  # noqa: ANN001
+    corpus = tmp_path / "c"
+    corpus.mkdir()
+    (corpus / "a.txt").write_text(f"{LONG}\n\n{ARABIC}\n\n{SHORT}\n", encoding="utf-8")
+    settings = Settings(data_dir=tmp_path / "d", sentence_vectors="late")
+    indexer = Indexer(settings, embedder=real_embedder)
+    indexer.index([corpus], progress=None)
+    chunks = {c.text: c.id for c in indexer.catalog.iter_chunks()}
+    stored = indexer.vectors.sentence_vectors(list(chunks.values()))
+    assert set(stored) == {chunks[LONG], chunks[ARABIC]}
+    _, expected = real_embedder.embed_documents_and_spans(
+        [LONG, ARABIC], [sentence_spans(LONG), sentence_spans(ARABIC)], late=True)
+    assert np.allclose(stored[chunks[LONG]], expected[0], atol=1e-3)
+    assert np.allclose(stored[chunks[ARABIC]], expected[1], atol=1e-3)
+    indexer.close()
+    answerer = Answerer(settings, embedder=real_embedder)
+    answer = answerer.ask("كم رواقا يضم المتحف؟")
+    assert answer.answerable
+    assert answer.citations[0].quote == "ويضم المتحف أحد عشر رواقا تروي تاريخ قطر."
     answerer.close()
