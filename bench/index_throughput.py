@@ -4,13 +4,17 @@
    parsed and chunked as ``sanad index`` does) through ``encode_document``, in batches of
    ``SANAD_EMBED_BATCH_SIZE``: the floor of indexing on this machine;
 2. a cold ``Indexer.index`` of the same corpus into a fresh data dir with the same loaded
-   model (catalog, Chroma through llama-index, BM25): paragraphs/s and its ratio to (1);
+   model (catalog, Chroma through llama-index, BM25), once per way of making sentence
+   vectors (``SANAD_SENTENCE_VECTORS``: ``separate`` encodes each sentence of a
+   multi-sentence chunk again, ``late`` pools them from the chunk's own pass): paragraphs/s,
+   the rate as a share of (1) (the target: >= 0.8) and the projected time for 100k paragraphs;
 3. re-indexing the unchanged corpus, in process and as ``sanad index`` (a new process:
    imports included; the model is not loaded when nothing changed);
 4. ``sanad serve`` over the new index: RSS once ready and after 30 questions.
 
     .venv/bin/python bench/index_throughput.py                      # the seeds (5 articles)
     .venv/bin/python bench/index_throughput.py --corpus xquad --limit 3   # 3 XQuAD articles (long Arabic paragraphs)
+    .venv/bin/python bench/index_throughput.py --corpus arcd-train --limit 10 --no-server  # native Arabic Wikipedia
 """
 
 from __future__ import annotations
@@ -43,6 +47,7 @@ from index.chunks import build_chunks  # noqa: E402
 from settings import Settings  # noqa: E402
 from index.embedding import build_embedder  # noqa: E402
 from index.paragraphs import load_document  # noqa: E402
+from index.sentences import sentence_spans  # noqa: E402
 
 
 def corpus_folder(args: argparse.Namespace, dest: Path) -> Path:
@@ -50,9 +55,10 @@ def corpus_folder(args: argparse.Namespace, dest: Path) -> Path:
     if args.corpus == "seeds":
         files = sorted(SEEDS.glob("*.txt"))
     else:
-        from evals.sets import xquad_dir
+        from evals.sets import native_dir, xquad_dir
 
-        files = sorted((xquad_dir() / "contexts").glob("*.txt"))
+        folder = xquad_dir() if args.corpus == "xquad" else native_dir(args.corpus)
+        files = sorted((folder / "contexts").glob("*.txt"))
     for path in files[: args.limit] if args.limit else files:
         shutil.copy(path, dest / path.name)
     return dest
@@ -60,7 +66,7 @@ def corpus_folder(args: argparse.Namespace, dest: Path) -> Path:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--corpus", choices=["seeds", "xquad"], default="seeds")
+    parser.add_argument("--corpus", choices=["seeds", "xquad", "arcd-train", "tydiqa-ar"], default="seeds")
     parser.add_argument("--limit", type=int, default=None, help="only the first N files of the corpus")
     parser.add_argument("--batch-size", type=int, default=None, help="SANAD_EMBED_BATCH_SIZE (default: settings)")
     parser.add_argument("--questions", type=int, default=30, help="questions asked before the RSS reading")
@@ -88,21 +94,34 @@ def main(argv: list[str] | None = None) -> int:
         embedder.embed_documents([chunks[0].text])  # first call pays one-off set-up
 
         texts = [c.text for c in chunks]
-        t0 = time.perf_counter()
-        for start in range(0, len(texts), base.embed_batch_size):
-            embedder.embed_documents(texts[start:start + base.embed_batch_size])
-        encode_s = time.perf_counter() - t0
+        sentences = sum(len(found) for found in (sentence_spans(t) for t in texts) if len(found) > 1)
+        print(f"{sentences} sentences in multi-sentence chunks (each gets a vector of its own)")
+
+        def bare() -> float:
+            t0 = time.perf_counter()
+            for start in range(0, len(texts), base.embed_batch_size):
+                embedder.embed_documents(texts[start:start + base.embed_batch_size])
+            return time.perf_counter() - t0
 
         from index.indexer import Indexer
 
-        t0 = time.perf_counter()
-        indexer = Indexer(base, embedder=embedder)
-        try:
-            report = indexer.index([corpus], progress=None)
-        finally:
-            indexer.close()
-        index_s = time.perf_counter() - t0
-        assert report.chunks_embedded == len(chunks), report.summary()
+        def cold_index(mode: str) -> float:
+            settings = base.model_copy(update={"data_dir": root / f"data-{mode}", "sentence_vectors": mode})
+            t0 = time.perf_counter()
+            indexer = Indexer(settings, embedder=embedder)
+            try:
+                report = indexer.index([corpus], progress=None)
+            finally:
+                indexer.close()
+            assert report.chunks_embedded == len(chunks), report.summary()
+            return time.perf_counter() - t0
+
+        # bare runs before and after the indexing runs: the floor is their mean (load drift shows)
+        encode_before = bare()
+        index_times = {mode: cold_index(mode) for mode in ("separate", "late")}
+        encode_after = bare()
+        encode_s = (encode_before + encode_after) / 2
+        base = base.model_copy(update={"data_dir": root / f"data-{base.sentence_vectors}"})
 
         t0 = time.perf_counter()
         indexer = Indexer(base)  # no embedder: none is loaded unless something changed
@@ -120,16 +139,19 @@ def main(argv: list[str] | None = None) -> int:
         cli_s = time.perf_counter() - t0
         bench_rss = rss_bytes(os.getpid())
 
+        def row(step: str, seconds: float) -> list[object]:
+            return [step, seconds, paragraphs / seconds, len(chunks) / seconds, encode_s / seconds,
+                    f"{100_000 * seconds / paragraphs / 3600:.1f} h"]
+
         rows = [
-            ["encode_document alone (the floor)", encode_s, paragraphs / encode_s, len(chunks) / encode_s, 1.0],
-            ["Indexer.index, cold (same loaded model)", index_s, paragraphs / index_s, len(chunks) / index_s,
-             index_s / encode_s],
-            ["re-index unchanged, in process", reindex_s, paragraphs / reindex_s, len(chunks) / reindex_s,
-             reindex_s / encode_s],
-            ["`sanad index` unchanged (new process)", cli_s, paragraphs / cli_s, len(chunks) / cli_s, cli_s / encode_s],
+            row(f"encode_document alone (the floor; {encode_before:.1f} s before, {encode_after:.1f} s after)",
+                encode_s),
+            *(row(f"Indexer.index, cold, sentence vectors {mode}", index_times[mode]) for mode in index_times),
+            row("re-index unchanged, in process", reindex_s),
+            row("`sanad index` unchanged (new process)", cli_s),
         ]
         print(f"\nmodel load {load_s:.1f} s (not counted below); `sanad index` said: {cli.stdout.strip()}")
-        print(table(["step", "seconds", "paragraphs/s", "chunks/s", "time / floor"], rows))
+        print(table(["step", "seconds", "paragraphs/s", "chunks/s", "rate / floor", "100k paragraphs"], rows))
         print(f"this process (model + one index open): RSS {mib(bench_rss)}")
 
         if not args.no_server:

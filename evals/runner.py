@@ -102,6 +102,10 @@ class QueryCachingEmbedding(SanadEmbedding):
     def embed_documents(self, texts: Sequence[str], *, title: str = "") -> np.ndarray:
         return self._inner.embed_documents(texts, title=title) if title else self._inner.embed_documents(texts)
 
+    def embed_documents_and_spans(self, texts: Sequence[str], spans: Sequence[Sequence[tuple[int, int]]], *,
+                                  title: str = "", late: bool = False) -> tuple[np.ndarray, list[np.ndarray]]:
+        return self._inner.embed_documents_and_spans(texts, spans, title=title, late=late)
+
     def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
         texts = list(texts)
         missing = [t for t in dict.fromkeys(texts) if t not in self._cache]

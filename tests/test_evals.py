@@ -310,6 +310,19 @@ def test_query_cache_reuses_query_vectors_not_passages() -> None:
     assert cached.dimension == inner.dimension
 
 
+def test_query_cache_passes_late_chunking_through() -> None:
+    asked: list[bool] = []
+
+    class Recording(HashEmbedding):
+        def embed_documents_and_spans(self, texts, spans, *, title="", late=False):  # noqa: ANN001, ANN201
+            asked.append(late)
+            return super().embed_documents_and_spans(texts, spans, title=title, late=late)
+
+    cached = QueryCachingEmbedding(Recording())
+    vectors, rows = cached.embed_documents_and_spans(["One. Two."], [[(0, 4), (5, 9)]], late=True)
+    assert asked == [True] and vectors.shape[0] == 1 and rows[0].shape[0] == 2
+
+
 # --------------------------------------------------------------------------- end to end (hash embedder)
 TINY_DOCS = {
     "alpha.txt": ["The Alpha river flows north for 300 kilometres.", "Its delta hosts ten thousand herons.",
