@@ -45,9 +45,12 @@ class SanadEmbedding(BaseEmbedding):
         ``late=True`` asks for span vectors pooled from the text's own forward pass ("late
         chunking": no text encoded twice), which :class:`SentenceTransformerEmbedding` gives."""
         pieces = [text[a:b] for text, found in zip(texts, spans, strict=True) for a, b in found]
-        everything = list(texts) + pieces
-        vectors = self.embed_documents(everything, title=title) if title else self.embed_documents(everything)
-        return vectors[:len(texts)], split_rows(vectors[len(texts):], [len(found) for found in spans])
+        # two calls: a batch is padded to its longest text, so short sentences batched with
+        # whole paragraphs would cost as much as paragraphs
+        encode = (lambda batch: self.embed_documents(batch, title=title)) if title else self.embed_documents
+        vectors = encode(list(texts))
+        rows = encode(pieces) if pieces else np.zeros((0, vectors.shape[1]), dtype=np.float32)
+        return vectors, split_rows(rows, [len(found) for found in spans])
 
     @property
     def dimension(self) -> int:
