@@ -203,12 +203,8 @@ class HybridRetriever(BaseRetriever):
         if mode == RetrievalMode.LEXICAL:
             fused = {cid: lexical_score.get(cid, 0.0) for cid in pool}
         else:
-            bonus = {cid: lexical_score.get(cid, 0.0) / top_lexical for cid in pool}
-            if options.lexical_bonus != "bm25" and mode == RetrievalMode.HYBRID and weight > 0:
-                terms = lexical_text(question)  # question words out, as the support rule reads it
-                held = {cid: stores.lexical.coverage(terms, records[cid].text) for cid in pool}
-                bonus = {cid: held[cid] * (bonus[cid] if options.lexical_bonus == "both" else 1.0) for cid in pool}
-            fused = {cid: dense_score.get(cid, -1.0) + weight * bonus[cid] for cid in pool}
+            fused = {cid: dense_score.get(cid, -1.0) + weight * lexical_score.get(cid, 0.0) / top_lexical
+                     for cid in pool}
             if mode == RetrievalMode.HYBRID and stores.sources is not None and options.source_weight > 0:
                 # "according to Elaph": the reports whose header names the source get a bonus
                 named = stores.sources.files_naming(question)

@@ -115,11 +115,6 @@ class RetrievalSettings(BaseSettings):
     candidates: int = Field(30, ge=1, le=500, description="candidates each retriever returns before fusion")
     lexical_weight_ar: float = Field(0.15, ge=0, description="weight of the relative BM25 score for Arabic questions")
     lexical_weight_en: float = Field(0.05, ge=0, description="weight of the relative BM25 score for English questions")
-    lexical_bonus: Literal["bm25", "coverage", "both"] = Field(
-        "bm25", description="what the BM25 side adds (times the language's weight): `bm25` (the chunk's BM25 "
-        "score over the best candidate's), `coverage` (the share of the question's IDF-weighted terms the "
-        "chunk holds) or `both` (their product)",
-    )
     sentence_weight: float = Field(
         0.5, ge=0, le=1, description="weight of a chunk's best sentence against the whole chunk when "
         "the leading candidates are rescored (0 = chunk vectors only)",
