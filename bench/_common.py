@@ -30,6 +30,8 @@ import httpx
 from settings import apply_runtime_defaults
 
 ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:  # `python bench/x.py` puts bench/ first: the repo's test helpers (tests.sse) too
+    sys.path.insert(1, str(ROOT))
 GOLD = ROOT / "evals" / "data" / "seeds_gold.jsonl"
 SEEDS = ROOT / "seeds"
 
