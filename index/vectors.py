@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import base64
 import math
+import threading
+from collections import OrderedDict
 from typing import Sequence
 from urllib.parse import urlparse
 
@@ -62,8 +64,17 @@ def decode_vectors(blob: str) -> np.ndarray:
     return np.frombuffer(base64.b64decode(data), dtype=np.float16).reshape(-1, int(dim)).astype(np.float32)
 
 
+#: chunks whose decoded sentence vectors :class:`ChunkVectors` keeps (a few MB: about 9 KB a chunk)
+SENTENCE_CACHE_CHUNKS = 2048
+
+
 class ChunkVectors:
-    """Add, delete and query chunk vectors of one Chroma collection."""
+    """Add, delete and query chunk vectors of one Chroma collection.
+
+    Decoded sentence vectors are kept per chunk id (least recently used first out): every
+    question reads those of its leading candidates, and a chunk's id is a hash of its file
+    and text, so a changed chunk is a new id; a chunk added or deleted here is dropped from it.
+    """
 
     def __init__(self, settings: Settings) -> None:
         from llama_index.vector_stores.chroma import ChromaVectorStore
@@ -78,6 +89,8 @@ class ChunkVectors:
         except Exception as exc:  # noqa: BLE001
             raise VectorStoreError(f"cannot open Chroma collection {settings.chroma_collection!r}: {exc}") from exc
         self.store = ChromaVectorStore(chroma_collection=self._collection)
+        self._sentences: OrderedDict[str, np.ndarray | None] = OrderedDict()
+        self._sentences_lock = threading.Lock()
 
     def count(self) -> int:
         return int(self._collection.count())
@@ -117,21 +130,38 @@ class ChunkVectors:
                 relationships={NodeRelationship.SOURCE: RelatedNodeInfo(node_id=chunk.file)},
             ))
         self.store.add(nodes)
+        self._forget_sentences([chunk.id for chunk in chunks])
 
     def sentence_vectors(self, ids: Sequence[str]) -> dict[str, np.ndarray]:
         """The stored sentence vectors of the chunks ``ids`` that have them (multi-sentence chunks)."""
         if not ids:
             return {}
-        got = self._collection.get(ids=list(ids), include=["metadatas"])
-        out: dict[str, np.ndarray] = {}
-        for cid, meta in zip(got["ids"], got.get("metadatas") or []):
-            blob = (meta or {}).get(SENTENCES_KEY)
-            if isinstance(blob, str) and blob:
-                out[cid] = decode_vectors(blob)
-        return out
+        with self._sentences_lock:
+            known = {cid: self._sentences[cid] for cid in ids if cid in self._sentences}
+            for cid in known:
+                self._sentences.move_to_end(cid)
+        missing = [cid for cid in dict.fromkeys(ids) if cid not in known]
+        if missing:
+            got = self._collection.get(ids=missing, include=["metadatas"])
+            fresh: dict[str, np.ndarray | None] = {}
+            for cid, meta in zip(got["ids"], got.get("metadatas") or []):
+                blob = (meta or {}).get(SENTENCES_KEY)
+                fresh[cid] = decode_vectors(blob) if isinstance(blob, str) and blob else None
+            with self._sentences_lock:
+                self._sentences.update(fresh)  # a chunk without sentence vectors is remembered too
+                while len(self._sentences) > SENTENCE_CACHE_CHUNKS:
+                    self._sentences.popitem(last=False)
+            known.update(fresh)
+        return {cid: matrix for cid, matrix in known.items() if matrix is not None}
+
+    def _forget_sentences(self, ids: Sequence[str]) -> None:
+        with self._sentences_lock:
+            for cid in ids:
+                self._sentences.pop(cid, None)
 
     def delete_ids(self, ids: Sequence[str]) -> None:
         ids = list(ids)
+        self._forget_sentences(ids)
         for start in range(0, len(ids), 5000):
             self.store.delete_nodes(node_ids=ids[start:start + 5000])
 

@@ -177,3 +177,24 @@ def test_late_indexing_stores_pooled_sentence_vectors_and_answers(tmp_path: Path
     assert answer.answerable
     assert answer.citations[0].quote == "ويضم المتحف أحد عشر رواقا تروي تاريخ قطر."
     answerer.close()
+
+
+def test_sentence_vectors_read_again_follow_adds_and_deletes(tmp_path: Path) -> None:
+    from index.chunks import Chunk
+    from index.vectors import ChunkVectors
+
+    settings = Settings(data_dir=tmp_path / "d", embed_model="hash")
+    vectors = ChunkVectors(settings)
+    embedder = HashEmbedding()
+    chunk = Chunk(id="c1", file="a.txt", paragraphs=(1,), text=LONG)
+    single = Chunk(id="c2", file="a.txt", paragraphs=(2,), text=SHORT)
+    first = embedder.embed_documents(["one", "two"])
+    vectors.add([chunk, single], embedder.embed_documents([LONG, SHORT]), [first, None])
+    for _ in range(2):  # the second read is served from memory, the same
+        got = vectors.sentence_vectors(["c1", "c2", "absent"])
+        assert set(got) == {"c1"} and np.allclose(got["c1"], first, atol=1e-3)
+    vectors.delete_ids(["c1"])
+    assert vectors.sentence_vectors(["c1"]) == {}
+    second = embedder.embed_documents(["three", "four", "five"])
+    vectors.add([chunk], embedder.embed_documents([LONG]), [second])  # stored again: the new rows
+    assert np.allclose(vectors.sentence_vectors(["c1"])["c1"], second, atol=1e-3)
