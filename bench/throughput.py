@@ -150,9 +150,12 @@ def load_config(workdir: Path, *, data_dir: Path, embed_model: str | None, worke
         asyncio.run(warm_up(server.url, clients=min(max(clients), 8)))
         for n_clients in clients:
             before = batch_histogram(server.url)
+            cpu_before, wall_before = time.process_time(), time.perf_counter()
             result = asyncio.run(run_load(server.url, clients=n_clients,
                                           requests=single_requests if n_clients == 1 else requests,
                                           max_seconds=max_seconds, request_timeout=120))
+            # the load client runs on the same cores as the server: its share of them
+            client_cpu = (time.process_time() - cpu_before) / ((time.perf_counter() - wall_before) * (os.cpu_count() or 1))
             after = batch_histogram(server.url)
             s = result.summary()
             batches = after[1] - before[1]
@@ -164,7 +167,7 @@ def load_config(workdir: Path, *, data_dir: Path, embed_model: str | None, worke
                          "citations_checked": s["citations_checked"],
                          "mean_batch": (after[0] - before[0]) / batches if batches else float("nan"),
                          "rss_worker": worker_rss(server, workers), "ok": result.ok,
-                         "server_encode_p50": s["server_ms_p50"]["encode"]})
+                         "server_encode_p50": s["server_ms_p50"]["encode"], "client_cpu": client_cpu})
             print(f"  {config} {n_clients:>2} clients: {result.throughput:.2f} req/s, p50 "
                   f"{s['latency_ms']['p50']:.0f} ms, p95 {s['latency_ms']['p95']:.0f} ms, {s['statuses']}", flush=True)
     finally:
@@ -252,10 +255,10 @@ def main(argv: list[str] | None = None) -> int:
 
     rows = [[r["config"], r["clients"], f"{r['sent']}/{r['planned']}", r["rps"], r["x_best_bare"], r["p50"], r["p95"],
              r["p95"] / r["p50"] if r["p50"] else float("nan"), r["errors"] + r["wrong_citations"] + r["malformed"],
-             r["mean_batch"], mib(r["rss_worker"])] for r in report["load"]]
+             r["mean_batch"], mib(r["rss_worker"]), f"{100 * r['client_cpu']:.0f} %"] for r in report["load"]]
     if rows:
         print("\n" + table(["workers x threads", "clients", "requests", "req/s", "x best bare", "p50 ms", "p95 ms",
-                            "p95/p50", "errors", "mean batch", "RSS per worker"], rows))
+                            "p95/p50", "errors", "mean batch", "RSS per worker", "load client CPU"], rows))
     if best:
         print(f"\nbest bare encode_query: {best['qps']:.2f} questions/s ({best['layout']}, batch {best['batch']})")
         for r in report["load"]:

@@ -34,5 +34,5 @@ def test_the_throughput_benchmark_runs_and_reports_every_part(tmp_path: Path) ->
     assert cold["repeat_from_cache"] and cold["ready_s"] > 0 and cold["first_answer_s"] >= cold["ready_s"]
     assert [(r["clients"], r["sent"], r["errors"], r["wrong_citations"]) for r in report["load"]] == \
         [(1, 4, 0, 0), (4, 24, 0, 0)]
-    assert all(r["x_best_bare"] > 0 and r["rss_worker"] > 0 for r in report["load"])
+    assert all(r["x_best_bare"] > 0 and r["rss_worker"] > 0 and 0 < r["client_cpu"] <= 1 for r in report["load"])
     assert "| workers x threads | clients |" in proc.stdout and "\nOK" in proc.stdout
