@@ -11,7 +11,8 @@
 3. **Server under load**: for each ``--configs`` WORKERSxTHREADS, a ``sanad serve`` with the
    answer cache off (every question encoded) at 1, 4, 16 and 32 concurrent clients
    (``bench/load_test.py``'s mixed requests: every status and citation checked): req/s, p50,
-   p95, errors, the mean question batch (``sanad_query_batch_size``), RSS per worker, and
+   p95, errors, the mean question batch (``sanad_query_batch_size``), RSS per worker, the
+   load client's own share of the cores (it runs on the same machine), and
    the ratios the targets are written in: req/s against the best bare throughput, p50 at one
    client against one bare encode, p95/p50 at 32 clients.
 

@@ -41,12 +41,11 @@ class SanadEmbedding(BaseEmbedding):
         """Document vectors of ``texts`` and, per text, one row for each of its ``spans``
         (character ``(start, end)``; an empty list gives a ``(0, dim)`` matrix).
 
-        Each span is encoded as a passage of its own, in the same call as the texts;
+        Each span is encoded as a passage of its own, in a call after the texts' (a batch is
+        padded to its longest text, so sentences are not batched with whole paragraphs);
         ``late=True`` asks for span vectors pooled from the text's own forward pass ("late
         chunking": no text encoded twice), which :class:`SentenceTransformerEmbedding` gives."""
         pieces = [text[a:b] for text, found in zip(texts, spans, strict=True) for a, b in found]
-        # two calls: a batch is padded to its longest text, so short sentences batched with
-        # whole paragraphs would cost as much as paragraphs
         encode = (lambda batch: self.embed_documents(batch, title=title)) if title else self.embed_documents
         vectors = encode(list(texts))
         rows = encode(pieces) if pieces else np.zeros((0, vectors.shape[1]), dtype=np.float32)
