@@ -64,16 +64,17 @@ def decode_vectors(blob: str) -> np.ndarray:
     return np.frombuffer(base64.b64decode(data), dtype=np.float16).reshape(-1, int(dim)).astype(np.float32)
 
 
-#: chunks whose decoded sentence vectors :class:`ChunkVectors` keeps (a few MB: about 9 KB a chunk)
-SENTENCE_CACHE_CHUNKS = 2048
+#: decoded sentence vectors :class:`ChunkVectors` keeps in memory, in rows (8192 x 768 float32: 24 MiB)
+SENTENCE_CACHE_ROWS = 8192
 
 
 class ChunkVectors:
     """Add, delete and query chunk vectors of one Chroma collection.
 
-    Decoded sentence vectors are kept per chunk id (least recently used first out): every
-    question reads those of its leading candidates, and a chunk's id is a hash of its file
-    and text, so a changed chunk is a new id; a chunk added or deleted here is dropped from it.
+    Decoded sentence vectors are kept per chunk id (least recently used out first, at most
+    :data:`SENTENCE_CACHE_ROWS` vectors): every question reads those of its leading
+    candidates, and a chunk's id is a hash of its file and text, so a changed chunk is a new
+    id; a chunk added or deleted here is dropped from it.
     """
 
     def __init__(self, settings: Settings) -> None:
@@ -90,6 +91,7 @@ class ChunkVectors:
             raise VectorStoreError(f"cannot open Chroma collection {settings.chroma_collection!r}: {exc}") from exc
         self.store = ChromaVectorStore(chroma_collection=self._collection)
         self._sentences: OrderedDict[str, np.ndarray | None] = OrderedDict()
+        self._sentence_rows = 0
         self._sentences_lock = threading.Lock()
 
     def count(self) -> int:
@@ -148,16 +150,29 @@ class ChunkVectors:
                 blob = (meta or {}).get(SENTENCES_KEY)
                 fresh[cid] = decode_vectors(blob) if isinstance(blob, str) and blob else None
             with self._sentences_lock:
-                self._sentences.update(fresh)  # a chunk without sentence vectors is remembered too
-                while len(self._sentences) > SENTENCE_CACHE_CHUNKS:
-                    self._sentences.popitem(last=False)
+                for cid, matrix in fresh.items():  # a chunk without sentence vectors is remembered too
+                    self._drop_sentences(cid)
+                    self._sentences[cid] = matrix
+                    self._sentence_rows += 0 if matrix is None else len(matrix)
+                while self._sentence_rows > SENTENCE_CACHE_ROWS or len(self._sentences) > SENTENCE_CACHE_ROWS:
+                    self._drop_sentences(next(iter(self._sentences)))
             known.update(fresh)
         return {cid: matrix for cid, matrix in known.items() if matrix is not None}
+
+    def cached_sentence_rows(self) -> int:
+        """How many sentence vectors are held in memory now (at most :data:`SENTENCE_CACHE_ROWS`)."""
+        with self._sentences_lock:
+            return self._sentence_rows
 
     def _forget_sentences(self, ids: Sequence[str]) -> None:
         with self._sentences_lock:
             for cid in ids:
-                self._sentences.pop(cid, None)
+                self._drop_sentences(cid)
+
+    def _drop_sentences(self, cid: str) -> None:
+        """(with the lock held)"""
+        matrix = self._sentences.pop(cid, None)
+        self._sentence_rows -= 0 if matrix is None else len(matrix)
 
     def delete_ids(self, ids: Sequence[str]) -> None:
         ids = list(ids)

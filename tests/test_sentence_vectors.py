@@ -198,3 +198,21 @@ def test_sentence_vectors_read_again_follow_adds_and_deletes(tmp_path: Path) -> 
     second = embedder.embed_documents(["three", "four", "five"])
     vectors.add([chunk], embedder.embed_documents([LONG]), [second])  # stored again: the new rows
     assert np.allclose(vectors.sentence_vectors(["c1"])["c1"], second, atol=1e-3)
+
+
+def test_the_sentence_vector_cache_is_bounded_in_rows(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import index.vectors as vectors_module
+    from index.chunks import Chunk
+    from index.vectors import ChunkVectors
+
+    monkeypatch.setattr(vectors_module, "SENTENCE_CACHE_ROWS", 5)
+    vectors = ChunkVectors(Settings(data_dir=tmp_path / "d", embed_model="hash"))
+    embedder = HashEmbedding()
+    chunks = [Chunk(id=f"c{i}", file="a.txt", paragraphs=(i,), text=f"{LONG} {i}") for i in range(4)]
+    rows = [embedder.embed_documents([f"s{i}a", f"s{i}b"]) for i in range(4)]
+    vectors.add(chunks, embedder.embed_documents([c.text for c in chunks]), rows)
+    for i in range(4):  # 8 rows read, 5 kept: every read still answers with the stored rows
+        assert np.allclose(vectors.sentence_vectors([f"c{i}"])[f"c{i}"], rows[i], atol=1e-3)
+    got = vectors.sentence_vectors([f"c{i}" for i in range(4)])
+    assert all(np.allclose(got[f"c{i}"], rows[i], atol=1e-3) for i in range(4))
+    assert vectors.cached_sentence_rows() <= 5
