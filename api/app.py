@@ -22,6 +22,7 @@ from api.security import BodySizeLimitMiddleware, GuardMiddleware, TrailingNewli
 from api.service import Loader, Service
 from api.slack.options import SlackOptions
 from api.slack.mount import install_slack
+from api.worker_readiness import WorkerReadiness
 from qa.answerer import Answerer
 from settings import Settings
 
@@ -29,7 +30,7 @@ API_VERSION = "0.1.0"
 
 
 def create_app(settings: Settings, *, answerer: Answerer | None = None, loader: Loader | None = None,
-               slack: SlackOptions | None = None) -> FastAPI:
+               slack: SlackOptions | None = None, workers: WorkerReadiness | None = None) -> FastAPI:
     """Build the app.
 
     Parameters
@@ -42,9 +43,11 @@ def create_app(settings: Settings, *, answerer: Answerer | None = None, loader: 
         ``qa.answerer.build_answerer``); tests pass a slow one to observe ``/readyz`` = 503.
     slack: how the Slack bot reaches Slack (tests point it at a local server); the bot's
         ``POST /slack/events`` is mounted only when its token and signing secret are set.
+    workers: the run this process is one worker of (``sanad serve --workers N``): ``/readyz``
+        is 200 only once every worker has loaded (``api.worker_readiness``).
     """
     metrics = Metrics()
-    service = Service(settings, answerer=answerer, loader=loader, metrics=metrics)
+    service = Service(settings, answerer=answerer, loader=loader, metrics=metrics, workers=workers)
     ask_service = ask_service_for(service)
 
     @asynccontextmanager

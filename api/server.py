@@ -4,10 +4,15 @@ from __future__ import annotations
 
 import ipaddress
 import logging
+import os
+import shutil
+import tempfile
+from pathlib import Path
 
 import uvicorn
 
 from api.app import create_app
+from api.worker_readiness import WorkerReadiness
 from settings import Settings, apply_runtime_defaults
 
 log = logging.getLogger("sanad.api")
@@ -32,8 +37,9 @@ def build_server(*, host: str, port: int, settings: Settings, log_level: str = "
 
 
 def app_from_env():  # noqa: ANN201 - FastAPI; the factory each `--workers` process calls
-    """``create_app(Settings())``: settings come from the ``SANAD_*`` environment."""
-    return create_app(Settings())
+    """``create_app(Settings())``: settings come from the ``SANAD_*`` environment, and the run's
+    readiness folder from what :func:`serve` set (``api.worker_readiness``)."""
+    return create_app(Settings(), workers=WorkerReadiness.from_environ())
 
 
 def serve(*, host: str, port: int, settings: Settings, workers: int = 1) -> int:
@@ -57,6 +63,9 @@ def serve(*, host: str, port: int, settings: Settings, workers: int = 1) -> int:
         config = uvicorn.Config("api.server:app_from_env", factory=True, host=host, port=port,
                                 workers=workers, log_level="info", lifespan="on", proxy_headers=False,
                                 timeout_graceful_shutdown=10)
+        # /readyz is 200 only once every worker has loaded: they leave markers in a folder of this run
+        readiness = WorkerReadiness(Path(tempfile.mkdtemp(prefix="sanad-serve-ready-")), workers=workers)
+        os.environ.update(readiness.environ())  # the worker processes inherit it
         try:
             from uvicorn.supervisors import Multiprocess
 
@@ -65,6 +74,10 @@ def serve(*, host: str, port: int, settings: Settings, workers: int = 1) -> int:
             return 1 if exc.code else 0
         except KeyboardInterrupt:
             return 130
+        finally:
+            for name in readiness.environ():
+                os.environ.pop(name, None)
+            shutil.rmtree(readiness.folder, ignore_errors=True)
         return 0
     server = build_server(host=host, port=port, settings=settings)
     try:

@@ -24,6 +24,7 @@ from api.documents import FileNameError, checked_name, validate_filename
 from api.errors import ApiError
 from api.metrics import Metrics
 from api.schemas import DocumentInfo, DocumentText, ParagraphOut
+from api.worker_readiness import WorkerReadiness
 from index.catalog import Catalog, DocumentRecord
 from index.extracted import ExtractLimits
 from index.indexer import Indexer, IndexerError
@@ -44,8 +45,10 @@ class Service:
     """The loaded state of one app. ``start_loading()`` loads in a background thread."""
 
     def __init__(self, settings: Settings, *, answerer: Answerer | None = None, loader: Loader | None = None,
-                 metrics: Metrics) -> None:
+                 metrics: Metrics, workers: WorkerReadiness | None = None) -> None:
+        """``workers``: the other processes of ``sanad serve --workers N`` (``/readyz`` waits for all)."""
         self.settings = settings
+        self.workers = workers
         self.metrics = metrics
         self.read_lock = threading.Lock()
         self.answerer = answerer
@@ -97,6 +100,11 @@ class Service:
             return
         self.metrics.ready.set(1)
         self._ready.set()
+        if self.workers is not None:
+            try:
+                self.workers.mark_ready()
+            except OSError:  # /readyz then stays 503, and says how many workers are ready
+                log.exception("could not write this worker's readiness marker in %s", self.workers.folder)
         log.info("ready: %(documents)d documents, %(chunks)d chunks", counts)
         if not self._indexer_ready.is_set():
             self._load_indexer()

@@ -24,13 +24,18 @@ async def healthz() -> dict[str, str]:
 
 @router.get("/readyz", responses={503: _ERR})
 async def readyz(service: ServiceDep, request: Request) -> Any:
-    """200 with index counts once the model and stores are loaded; 503 before. When the Slack
+    """200 with index counts once the model and stores are loaded (in every worker process of
+    ``sanad serve --workers N``); 503 before. When the Slack
     bot is on, ``slack`` says whether Slack accepted its token: ``{"status": "checking" | "ok"}``
     or ``{"status": "failed", "error": <Slack's error>, "fix": ...}`` (the API stays ready)."""
     if not service.ready:
         if service.load_error:
             return error_response(503, "load_failed", f"the service failed to load: {service.load_error}")
         return error_response(503, "not_ready", "the model and index are still loading", {"Retry-After": "5"})
+    if service.workers is not None and not service.workers.all_ready():
+        ready = service.workers.ready_workers()
+        return error_response(503, "not_ready", f"{ready} of {service.workers.workers} worker processes have "
+                              "loaded the model and index; the others are still loading", {"Retry-After": "5"})
     counts = await run_in_threadpool(service.counts)
     slack_bot = getattr(request.app.state, "slack_bot", None)
     if slack_bot is not None:
