@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import shutil
 from pathlib import Path
+from typing import Any, Callable, Mapping
 
 import pytest
 
@@ -45,6 +46,28 @@ def isolated_state(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 def hash_settings(tmp_path: Path) -> Settings:
     """Settings with the deterministic hashing embedder (the one registered fake)."""
     return Settings(data_dir=tmp_path / "hash-data", embed_model="hash")
+
+
+@pytest.fixture
+def index_texts(tmp_path: Path) -> Callable[..., Settings]:
+    """``index_texts({file name: text}, **settings)``: those files indexed with the hashing
+    embedder into a temp data dir; returns the settings (hash embedder plus the overrides)."""
+
+    def build(docs: Mapping[str, str], **overrides: Any) -> Settings:
+        from index.embedding import HashEmbedding
+        from index.indexer import Indexer
+
+        corpus = tmp_path / "corpus"
+        corpus.mkdir()
+        for name, text in docs.items():
+            (corpus / name).write_text(text, encoding="utf-8")
+        settings = Settings(data_dir=tmp_path / "data", embed_model="hash", **overrides)
+        indexer = Indexer(settings, embedder=HashEmbedding())
+        indexer.index([corpus], progress=None)
+        indexer.close()
+        return settings
+
+    return build
 
 
 @pytest.fixture

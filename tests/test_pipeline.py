@@ -30,16 +30,8 @@ DOCS = {
 
 
 @pytest.fixture
-def indexed(tmp_path: Path) -> Settings:
-    corpus = tmp_path / "corpus"
-    corpus.mkdir()
-    for name, text in DOCS.items():
-        (corpus / name).write_text(text, encoding="utf-8")
-    settings = Settings(data_dir=tmp_path / "data", embed_model="hash", min_similarity=-1.0)
-    indexer = Indexer(settings, embedder=HashEmbedding())
-    indexer.index([corpus], progress=None)
-    indexer.close()
-    return settings
+def indexed(index_texts) -> Settings:  # noqa: ANN001
+    return index_texts(DOCS, min_similarity=-1.0)
 
 
 def test_ask_is_the_final_answer_of_ask_stream(indexed: Settings) -> None:

@@ -184,17 +184,8 @@ class SlowHash(HashEmbedding):
 
 
 @pytest.fixture
-def indexed(tmp_path: Path) -> Settings:
-    corpus = tmp_path / "corpus"
-    corpus.mkdir()
-    for name, text in DOCS.items():
-        (corpus / name).write_text(text, encoding="utf-8")
-    settings = Settings(data_dir=tmp_path / "data", embed_model="hash", min_similarity=-1.0,
-                        answer_cache_size=0)
-    indexer = Indexer(settings, embedder=HashEmbedding())
-    indexer.index([corpus], progress=None)
-    indexer.close()
-    return settings
+def indexed(index_texts) -> Settings:  # noqa: ANN001
+    return index_texts(DOCS, min_similarity=-1.0, answer_cache_size=0)
 
 
 def _same(a, b) -> bool:  # noqa: ANN001

@@ -32,9 +32,9 @@ async def readyz(service: ServiceDep, request: Request) -> Any:
         if service.load_error:
             return error_response(503, "load_failed", f"the service failed to load: {service.load_error}")
         return error_response(503, "not_ready", "the model and index are still loading", {"Retry-After": "5"})
-    if service.workers is not None and not service.workers.all_ready():
-        ready = service.workers.ready_workers()
-        return error_response(503, "not_ready", f"{ready} of {service.workers.workers} worker processes have "
+    workers = service.workers
+    if workers is not None and (ready := workers.ready_workers()) < workers.workers:
+        return error_response(503, "not_ready", f"{ready} of {workers.workers} worker processes have "
                               "loaded the model and index; the others are still loading", {"Retry-After": "5"})
     counts = await run_in_threadpool(service.counts)
     slack_bot = getattr(request.app.state, "slack_bot", None)
