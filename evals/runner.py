@@ -102,9 +102,13 @@ class QueryCachingEmbedding(SanadEmbedding):
     def embed_documents(self, texts: Sequence[str], *, title: str = "") -> np.ndarray:
         return self._inner.embed_documents(texts, title=title) if title else self._inner.embed_documents(texts)
 
+    def embed_passages(self, texts: Sequence[str], titles: Sequence[str] | None = None) -> np.ndarray:
+        return self._inner.embed_passages(texts, titles)
+
     def embed_documents_and_spans(self, texts: Sequence[str], spans: Sequence[Sequence[tuple[int, int]]], *,
-                                  title: str = "", late: bool = False) -> tuple[np.ndarray, list[np.ndarray]]:
-        return self._inner.embed_documents_and_spans(texts, spans, title=title, late=late)
+                                  titles: Sequence[str] | None = None, late: bool = False
+                                  ) -> tuple[np.ndarray, list[np.ndarray]]:
+        return self._inner.embed_documents_and_spans(texts, spans, titles=titles, late=late)
 
     def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
         texts = list(texts)

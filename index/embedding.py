@@ -36,19 +36,43 @@ class SanadEmbedding(BaseEmbedding):
     def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
         raise NotImplementedError
 
-    def embed_documents_and_spans(self, texts: Sequence[str], spans: Sequence[Sequence[tuple[int, int]]], *,
-                                  title: str = "", late: bool = False) -> tuple[np.ndarray, list[np.ndarray]]:
-        """Document vectors of ``texts`` and, per text, one row for each of its ``spans``
-        (character ``(start, end)``; an empty list gives a ``(0, dim)`` matrix).
+    def embed_passages(self, texts: Sequence[str], titles: Sequence[str] | None = None) -> np.ndarray:
+        """Document vectors of ``texts``, each with its own document title (``titles[i]``; ''
+        or ``titles`` None = none): passages of several documents in as few model calls as
+        the model allows (here one per distinct title)."""
+        if not titles or not any(titles):
+            return self.embed_documents(texts)
+        if len(titles) != len(texts):
+            raise ValueError("one title per text")
+        order: dict[str, list[int]] = {}
+        for i, title in enumerate(titles):
+            order.setdefault(title, []).append(i)
+        vectors: np.ndarray | None = None
+        for title, rows in order.items():
+            part = self.embed_documents([texts[i] for i in rows], title=title) if title \
+                else self.embed_documents([texts[i] for i in rows])
+            if vectors is None:
+                vectors = np.zeros((len(texts), part.shape[1]), dtype=np.float32)
+            vectors[rows] = part
+        assert vectors is not None
+        return vectors
 
-        Each span is encoded as a passage of its own, in a call after the texts' (a batch is
-        padded to its longest text, so sentences are not batched with whole paragraphs);
-        ``late=True`` asks for span vectors pooled from the text's own forward pass ("late
-        chunking": no text encoded twice), which :class:`SentenceTransformerEmbedding` gives."""
+    def embed_documents_and_spans(self, texts: Sequence[str], spans: Sequence[Sequence[tuple[int, int]]], *,
+                                  titles: Sequence[str] | None = None, late: bool = False
+                                  ) -> tuple[np.ndarray, list[np.ndarray]]:
+        """Document vectors of ``texts`` and, per text, one row for each of its ``spans``
+        (character ``(start, end)``; an empty list gives a ``(0, dim)`` matrix). ``titles``:
+        per text, its document's title for the document prompt (see :meth:`embed_passages`).
+
+        Each span is encoded as a passage of its own, in the same call as the texts (the model
+        sorts a call's texts by length before batching them, so a sentence shares its batch
+        with texts of its own length, not whole paragraphs); ``late=True`` asks for span
+        vectors pooled from the text's own forward pass ("late chunking": no text encoded
+        twice), which :class:`SentenceTransformerEmbedding` gives."""
         pieces = [text[a:b] for text, found in zip(texts, spans, strict=True) for a, b in found]
-        encode = (lambda batch: self.embed_documents(batch, title=title)) if title else self.embed_documents
-        vectors = encode(list(texts))
-        rows = encode(pieces) if pieces else np.zeros((0, vectors.shape[1]), dtype=np.float32)
+        piece_titles = [t for t, found in zip(titles, spans, strict=True) for _ in found] if titles else []
+        everything = self.embed_passages([*texts, *pieces], [*titles, *piece_titles] if titles else None)
+        vectors, rows = everything[:len(texts)], everything[len(texts):]
         return vectors, split_rows(rows, [len(found) for found in spans])
 
     @property
@@ -130,15 +154,47 @@ class SentenceTransformerEmbedding(SanadEmbedding):
     def embed_documents(self, texts: Sequence[str], *, title: str = "") -> np.ndarray:
         return self._encode(texts, "document", title=title)
 
+    def embed_passages(self, texts: Sequence[str], titles: Sequence[str] | None = None) -> np.ndarray:
+        """One model call whatever the titles, when the model's pooling reads the prompt's tokens
+        (EmbeddingGemma's does): each text is prefixed with its own document prompt, exactly
+        what ``encode(prompt=...)`` does for one title, so a batch sorted by length can hold
+        passages of many documents."""
+        if not titles or len(set(titles)) < 2 or not self._pools_prompt():
+            return super().embed_passages(texts, titles)
+        if len(titles) != len(texts):
+            raise ValueError("one title per text")
+        prefixed = [self._document_prompt(title) + text for title, text in zip(titles, texts)]
+        with self._encode_lock:
+            vectors = self._model.encode(
+                prefixed, prompt="", batch_size=self.embed_batch_size, normalize_embeddings=True,
+                convert_to_numpy=True, show_progress_bar=False,
+            )
+        return np.asarray(vectors, dtype=np.float32)
+
     def embed_documents_and_spans(self, texts: Sequence[str], spans: Sequence[Sequence[tuple[int, int]]], *,
-                                  title: str = "", late: bool = False) -> tuple[np.ndarray, list[np.ndarray]]:
+                                  titles: Sequence[str] | None = None, late: bool = False
+                                  ) -> tuple[np.ndarray, list[np.ndarray]]:
         """With ``late``, one forward pass per text: its vector as :meth:`embed_documents` gives it, and each
         span's vector mean-pooled from the span's own token embeddings in that pass, then
         through the model's projection and normalisation ("late chunking": the span is read in
         the context of its text). A span the model did not see (the text was longer than its
-        maximum length) is encoded on its own."""
+        maximum length) is encoded on its own. Texts of different titles: one pass per title."""
         if not late or not texts or not self.pools_by_mean():
-            return super().embed_documents_and_spans(texts, spans, title=title)
+            return super().embed_documents_and_spans(texts, spans, titles=titles)
+        if titles and len(set(titles)) > 1:
+            groups: dict[str, list[int]] = {}
+            for i, name in enumerate(titles):
+                groups.setdefault(name, []).append(i)
+            vectors = np.zeros((len(texts), self.dimension), dtype=np.float32)
+            rows_of: list[np.ndarray] = [np.zeros((0, self.dimension), dtype=np.float32)] * len(texts)
+            for name, members in groups.items():
+                part, rows = self.embed_documents_and_spans(
+                    [texts[i] for i in members], [spans[i] for i in members], titles=[name] * len(members), late=True)
+                vectors[members] = part
+                for i, row in zip(members, rows):
+                    rows_of[i] = row
+            return vectors, rows_of
+        title = titles[0] if titles else ""
         import torch
 
         prompt = self._document_prompt(title)
@@ -170,6 +226,10 @@ class SentenceTransformerEmbedding(SanadEmbedding):
             for (i, k, _), vec in zip(unseen, alone):
                 per_text[i][k] = vec
         return np.asarray(vectors, dtype=np.float32), per_text
+
+    def _pools_prompt(self) -> bool:
+        modules = list(self._model)
+        return len(modules) > 1 and bool(getattr(modules[1], "include_prompt", False))
 
     def pools_by_mean(self) -> bool:
         """Whether the model is a transformer, mean pooling, then per-vector modules (EmbeddingGemma

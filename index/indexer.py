@@ -192,20 +192,31 @@ class _Pending:
         self.since = time.monotonic()
 
 
-def embed_chunks(embedder: SanadEmbedding, chunks: Sequence[Chunk], *, title: str = "", late: bool = False
-                 ) -> tuple[Sequence[Chunk], np.ndarray, list[np.ndarray | None]]:
+def embed_chunks(embedder: SanadEmbedding, chunks: Sequence[Chunk], *, titles: Sequence[str] | None = None,
+                 late: bool = False) -> tuple[Sequence[Chunk], np.ndarray, list[np.ndarray | None]]:
     """Document vectors of ``chunks`` and of the sentences of each multi-sentence chunk:
     (chunks, chunk vectors, per chunk its sentence vectors or None). The retriever scores a
     chunk by its own and by its best sentence's similarity to the question.
-    ``title``: the chunks' document title for the document prompt ('' = none).
-    ``late``: sentence vectors pooled from the chunk's own forward pass
-    (``SANAD_SENTENCE_VECTORS=late``) instead of each sentence encoded alone."""
+    ``titles``: per chunk, its document's title for the document prompt ('' = none; chunks
+    of many documents go in one call). ``late``: sentence vectors pooled from the chunk's
+    own forward pass (``SANAD_SENTENCE_VECTORS=late``) instead of each sentence encoded alone."""
     spans = [sentence_spans(c.text) for c in chunks]
     spans = [found if len(found) > 1 else [] for found in spans]
     texts = [c.text for c in chunks]
-    chunk_vectors, rows = embedder.embed_documents_and_spans(texts, spans, title=title, late=late)
+    chunk_vectors, rows = embedder.embed_documents_and_spans(texts, spans, titles=titles, late=late)
     per_chunk: list[np.ndarray | None] = [matrix if len(matrix) else None for matrix in rows]
     return chunks, chunk_vectors, per_chunk
+
+
+@dataclass
+class _FileWork:
+    """One file to (re)index: its parse, chunks, and the chunks still to embed."""
+
+    doc: ParsedDocument
+    chunks: list[Chunk]
+    size: int
+    existed: bool
+    missing: set[str]
 
 
 class Indexer:
@@ -350,14 +361,14 @@ class Indexer:
                     report.removed.append(file)
                 self._commit(pending)
 
-            new_ids_by_file = {doc.file: self._missing_ids(chunks) for doc, chunks, _, _ in todo}
-            total = sum(len(ids) for ids in new_ids_by_file.values())
+            work = [_FileWork(doc, chunks, size, existed, self._missing_ids(chunks))
+                    for doc, chunks, size, existed in todo]
+            total = sum(len(w.missing) for w in work)
             sink = progress(total) if (progress and total) else ProgressSink()
             try:
-                for doc, chunks, size, existed in todo:
-                    wanted = new_ids_by_file[doc.file]
-                    report.chunks_embedded += self._write_file(doc, chunks, size, wanted, sink, pending)
-                    (report.changed if existed else report.added).append(doc.file)
+                for done in self._write_files(work, sink, pending):
+                    report.chunks_embedded += len(done.missing)
+                    (report.changed if done.existed else report.added).append(done.doc.file)
                 self._commit(pending)
             finally:
                 sink.close()
@@ -383,11 +394,12 @@ class Indexer:
         with self._writing():
             chunks = build_chunks(doc)
             pending = _Pending()
-            embedded = self._write_file(doc, chunks, size_bytes, self._missing_ids(chunks), ProgressSink(),
-                                        pending, uploaded=True)
+            work = _FileWork(doc, chunks, size_bytes, False, self._missing_ids(chunks))
+            for _ in self._write_files([work], ProgressSink(), pending, uploaded=True):
+                pass
             self._commit(pending)
             self.refresh_lexical()
-            return embedded
+            return len(work.missing)
 
     # ------------------------------------------------------------------------------------
     def _missing_ids(self, chunks: Sequence[Chunk]) -> set[str]:
@@ -398,20 +410,42 @@ class Indexer:
         if self.shared is not None and self._lease is not None:
             self.shared.renew_lease(self._lease)
 
-    def _write_file(self, doc: ParsedDocument, chunks: list[Chunk], size: int, missing: set[str],
-                    sink: ProgressSink, pending: _Pending, *, uploaded: bool | None = None) -> int:
-        """Embed the file's new chunks into Chroma and stage it; commits when due."""
-        to_embed = [c for c in chunks if c.id in missing]
-        batch = self.settings.embed_batch_size
-        title = embedding_title(doc.own_title, doc.file, mode=self.settings.embed_title)
-        for start in range(0, len(to_embed), batch):
-            part = to_embed[start:start + batch]
-            self.vectors.add(*embed_chunks(self.embedder, part, title=title,
-                                           late=self.settings.sentence_vectors == "late"))
-            sink.advance(len(part))
-            crash_point("embed_batch")
-            self._renew()
-        stored = StoredDocument(doc, tuple(chunks), size, time.time())
+    def _write_files(self, work: Sequence[_FileWork], sink: ProgressSink, pending: _Pending, *,
+                     uploaded: bool | None = None) -> Iterator[_FileWork]:
+        """Embed the files' new chunks into Chroma and stage each file once all of its chunks
+        are stored (committing when due); yields each file as it is staged, in order.
+
+        The new chunks of consecutive files are encoded together, ``index_group_size`` at a
+        time (the model sorts a call's texts by length and batches them, so many small files
+        share batches padded to like lengths; a large file spans several groups). Vectors
+        stored before a crash and not committed are orphans the next run removes."""
+        late = self.settings.sentence_vectors == "late"
+        titles = [embedding_title(w.doc.own_title, w.doc.file, mode=self.settings.embed_title) for w in work]
+        queue = [(n, c) for n, w in enumerate(work) for c in w.chunks if c.id in w.missing]
+        left = [0] * len(work)  # per file, its chunks not stored yet
+        for n, _ in queue:
+            left[n] += 1
+        staged = 0
+        group = self.settings.index_group_size
+        for start in (None, *range(0, len(queue), group)):  # None: files with nothing to embed come first
+            if start is not None:
+                part = queue[start:start + group]
+                chunks = [c for _, c in part]
+                self.vectors.add(*embed_chunks(self.embedder, chunks, titles=[titles[n] for n, _ in part], late=late))
+                for n, _ in part:
+                    left[n] -= 1
+                sink.advance(len(part))
+                crash_point("embed_batch")
+                self._renew()
+            while staged < len(work) and left[staged] == 0:
+                self._stage(work[staged], pending, uploaded=uploaded)
+                yield work[staged]
+                staged += 1
+
+    def _stage(self, work: _FileWork, pending: _Pending, *, uploaded: bool | None) -> None:
+        """Stage one file whose chunks are all stored; commits when due."""
+        doc = work.doc
+        stored = StoredDocument(doc, tuple(work.chunks), work.size, time.time())
         entry = None
         if self.shared is not None:
             if uploaded is None:
@@ -423,7 +457,6 @@ class Indexer:
         pending.puts[doc.file] = (stored, entry)
         if self.shared is None or time.monotonic() - pending.since >= self.commit_interval_s:
             self._commit(pending)
-        return len(to_embed)
 
     def _commit(self, pending: _Pending) -> None:
         """Make ``pending`` visible to readers at once, then drop what it replaced.

@@ -54,6 +54,10 @@ class StoreSettings(BaseSettings):
     )
     models_dir: Path = Field(default_factory=default_models_dir)
     embed_batch_size: int = Field(16, gt=0)
+    index_group_size: int = Field(
+        128, gt=0, description="indexing: new chunks of consecutive files encoded in one model call (sorted by "
+        "length there, so small files share batches); files are still written and committed one by one",
+    )
     embed_title: Literal["off", "document", "file_name"] = Field(
         "document", description="the title in the model's document prompt: `off` (`title: none`), `document` "
         "(the title a document states: Markdown heading, HTML <title>, PDF/DOCX metadata) or `file_name` "

@@ -64,7 +64,8 @@ def run_in_process(settings, corpus: Path):  # noqa: ANN001, ANN201
 
 def crash_run(env: dict[str, str], corpus: Path, point: str) -> subprocess.CompletedProcess:
     return subprocess.run(sanad("index", str(corpus), "--quiet"), cwd=REPO, capture_output=True, text=True,
-                          env={**env, CRASH_ENV: point, "SANAD_EMBED_BATCH_SIZE": "2"}, timeout=180)
+                          env={**env, CRASH_ENV: point, "SANAD_EMBED_BATCH_SIZE": "2",
+                                          "SANAD_INDEX_GROUP_SIZE": "2"}, timeout=180)
 
 
 @pytest.fixture(scope="module")
@@ -85,13 +86,14 @@ def clean_embedded(tmp_path_factory: pytest.TempPathFactory, v2_corpus: Path) ->
 def _embedded(data: Path):  # noqa: ANN202
     from settings import Settings
 
-    return Settings(data_dir=data, embed_model="hash", embed_batch_size=2)
+    return Settings(data_dir=data, embed_model="hash", embed_batch_size=2, index_group_size=2)
 
 
 @pytest.fixture(scope="module")
 def clean_server(tmp_path_factory: pytest.TempPathFactory, v2_corpus: Path, chroma_server) -> dict:  # noqa: ANN001, F811
     settings = server_settings(chroma_server, tmp_path_factory.mktemp("clean-server"),
-                               collection=unique_collection("clean"), embed_batch_size=2)
+                               collection=unique_collection("clean"), embed_batch_size=2,
+                               index_group_size=2)
     run_in_process(settings, v2_corpus)
     return server_state(settings)
 
@@ -130,7 +132,8 @@ def test_server_kill_at_a_named_point_then_rerun_is_clean(chroma_server, tmp_pat
     corpus = tmp_path / "corpus"
     write_v1(corpus)
     collection = unique_collection("crash")
-    settings = server_settings(chroma_server, tmp_path / "data", collection=collection, embed_batch_size=2)
+    settings = server_settings(chroma_server, tmp_path / "data", collection=collection, embed_batch_size=2,
+                               index_group_size=2)
     run_in_process(settings, corpus)
     to_v2(corpus)
     killed = crash_run(server_env(chroma_server, settings.data_dir, collection=collection), corpus, point)
@@ -164,7 +167,8 @@ def test_server_kill_at_random_moments_then_rerun_is_clean(chroma_server, tmp_pa
 
     collection = unique_collection("random")
     settings = server_settings(chroma_server, tmp_path / "killed", collection=collection)
-    env = server_env(chroma_server, settings.data_dir, collection=collection, SANAD_EMBED_BATCH_SIZE="1")
+    env = server_env(chroma_server, settings.data_dir, collection=collection, SANAD_EMBED_BATCH_SIZE="1",
+                     SANAD_INDEX_GROUP_SIZE="1")
     vectors = ChunkVectors(settings)
     rng = random.Random(7)
     kills = 0

@@ -314,9 +314,9 @@ def test_query_cache_passes_late_chunking_through() -> None:
     asked: list[bool] = []
 
     class Recording(HashEmbedding):
-        def embed_documents_and_spans(self, texts, spans, *, title="", late=False):  # noqa: ANN001, ANN201
+        def embed_documents_and_spans(self, texts, spans, *, titles=None, late=False):  # noqa: ANN001, ANN201
             asked.append(late)
-            return super().embed_documents_and_spans(texts, spans, title=title, late=late)
+            return super().embed_documents_and_spans(texts, spans, titles=titles, late=late)
 
     cached = QueryCachingEmbedding(Recording())
     vectors, rows = cached.embed_documents_and_spans(["One. Two."], [[(0, 4), (5, 9)]], late=True)

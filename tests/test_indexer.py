@@ -124,9 +124,9 @@ class CrashingEmbedder(HashEmbedding):
 
 @pytest.mark.parametrize("crash_after", [0, 1, 3, 6])
 def test_interrupted_run_resumes_to_the_clean_state(tmp_path: Path, seeds_copy: Path, crash_after: int) -> None:
-    clean = Settings(data_dir=tmp_path / "clean", embed_model="hash", embed_batch_size=2)
+    clean = Settings(data_dir=tmp_path / "clean", embed_model="hash", embed_batch_size=2, index_group_size=2)
     run_index(clean, seeds_copy)
-    crashed = Settings(data_dir=tmp_path / "crashed", embed_model="hash", embed_batch_size=2)
+    crashed = Settings(data_dir=tmp_path / "crashed", embed_model="hash", embed_batch_size=2, index_group_size=2)
     with pytest.raises(SystemExit):
         run_index(crashed, seeds_copy, embedder=CrashingEmbedder(calls_before_crash=crash_after))
     report = run_index(crashed, seeds_copy)
@@ -153,7 +153,7 @@ def test_kill_9_mid_run_then_rerun_matches_clean_run(tmp_path: Path) -> None:
     for i in range(40):
         (corpus / f"doc{i:02d}.txt").write_text(
             "\n".join(f"Paragraph {j} of document {i}: {'word ' * (5 + j)}" for j in range(12)), encoding="utf-8")
-    env = {**os.environ, "SANAD_EMBED_MODEL": "hash", "SANAD_EMBED_BATCH_SIZE": "1"}
+    env = {**os.environ, "SANAD_EMBED_MODEL": "hash", "SANAD_EMBED_BATCH_SIZE": "1", "SANAD_INDEX_GROUP_SIZE": "1"}
     cmd = [sys.executable, "-m", "api.cli", "index", str(corpus), "--quiet"]
 
     clean_settings = Settings(data_dir=tmp_path / "clean", embed_model="hash")
@@ -396,3 +396,64 @@ def test_index_written_before_server_mode_existed_is_adopted(hash_settings: Sett
     assert indexer.catalog.get_meta(SOURCE_KEY) == "embedded"
     indexer.close()
     assert len(first.added) == 5 and len(again.unchanged) == 5 and not again.errors
+
+
+class CallCounting(HashEmbedding):
+    calls: list[int] = []
+
+    def embed_documents(self, texts, *, title=""):  # noqa: ANN001, ANN201
+        self.calls.append(len(texts))
+        return super().embed_documents(texts, title=title)
+
+
+class CountingSink:
+    def __init__(self) -> None:
+        self.advanced = 0
+
+    def advance(self, n: int) -> None:
+        self.advanced += n
+
+    def close(self) -> None:
+        pass
+
+
+@pytest.mark.parametrize("group", [5, 1000])
+def test_files_share_model_calls_and_the_index_is_the_same(tmp_path: Path, seeds_copy: Path, group: int) -> None:
+    """Chunks of several files go through the model together (index_group_size); each file is
+    still stored and committed whole, and the index equals the one built a file at a time."""
+    one_by_one = Settings(data_dir=tmp_path / "one", embed_model="hash", index_group_size=1)
+    run_index(one_by_one, seeds_copy)
+    grouped = Settings(data_dir=tmp_path / "grouped", embed_model="hash", index_group_size=group)
+    embedder = CallCounting(calls=[])
+    sinks: list[CountingSink] = []
+    indexer = Indexer(grouped, embedder=embedder)
+    try:
+        report = indexer.index([seeds_copy], progress=lambda total: sinks.append(CountingSink()) or sinks[-1])
+    finally:
+        indexer.close()
+    chunks = report.chunks_embedded
+    assert sorted(report.added) == sorted(p.name for p in seeds_copy.glob("*.txt"))
+    assert sinks[0].advanced == chunks
+    calls = len(embedder.calls)
+    if group >= chunks:
+        assert calls == 1  # every chunk and every sentence in one call
+    else:
+        assert calls == -(-chunks // group)
+    assert snapshot(grouped) == snapshot(one_by_one)
+    ids = sorted(ChunkVectors(one_by_one).all_ids())
+    left, right = ChunkVectors(one_by_one), ChunkVectors(grouped)
+    assert {k: v.tolist() for k, v in left.sentence_vectors(ids).items()} == \
+        {k: v.tolist() for k, v in right.sentence_vectors(ids).items()}
+    probe = HashEmbedding().embed_queries(["budget"])[0]
+    assert left.similarities(probe, ids) == pytest.approx(right.similarities(probe, ids))
+
+
+def test_passages_of_several_titles_get_each_their_own_prompt() -> None:
+    embedder = HashEmbedding()
+    texts, titles = ["alpha one", "beta two", "gamma three"], ["Report", "", "Report"]
+    got = embedder.embed_passages(texts, titles)
+    assert got[0].tolist() == embedder.embed_documents(["alpha one"], title="Report")[0].tolist()
+    assert got[1].tolist() == embedder.embed_documents(["beta two"])[0].tolist()
+    assert got[2].tolist() == embedder.embed_documents(["gamma three"], title="Report")[0].tolist()
+    with pytest.raises(ValueError):
+        embedder.embed_passages(texts, ["Report"])

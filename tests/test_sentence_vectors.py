@@ -130,7 +130,8 @@ def test_late_sentence_vectors_come_from_the_chunk_pass(real_embedder, text: str
     spans = sentence_spans(text)
     assert len(spans) == 3
     for title in ("", "Annual report"):
-        vectors, rows = real_embedder.embed_documents_and_spans([text, SHORT], [spans, []], title=title, late=True)
+        vectors, rows = real_embedder.embed_documents_and_spans([text, SHORT], [spans, []], titles=[title] * 2,
+                                                                late=True)
         # the chunk's own vector is what embed_documents gives
         assert np.allclose(vectors, real_embedder.embed_documents([text, SHORT], title=title), atol=1e-4)
         assert rows[1].shape == (0, real_embedder.dimension)
@@ -216,3 +217,19 @@ def test_the_sentence_vector_cache_is_bounded_in_rows(tmp_path: Path, monkeypatc
     got = vectors.sentence_vectors([f"c{i}" for i in range(4)])
     assert all(np.allclose(got[f"c{i}"], rows[i], atol=1e-3) for i in range(4))
     assert vectors.cached_sentence_rows() <= 5
+
+
+@pytest.mark.integration
+def test_passages_of_many_titles_in_one_call_match_one_title_per_call(real_embedder) -> None:  # noqa: ANN001
+    """The indexer encodes chunks of many files together: each text then carries its own document
+    prompt, and its vector is the one a call for its title alone gives."""
+    texts, titles = [LONG, ARABIC, SHORT], ["Annual report", "", "المتحف"]
+    got = real_embedder.embed_passages(texts, titles)
+    for row, text, title in zip(got, texts, titles, strict=True):
+        alone = real_embedder.embed_documents([text], title=title) if title else real_embedder.embed_documents([text])
+        assert np.allclose(row, alone[0], atol=1e-4)
+    assert not np.allclose(got[0], real_embedder.embed_documents([LONG])[0], atol=1e-3)  # the title counts
+    vectors, rows = real_embedder.embed_documents_and_spans(
+        texts, [sentence_spans(LONG), sentence_spans(ARABIC), []], titles=titles, late=True)
+    assert np.allclose(vectors, got, atol=1e-4)
+    assert rows[0].shape[0] == 3 and rows[1].shape[0] == 3 and rows[2].shape[0] == 0
