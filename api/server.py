@@ -13,6 +13,7 @@ import uvicorn
 
 from api.app import create_app
 from api.worker_readiness import WorkerReadiness
+from api.worker_sockets import SUPPORTED, PortReservation
 from settings import Settings, apply_runtime_defaults
 
 log = logging.getLogger("sanad.api")
@@ -45,7 +46,8 @@ def app_from_env():  # noqa: ANN201 - FastAPI; the factory each `--workers` proc
 def serve(*, host: str, port: int, settings: Settings, workers: int = 1) -> int:
     """Serve until interrupted; returns the process exit status.
 
-    ``workers > 1`` starts that many uvicorn worker processes on one socket; each loads its
+    ``workers > 1`` starts that many uvicorn worker processes, each listening on a socket of
+    its own on the same port (``api.worker_sockets``: connections are spread over them); each loads its
     own model (about 1 GB RSS each) and reads its settings from the ``SANAD_*`` environment.
     Rate limits are then per worker (conversations too, with the answer log off)."""
     apply_runtime_defaults()
@@ -66,15 +68,27 @@ def serve(*, host: str, port: int, settings: Settings, workers: int = 1) -> int:
         # /readyz is 200 only once every worker has loaded: they leave markers in a folder of this run
         readiness = WorkerReadiness(Path(tempfile.mkdtemp(prefix="sanad-serve-ready-")), workers=workers)
         os.environ.update(readiness.environ())  # the worker processes inherit it
+        reservation: PortReservation | None = None
         try:
             from uvicorn.supervisors import Multiprocess
 
-            Multiprocess(config, sockets=[config.bind_socket()]).run()
+            if SUPPORTED:  # a listening socket per worker: the kernel shares connections out (api.worker_sockets)
+                try:
+                    reservation = PortReservation(host, port)
+                except OSError as exc:
+                    log.error("cannot listen on %s:%d: %s", host, port, exc.strerror or exc)
+                    return 1
+                sockets = [reservation.listener(config.backlog)]
+            else:
+                sockets = [config.bind_socket()]
+            Multiprocess(config, sockets=sockets).run()  # type: ignore[arg-type]  # a listener becomes a socket there
         except SystemExit as exc:
             return 1 if exc.code else 0
         except KeyboardInterrupt:
             return 130
         finally:
+            if reservation is not None:
+                reservation.close()
             for name in readiness.environ():
                 os.environ.pop(name, None)
             shutil.rmtree(readiness.folder, ignore_errors=True)

@@ -1,0 +1,161 @@
+"""``sanad serve --workers N``: a listening socket per worker, connections spread by the kernel (api.worker_sockets)."""
+
+from __future__ import annotations
+
+import os
+import pickle
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from api.worker_sockets import SUPPORTED, PortReservation
+
+pytestmark = pytest.mark.skipif(not SUPPORTED, reason="SO_REUSEPORT is Linux's; CI runs on Linux")
+REPO = Path(__file__).resolve().parents[1]
+
+
+def test_each_worker_gets_its_own_socket_and_connections_are_spread() -> None:
+    reservation = PortReservation("127.0.0.1", 0)
+    listeners = [pickle.loads(pickle.dumps(reservation.listener(64))) for _ in range(2)]  # as a spawned worker gets it
+    try:
+        assert all(isinstance(s, socket.socket) for s in listeners)
+        assert {s.getsockname()[1] for s in listeners} == {reservation.port}
+        assert listeners[0].fileno() != listeners[1].fileno()
+        clients = [socket.create_connection(("127.0.0.1", reservation.port), timeout=5) for _ in range(40)]
+        accepted = [0, 0]
+        for i, listener in enumerate(listeners):
+            listener.setblocking(False)
+            while True:
+                try:
+                    conn, _ = listener.accept()
+                except BlockingIOError:
+                    break
+                conn.close()
+                accepted[i] += 1
+        assert sum(accepted) == 40  # the reserving socket never listens: it takes none
+        assert min(accepted) > 0, accepted  # all 40 on one socket: 2 in 2**40
+        for c in clients:
+            c.close()
+    finally:
+        for s in listeners:
+            s.close()
+        reservation.close()
+
+
+def test_a_taken_port_is_refused_by_the_reservation() -> None:
+    taken = socket.create_server(("127.0.0.1", 0))
+    try:
+        with pytest.raises(OSError):
+            PortReservation("127.0.0.1", taken.getsockname()[1])
+    finally:
+        taken.close()
+
+
+def _serve_env(tmp_path: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SANAD_")}
+    env.update({"SANAD_DATA_DIR": str(tmp_path / "data"), "SANAD_EMBED_MODEL": "hash", "HF_HUB_OFFLINE": "1",
+                "SANAD_RATE_LIMIT_PER_MINUTE": "0"})
+    return env
+
+
+def test_serve_with_workers_on_a_taken_port_says_so(tmp_path: Path) -> None:
+    taken = socket.create_server(("127.0.0.1", 0))
+    try:
+        port = taken.getsockname()[1]
+        done = subprocess.run([sys.executable, "-m", "api.cli", "serve", "--host", "127.0.0.1", "--port", str(port),
+                               "--workers", "2"], cwd=REPO, env=_serve_env(tmp_path), capture_output=True, text=True,
+                              timeout=120)
+    finally:
+        taken.close()
+    assert done.returncode == 1
+    assert f"cannot listen on 127.0.0.1:{port}" in done.stderr + done.stdout
+    assert "Traceback" not in done.stderr + done.stdout
+
+
+def _children(pid: int) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[1]) == pid:
+                found.append(int(entry.name))
+    return found
+
+
+def _established_on(pid: int, port: int) -> int:
+    """TCP connections a process holds open on local ``port`` (its accepted connections)."""
+    inodes = set()
+    for fd in Path(f"/proc/{pid}/fd").iterdir():
+        try:
+            target = os.readlink(fd)
+        except OSError:
+            continue
+        if target.startswith("socket:["):
+            inodes.add(target[8:-1])
+    count = 0
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        for line in Path(table).read_text().splitlines()[1:]:
+            parts = line.split()
+            local_port = int(parts[1].rsplit(":", 1)[1], 16)
+            if local_port == port and parts[3] == "01" and parts[9] in inodes:  # 01: established
+                count += 1
+    return count
+
+
+@pytest.mark.integration
+def test_connections_opened_at_once_reach_every_worker(tmp_path: Path, seeds_copy: Path) -> None:
+    """A client that opens its keep-alive pool in one burst: with one shared socket the first
+    worker to wake could accept all of it; with a socket per worker each gets a share."""
+    from tests.api_fixtures import free_port  # noqa: PLC0415
+
+    env = _serve_env(tmp_path)
+    subprocess.run([sys.executable, "-m", "api.cli", "index", "--quiet", str(seeds_copy)], cwd=REPO, env=env,
+                   check=True, timeout=300)
+    port = free_port()
+    log = open(tmp_path / "serve.log", "wb")  # noqa: SIM115
+    proc = subprocess.Popen([sys.executable, "-m", "api.cli", "serve", "--host", "127.0.0.1", "--port", str(port),
+                             "--workers", "2"], cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
+    clients: list[httpx.Client] = []
+    try:
+        url = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 180
+        while True:
+            assert proc.poll() is None and time.monotonic() < deadline, (tmp_path / "serve.log").read_text()[-3000:]
+            try:
+                if httpx.get(url + "/readyz", timeout=5).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            time.sleep(0.1)
+        clients = [httpx.Client(base_url=url, timeout=30) for _ in range(24)]
+        start = threading.Barrier(len(clients))
+
+        def first_request(client: httpx.Client) -> None:
+            start.wait()
+            assert client.post("/v1/ask", json={"question": "من قصف مدينة حلب؟"}).status_code == 200
+
+        threads = [threading.Thread(target=first_request, args=(c,)) for c in clients]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(timeout=120)
+        workers = _children(proc.pid)
+        assert len(workers) == 2, workers
+        held = [_established_on(w, port) for w in workers]
+        assert sum(held) == len(clients), held  # every keep-alive connection is still open
+        assert min(held) > 0, held  # both workers serve part of the pool
+    finally:
+        for c in clients:
+            c.close()
+        proc.terminate()
+        proc.wait(timeout=30)
+        log.close()
