@@ -8,7 +8,6 @@ download a model). The collection uses cosine distance; llama-index reports
 from __future__ import annotations
 
 import base64
-import math
 import threading
 from collections import OrderedDict
 from typing import Sequence
@@ -16,7 +15,6 @@ from urllib.parse import urlparse
 
 import numpy as np
 from llama_index.core.schema import NodeRelationship, RelatedNodeInfo, TextNode
-from llama_index.core.vector_stores.types import VectorStoreQuery
 
 from index.chunks import Chunk
 from settings import Settings
@@ -181,12 +179,18 @@ class ChunkVectors:
             self.store.delete_nodes(node_ids=ids[start:start + 5000])
 
     def query(self, vector: np.ndarray, k: int) -> list[tuple[str, float]]:
-        """(chunk id, cosine similarity), best first."""
-        if k <= 0 or self.count() == 0:
+        """(chunk id, cosine similarity), best first.
+
+        Asks Chroma for ids and distances only: the retriever reads the chunks' text from the
+        catalog, so the records' documents and metadata (sentence vectors included) are not
+        fetched and decoded for each question."""
+        if k <= 0:
             return []
-        result = self.store.query(VectorStoreQuery(query_embedding=vector.tolist(), similarity_top_k=k))
-        sims = result.similarities or []
-        return [(cid, 1.0 + math.log(max(sim, 1e-12))) for cid, sim in zip(result.ids or [], sims)]
+        result = self._collection.query(query_embeddings=[np.asarray(vector, dtype=np.float32).tolist()],
+                                        n_results=k, include=["distances"])
+        ids = (result.get("ids") or [[]])[0]
+        distances = (result.get("distances") or [[]])[0]
+        return [(cid, 1.0 - float(distance)) for cid, distance in zip(ids, distances)]
 
     def similarities(self, vector: np.ndarray, ids: Sequence[str]) -> dict[str, float]:
         """Cosine similarity of ``vector`` with the stored vectors of ``ids`` (those present)."""
