@@ -45,6 +45,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import SanadServer, command_line, machine_line, mib, mixed_questions, percentile, table  # noqa: E402
 from load_test import run_load, warm_up  # noqa: E402
 
+from settings import Settings  # noqa: E402
+
 CLIENTS = (1, 4, 16, 32)
 BATCHES = (1, 4, 16, 32)
 
@@ -125,12 +127,23 @@ def cold_start(workdir: Path, *, data_dir: Path, embed_model: str | None, worker
 # --------------------------------------------------------------------------- 3. server under load
 
 
-def batch_histogram(url: str) -> tuple[float, float]:
-    """(sum, count) of ``sanad_query_batch_size`` in one worker's /metrics."""
-    text = httpx.get(url + "/metrics", timeout=10).text
-    total = re.search(r"^sanad_query_batch_size_sum ([0-9.e+]+)$", text, re.M)
-    count = re.search(r"^sanad_query_batch_size_count ([0-9.e+]+)$", text, re.M)
-    return (float(total.group(1)) if total else 0.0, float(count.group(1)) if count else 0.0)
+def batch_histogram(url: str, workers: int) -> tuple[float, float]:
+    """(sum, count) of ``sanad_query_batch_size`` over the workers' /metrics.
+
+    Each worker reports its own; the kernel hands each new connection to one of them, so
+    /metrics is read on fresh connections until ``workers`` distinct processes (told apart
+    by ``process_start_time_seconds``) have answered, or 40 tries."""
+    seen: dict[str, tuple[float, float]] = {}
+    for _ in range(40):
+        text = httpx.get(url + "/metrics", timeout=10, headers={"Connection": "close"}).text
+        started = re.search(r"^process_start_time_seconds ([0-9.e+]+)$", text, re.M)
+        total = re.search(r"^sanad_query_batch_size_sum ([0-9.e+]+)$", text, re.M)
+        count = re.search(r"^sanad_query_batch_size_count ([0-9.e+]+)$", text, re.M)
+        seen[started.group(1) if started else ""] = (float(total.group(1)) if total else 0.0,
+                                                     float(count.group(1)) if count else 0.0)
+        if len(seen) >= workers:
+            break
+    return sum(t for t, _ in seen.values()), sum(c for _, c in seen.values())
 
 
 def worker_rss(server: SanadServer, workers: int) -> float:
@@ -150,14 +163,14 @@ def load_config(workdir: Path, *, data_dir: Path, embed_model: str | None, worke
     try:
         asyncio.run(warm_up(server.url, clients=min(max(clients), 8)))
         for n_clients in clients:
-            before = batch_histogram(server.url)
+            before = batch_histogram(server.url, workers)
             cpu_before, wall_before = time.process_time(), time.perf_counter()
             result = asyncio.run(run_load(server.url, clients=n_clients,
                                           requests=single_requests if n_clients == 1 else requests,
                                           max_seconds=max_seconds, request_timeout=120))
             # the load client runs on the same cores as the server: its share of them
             client_cpu = (time.process_time() - cpu_before) / ((time.perf_counter() - wall_before) * (os.cpu_count() or 1))
-            after = batch_histogram(server.url)
+            after = batch_histogram(server.url, workers)
             s = result.summary()
             batches = after[1] - before[1]
             rows.append({"config": config, "window_ms": window_ms, "workers": workers, "threads": threads,
@@ -183,8 +196,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--embed-model", default=None, help="SANAD_EMBED_MODEL (default: the default model)")
     parser.add_argument("--configs", default="1x1,1x2,2x1", help="server WORKERSxTHREADS, comma-separated")
-    parser.add_argument("--windows", default="0", help="SANAD_QUERY_BATCH_WINDOW_MS values, comma-separated "
-                        "(each config is run with each)")
+    parser.add_argument("--windows", default=None, help="SANAD_QUERY_BATCH_WINDOW_MS values, comma-separated "
+                        "(each config is run with each; default: the setting's default)")
     parser.add_argument("--clients", default=",".join(map(str, CLIENTS)), help="concurrent clients, comma-separated")
     parser.add_argument("--requests", type=int, default=200, help="requests per client level (above 1 client)")
     parser.add_argument("--single-requests", type=int, default=40, help="requests at 1 client")
@@ -204,7 +217,8 @@ def main(argv: list[str] | None = None) -> int:
     questions = mixed_questions(args.bare_questions)
     configs = [tuple(int(x) for x in c.lower().split("x")) for c in args.configs.split(",") if c.strip()]
     clients = [int(c) for c in args.clients.split(",") if c.strip()]
-    windows = [float(w) for w in args.windows.split(",") if w.strip()]
+    windows = ([float(w) for w in args.windows.split(",") if w.strip()] if args.windows
+               else [Settings().query_batch_window_ms])
     layouts = ([tuple(int(x) for x in c.lower().split("x")) for c in args.bare_layouts.split(",")]
                if args.bare_layouts else sorted({(1, 1), (1, cores), (cores, 1)}))
     report: dict[str, Any] = {"command": command_line(), "cores": cores, "bare": [], "cold": None, "load": []}

@@ -8,8 +8,11 @@ its own vector while the model sees batches:
   waits for a window);
 - questions that arrive while a batch is being encoded queue up, and are encoded together
   as the next batch, oldest first, at most ``max_batch`` at a time;
-- ``window_ms`` > 0: a batch formed under load (its first question had to queue) waits
-  that long for more questions before it is encoded;
+- ``window_ms`` > 0: a batch formed under load waits up to that long for more questions,
+  until it holds as many as the batch before it (at least 2, at most ``max_batch``). Under
+  load means its first question had to queue, or found the encoder idle less than
+  ``window_ms`` after a batch of several: the callers of that batch, answered, are asking
+  again, and a question encoded alone there costs nearly what a batch of them does;
 - when a batch fails, its questions are encoded one by one, so one bad text fails only
   its own caller.
 
@@ -65,6 +68,8 @@ class QueryBatcher:
         self.window_s = window_ms / 1000.0
         self._queue: list[_Pending] = []
         self._busy = False
+        self._last_size = 0  # the size of the last batch, and when it ended
+        self._last_end = 0.0
         self._cond = threading.Condition()
         #: how many batches of each size were encoded
         self.sizes: Counter[int] = Counter()
@@ -75,6 +80,7 @@ class QueryBatcher:
         with self._cond:
             item = _Pending(text, queued=self._busy)
             self._queue.append(item)
+            self._cond.notify_all()  # a batch gathering companions counts arrivals
         while True:
             with self._cond:
                 while self._busy and not item.done:
@@ -82,10 +88,15 @@ class QueryBatcher:
                 if item.done:
                     break
                 self._busy = True  # this thread encodes the next batch
-                waited = self._queue[0].queued
+                waited = self._queue[0].queued or (
+                    self._last_size > 1 and time.monotonic() - self._last_end < self.window_s)
+                expect = min(self.max_batch, max(self._last_size, 2))
             try:
-                if waited and self.window_s > 0 and len(self._queue) < self.max_batch:
-                    time.sleep(self.window_s)  # under load: let more questions join
+                if waited and self.window_s > 0 and len(self._queue) < expect:
+                    deadline = time.monotonic() + self.window_s  # under load: let more questions join
+                    with self._cond:
+                        while len(self._queue) < expect and (left := deadline - time.monotonic()) > 0:
+                            self._cond.wait(left)
                 with self._cond:
                     batch = self._queue[:self.max_batch]
                     del self._queue[:self.max_batch]
@@ -128,6 +139,7 @@ class QueryBatcher:
                     pending.error = RuntimeError("encoding the question was interrupted")
             with self._cond:
                 self.sizes[len(batch)] += 1
+                self._last_size, self._last_end = len(batch), time.monotonic()
                 for pending in batch:
                     pending.done = True
 

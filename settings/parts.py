@@ -79,8 +79,9 @@ class StoreSettings(BaseSettings):
         "(1 = one at a time)",
     )
     query_batch_window_ms: float = Field(
-        0.0, ge=0, le=1000, description="under load, how long a batch of questions waits for more before it "
-        "is encoded (a lone question never waits); 0 = not at all",
+        40.0, ge=0, le=1000, description="under load (right after a batch of several questions), how long the "
+        "next batch waits for as many questions as that one held before it is encoded (a lone question never "
+        "waits); 0 = not at all",
     )
     chroma_url: str | None = Field(None, description="http://host:port of a Chroma server; embedded if unset")
     chroma_collection: str = "sanad"

@@ -128,25 +128,46 @@ def test_a_lone_question_does_not_wait_for_the_window() -> None:
     assert encoder.batches == [["alone 0"], ["alone 1"], ["alone 2"]]
 
 
-def test_the_window_gathers_questions_under_load() -> None:
-    encoder = SlowEncoder(delay_s=0.05)
-    batcher = QueryBatcher(encoder, max_batch=32, window_ms=200)
-    first = threading.Thread(target=batcher.encode, args=("first",))
-    first.start()
-    time.sleep(0.01)  # "first" is being encoded: the next ones queue, the window gathers the late one too
-
-    def late(text: str, delay: float) -> None:
+def _ask_at(batcher: QueryBatcher, schedule: list[tuple[str, float]]) -> None:
+    """Each text asked in its own thread, ``delay`` seconds from now; returns when all are answered."""
+    def ask(text: str, delay: float) -> None:
         time.sleep(delay)
         batcher.encode(text)
 
-    others = [threading.Thread(target=late, args=(f"q{i}", 0.005 * i)) for i in range(4)]
-    others.append(threading.Thread(target=late, args=("late", 0.1)))  # after "first" ends, inside the window
-    for t in others:
+    threads = [threading.Thread(target=ask, args=item) for item in schedule]
+    for t in threads:
         t.start()
-    for t in [first, *others]:
+    for t in threads:
         t.join()
-    assert encoder.batches[0] == ["first"]
-    assert sorted(encoder.batches[1]) == sorted(["q0", "q1", "q2", "q3", "late"])
+
+
+def test_the_window_gathers_as_many_questions_as_the_last_batch_held() -> None:
+    """Under load (callers whose questions were just answered ask again), a question that finds the
+    encoder idle right after a batch of several waits, up to the window, for as many companions as
+    that batch had, instead of being encoded alone while they queue behind it."""
+    encoder = SlowEncoder(delay_s=0.05)
+    batcher = QueryBatcher(encoder, max_batch=32, window_ms=300)
+    # a0 is alone (idle encoder, nothing before it); a1-a3 queue behind it and go together
+    _ask_at(batcher, [("a0", 0.0), ("a1", 0.01), ("a2", 0.015), ("a3", 0.02)])
+    # right after: b0 finds the encoder idle, but the last batch held 3: it waits for b1 and b2
+    _ask_at(batcher, [("b0", 0.0), ("b1", 0.04), ("b2", 0.08)])
+    assert encoder.batches[0] == ["a0"]
+    assert sorted(encoder.batches[1]) == ["a1", "a2", "a3"]
+    assert encoder.batches[2:] == [["b0", "b1", "b2"]]
+
+
+def test_the_window_ends_when_no_companion_comes() -> None:
+    encoder = SlowEncoder(delay_s=0.0)
+    batcher = QueryBatcher(encoder, max_batch=32, window_ms=100)
+    _ask_at(batcher, [("a0", 0.0), ("a1", 0.0), ("a2", 0.0)])
+    started = time.perf_counter()
+    batcher.encode("alone")  # within the window of a batch of several (or of a lone one: then at once)
+    assert time.perf_counter() - started < 0.5
+    assert encoder.batches[-1] == ["alone"]
+    time.sleep(0.15)  # past the window: a lone question is encoded at once again
+    started = time.perf_counter()
+    batcher.encode("later")
+    assert time.perf_counter() - started < 0.05
 
 
 @pytest.mark.parametrize("kwargs", [{"max_batch": 0}, {"max_batch": 4, "window_ms": -1}])
