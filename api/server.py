@@ -12,6 +12,7 @@ from pathlib import Path
 import uvicorn
 
 from api.app import create_app
+from api.metrics import MULTIPROC_ENV
 from api.worker_readiness import WorkerReadiness
 from api.worker_sockets import SUPPORTED, PortReservation
 from settings import Settings, apply_runtime_defaults
@@ -65,9 +66,12 @@ def serve(*, host: str, port: int, settings: Settings, workers: int = 1) -> int:
         config = uvicorn.Config("api.server:app_from_env", factory=True, host=host, port=port,
                                 workers=workers, log_level="info", lifespan="on", proxy_headers=False,
                                 timeout_graceful_shutdown=10)
-        # /readyz is 200 only once every worker has loaded: they leave markers in a folder of this run
+        # /readyz is 200 only once every worker has loaded: they leave markers in a folder of this run;
+        # /metrics reports every worker: they write their values to another (api.metrics)
         readiness = WorkerReadiness(Path(tempfile.mkdtemp(prefix="sanad-serve-ready-")), workers=workers)
-        os.environ.update(readiness.environ())  # the worker processes inherit it
+        metrics_dir = tempfile.mkdtemp(prefix="sanad-serve-metrics-")
+        run_environ = {**readiness.environ(), MULTIPROC_ENV: metrics_dir}
+        os.environ.update(run_environ)  # the worker processes inherit it
         reservation: PortReservation | None = None
         try:
             from uvicorn.supervisors import Multiprocess
@@ -89,9 +93,10 @@ def serve(*, host: str, port: int, settings: Settings, workers: int = 1) -> int:
         finally:
             if reservation is not None:
                 reservation.close()
-            for name in readiness.environ():
+            for name in run_environ:
                 os.environ.pop(name, None)
             shutil.rmtree(readiness.folder, ignore_errors=True)
+            shutil.rmtree(metrics_dir, ignore_errors=True)
         return 0
     server = build_server(host=host, port=port, settings=settings)
     try:

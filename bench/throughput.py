@@ -11,7 +11,7 @@
 3. **Server under load**: for each ``--configs`` WORKERSxTHREADS, a ``sanad serve`` with the
    answer cache off (every question encoded) at 1, 4, 16 and 32 concurrent clients
    (``bench/load_test.py``'s mixed requests: every status and citation checked): req/s, p50,
-   p95, errors, the mean question batch (``sanad_query_batch_size``), RSS per worker, the
+   p95, errors, the mean question batch (``sanad_query_batch_size``, every worker's), RSS per worker, the
    load client's own share of the cores (it runs on the same machine), and
    the ratios the targets are written in: req/s against the best bare throughput, p50 at one
    client against one bare encode, p95/p50 at 32 clients.
@@ -127,23 +127,12 @@ def cold_start(workdir: Path, *, data_dir: Path, embed_model: str | None, worker
 # --------------------------------------------------------------------------- 3. server under load
 
 
-def batch_histogram(url: str, workers: int) -> tuple[float, float]:
-    """(sum, count) of ``sanad_query_batch_size`` over the workers' /metrics.
-
-    Each worker reports its own; the kernel hands each new connection to one of them, so
-    /metrics is read on fresh connections until ``workers`` distinct processes (told apart
-    by ``process_start_time_seconds``) have answered, or 40 tries."""
-    seen: dict[str, tuple[float, float]] = {}
-    for _ in range(40):
-        text = httpx.get(url + "/metrics", timeout=10, headers={"Connection": "close"}).text
-        started = re.search(r"^process_start_time_seconds ([0-9.e+]+)$", text, re.M)
-        total = re.search(r"^sanad_query_batch_size_sum ([0-9.e+]+)$", text, re.M)
-        count = re.search(r"^sanad_query_batch_size_count ([0-9.e+]+)$", text, re.M)
-        seen[started.group(1) if started else ""] = (float(total.group(1)) if total else 0.0,
-                                                     float(count.group(1)) if count else 0.0)
-        if len(seen) >= workers:
-            break
-    return sum(t for t, _ in seen.values()), sum(c for _, c in seen.values())
+def batch_histogram(url: str) -> tuple[float, float]:
+    """(sum, count) of ``sanad_query_batch_size`` in /metrics (every worker's, summed)."""
+    text = httpx.get(url + "/metrics", timeout=10).text
+    total = re.search(r"^sanad_query_batch_size_sum ([0-9.e+]+)$", text, re.M)
+    count = re.search(r"^sanad_query_batch_size_count ([0-9.e+]+)$", text, re.M)
+    return (float(total.group(1)) if total else 0.0, float(count.group(1)) if count else 0.0)
 
 
 def worker_rss(server: SanadServer, workers: int) -> float:
@@ -163,14 +152,14 @@ def load_config(workdir: Path, *, data_dir: Path, embed_model: str | None, worke
     try:
         asyncio.run(warm_up(server.url, clients=min(max(clients), 8)))
         for n_clients in clients:
-            before = batch_histogram(server.url, workers)
+            before = batch_histogram(server.url)
             cpu_before, wall_before = time.process_time(), time.perf_counter()
             result = asyncio.run(run_load(server.url, clients=n_clients,
                                           requests=single_requests if n_clients == 1 else requests,
                                           max_seconds=max_seconds, request_timeout=120))
             # the load client runs on the same cores as the server: its share of them
             client_cpu = (time.process_time() - cpu_before) / ((time.perf_counter() - wall_before) * (os.cpu_count() or 1))
-            after = batch_histogram(server.url, workers)
+            after = batch_histogram(server.url)
             s = result.summary()
             batches = after[1] - before[1]
             rows.append({"config": config, "window_ms": window_ms, "workers": workers, "threads": threads,

@@ -157,3 +157,49 @@ def test_connections_opened_at_once_reach_every_worker(tmp_path: Path, seeds_cop
         proc.terminate()
         proc.wait(timeout=30)
         log.close()
+
+
+@pytest.mark.integration
+def test_metrics_report_every_worker(tmp_path: Path, seeds_copy: Path) -> None:
+    """A scrape reaches one worker; /metrics still counts what every worker did (multiprocess mode)."""
+    from tests.api_fixtures import free_port  # noqa: PLC0415
+
+    env = _serve_env(tmp_path)
+    subprocess.run([sys.executable, "-m", "api.cli", "index", "--quiet", str(seeds_copy)], cwd=REPO, env=env,
+                   check=True, timeout=300)
+    port = free_port()
+    log = open(tmp_path / "serve.log", "wb")  # noqa: SIM115
+    proc = subprocess.Popen([sys.executable, "-m", "api.cli", "serve", "--host", "127.0.0.1", "--port", str(port),
+                             "--workers", "2"], cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        url = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 180
+        while True:
+            assert proc.poll() is None and time.monotonic() < deadline, (tmp_path / "serve.log").read_text()[-3000:]
+            try:
+                if httpx.get(url + "/readyz", timeout=5).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            time.sleep(0.1)
+        for _ in range(20):  # a connection each: the kernel spreads them over both workers
+            r = httpx.post(url + "/v1/ask", json={"question": "من قصف مدينة حلب؟"}, timeout=60)
+            assert r.status_code == 200
+        text = httpx.get(url + "/metrics", timeout=10).text
+
+        def value(line_start: str) -> float:
+            lines = [line for line in text.splitlines() if line.startswith(line_start)]
+            assert len(lines) == 1, (line_start, lines)
+            return float(lines[0].rsplit(" ", 1)[1])
+
+        # each worker encoded the question once, then answered it from its own cache
+        assert value('sanad_answer_cache_total{result="miss"}') == 2
+        assert value('sanad_answer_cache_total{result="hit"}') == 18
+        assert value("sanad_query_batch_size_count") == 2
+        assert value('sanad_http_requests_total{method="POST",route="/v1/ask",status="200"}') == 20
+        assert value("sanad_ready") == 1
+        assert value("sanad_documents") == 5
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+        log.close()
