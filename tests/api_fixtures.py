@@ -11,8 +11,9 @@ import shutil
 import socket
 import threading
 import time
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 import httpx
 
@@ -86,3 +87,45 @@ class LiveServer:
     def stop(self) -> None:
         self.server.should_exit = True
         self.thread.join(timeout=15)
+
+
+def serve_env(data_dir: Path) -> dict[str, str]:
+    """The environment of a ``sanad`` subprocess: no ``SANAD_*`` from outside, the hash embedder."""
+    import os
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SANAD_")}
+    env.update({"SANAD_DATA_DIR": str(data_dir), "SANAD_EMBED_MODEL": "hash", "HF_HUB_OFFLINE": "1",
+                "SANAD_RATE_LIMIT_PER_MINUTE": "0"})
+    return env
+
+
+@contextmanager
+def serve_workers(tmp_path: Path, corpus: Path, *, workers: int = 2) -> Iterator[tuple[str, "subprocess.Popen"]]:
+    """``corpus`` indexed, then a real ``sanad serve --workers N`` (hash embedder) on a free port,
+    yielded once ``/readyz`` is 200 as (url, process); stopped (SIGTERM) after."""
+    import subprocess
+    import sys
+
+    env = serve_env(tmp_path / "data")
+    subprocess.run([sys.executable, "-m", "api.cli", "index", "--quiet", str(corpus)], cwd=ROOT, env=env,
+                   check=True, timeout=300)
+    port = free_port()
+    log_path = tmp_path / "serve.log"
+    with open(log_path, "wb") as log:
+        proc = subprocess.Popen([sys.executable, "-m", "api.cli", "serve", "--host", "127.0.0.1", "--port", str(port),
+                                 "--workers", str(workers)], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+        try:
+            url = f"http://127.0.0.1:{port}"
+            deadline = time.monotonic() + 180
+            while True:
+                assert proc.poll() is None and time.monotonic() < deadline, log_path.read_text()[-3000:]
+                try:
+                    if httpx.get(url + "/readyz", timeout=5).status_code == 200:
+                        break
+                except httpx.TransportError:
+                    pass
+                time.sleep(0.1)
+            yield url, proc
+        finally:
+            proc.terminate()
+            proc.wait(timeout=30)

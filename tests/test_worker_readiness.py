@@ -59,34 +59,10 @@ def test_readyz_waits_for_every_worker(tmp_path: Path, hash_settings: Settings) 
 
 @pytest.mark.integration
 def test_sanad_serve_with_two_workers_is_ready_only_when_both_answer(tmp_path: Path, seeds_copy: Path) -> None:
-    from tests.api_fixtures import free_port  # noqa: PLC0415
+    from tests.api_fixtures import serve_workers  # noqa: PLC0415
 
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SANAD_")}
-    env.update({"SANAD_DATA_DIR": str(tmp_path / "data"), "SANAD_EMBED_MODEL": "hash", "HF_HUB_OFFLINE": "1",
-                "SANAD_RATE_LIMIT_PER_MINUTE": "0"})
-    repo = Path(__file__).resolve().parents[1]
-    subprocess.run([sys.executable, "-m", "api.cli", "index", "--quiet", str(seeds_copy)], cwd=repo, env=env,
-                   check=True, timeout=300)
-    port = free_port()
-    log = open(tmp_path / "serve.log", "wb")  # noqa: SIM115
-    proc = subprocess.Popen([sys.executable, "-m", "api.cli", "serve", "--host", "127.0.0.1", "--port", str(port),
-                             "--workers", "2"], cwd=repo, env=env, stdout=log, stderr=subprocess.STDOUT)
-    try:
-        url = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 180
-        while True:
-            assert proc.poll() is None and time.monotonic() < deadline, (tmp_path / "serve.log").read_text()[-3000:]
-            try:
-                if httpx.get(url + "/readyz", timeout=5).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            time.sleep(0.1)
+    with serve_workers(tmp_path, seeds_copy) as (url, _):
         # once ready, no worker answers "still loading": a burst reaches both
         statuses = {httpx.post(url + "/v1/ask", json={"question": "من قصف مدينة حلب؟"}, timeout=60).status_code
                     for _ in range(20)}
         assert statuses == {200}
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)
-        log.close()

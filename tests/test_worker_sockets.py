@@ -7,13 +7,13 @@ import pickle
 import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import httpx
 import pytest
 
 from api.worker_sockets import SUPPORTED, PortReservation
+from tests.api_fixtures import serve_env, serve_workers
 
 pytestmark = pytest.mark.skipif(not SUPPORTED, reason="SO_REUSEPORT is Linux's; CI runs on Linux")
 REPO = Path(__file__).resolve().parents[1]
@@ -56,19 +56,12 @@ def test_a_taken_port_is_refused_by_the_reservation() -> None:
         taken.close()
 
 
-def _serve_env(tmp_path: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SANAD_")}
-    env.update({"SANAD_DATA_DIR": str(tmp_path / "data"), "SANAD_EMBED_MODEL": "hash", "HF_HUB_OFFLINE": "1",
-                "SANAD_RATE_LIMIT_PER_MINUTE": "0"})
-    return env
-
-
 def test_serve_with_workers_on_a_taken_port_says_so(tmp_path: Path) -> None:
     taken = socket.create_server(("127.0.0.1", 0))
     try:
         port = taken.getsockname()[1]
         done = subprocess.run([sys.executable, "-m", "api.cli", "serve", "--host", "127.0.0.1", "--port", str(port),
-                               "--workers", "2"], cwd=REPO, env=_serve_env(tmp_path), capture_output=True, text=True,
+                               "--workers", "2"], cwd=REPO, env=serve_env(tmp_path / "data"), capture_output=True, text=True,
                               timeout=120)
     finally:
         taken.close()
@@ -115,91 +108,48 @@ def test_connections_opened_at_once_reach_every_worker(tmp_path: Path, seeds_cop
     whose event loop runs first accepts every pending connection (asyncio accepts in a loop), and
     under load that was all of them in some runs; with a socket per worker the kernel gives each
     a share."""
-    from tests.api_fixtures import free_port  # noqa: PLC0415
-
-    env = _serve_env(tmp_path)
-    subprocess.run([sys.executable, "-m", "api.cli", "index", "--quiet", str(seeds_copy)], cwd=REPO, env=env,
-                   check=True, timeout=300)
-    port = free_port()
-    log = open(tmp_path / "serve.log", "wb")  # noqa: SIM115
-    proc = subprocess.Popen([sys.executable, "-m", "api.cli", "serve", "--host", "127.0.0.1", "--port", str(port),
-                             "--workers", "2"], cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
     clients: list[socket.socket] = []
-    try:
-        url = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 180
-        while True:
-            assert proc.poll() is None and time.monotonic() < deadline, (tmp_path / "serve.log").read_text()[-3000:]
-            try:
-                if httpx.get(url + "/readyz", timeout=5).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            time.sleep(0.1)
-        # the pool connects in one burst (the kernel completes each handshake before any worker accepts)
-        clients = [socket.create_connection(("127.0.0.1", port), timeout=30) for _ in range(24)]
-        for conn in clients:
-            conn.sendall(b"GET /healthz HTTP/1.1\r\nHost: sanad\r\n\r\n")
-        for conn in clients:
-            assert conn.recv(4096).startswith(b"HTTP/1.1 200"), "every connection is answered"
-        children = _children(proc.pid)  # the workers (and multiprocessing's resource tracker)
-        listening = {pid: _sockets_on(pid, port, "0A") for pid in children}
-        listening = {pid: inodes for pid, inodes in listening.items() if inodes}
-        assert len(listening) == 2, listening
-        first, second = listening.values()
-        assert not first & second, "each worker listens on a socket of its own, not one shared socket"
-        held = {pid: len(_sockets_on(pid, port, "01")) for pid in children}
-        assert sum(held.values()) == len(clients), held  # every keep-alive connection is still open
-        assert len([n for n in held.values() if n]) == 2, held  # both workers serve part of the pool
-    finally:
-        for c in clients:
-            c.close()
-        proc.terminate()
-        proc.wait(timeout=30)
-        log.close()
+    with serve_workers(tmp_path, seeds_copy) as (url, proc):
+        port = int(url.rsplit(":", 1)[1])
+        try:
+            # the pool connects in one burst (the kernel completes each handshake before any worker accepts)
+            clients = [socket.create_connection(("127.0.0.1", port), timeout=30) for _ in range(24)]
+            for conn in clients:
+                conn.sendall(b"GET /healthz HTTP/1.1\r\nHost: sanad\r\n\r\n")
+            for conn in clients:
+                assert conn.recv(4096).startswith(b"HTTP/1.1 200"), "every connection is answered"
+            children = _children(proc.pid)  # the workers (and multiprocessing's resource tracker)
+            listening = {pid: _sockets_on(pid, port, "0A") for pid in children}
+            listening = {pid: inodes for pid, inodes in listening.items() if inodes}
+            assert len(listening) == 2, listening
+            first, second = listening.values()
+            assert not first & second, "each worker listens on a socket of its own, not one shared socket"
+            held = {pid: len(_sockets_on(pid, port, "01")) for pid in children}
+            assert sum(held.values()) == len(clients), held  # every keep-alive connection is still open
+            assert len([n for n in held.values() if n]) == 2, held  # both workers serve part of the pool
+        finally:
+            for c in clients:
+                c.close()
 
 
 @pytest.mark.integration
 def test_metrics_report_every_worker(tmp_path: Path, seeds_copy: Path) -> None:
     """A scrape reaches one worker; /metrics still counts what every worker did (multiprocess mode)."""
-    from tests.api_fixtures import free_port  # noqa: PLC0415
-
-    env = _serve_env(tmp_path)
-    subprocess.run([sys.executable, "-m", "api.cli", "index", "--quiet", str(seeds_copy)], cwd=REPO, env=env,
-                   check=True, timeout=300)
-    port = free_port()
-    log = open(tmp_path / "serve.log", "wb")  # noqa: SIM115
-    proc = subprocess.Popen([sys.executable, "-m", "api.cli", "serve", "--host", "127.0.0.1", "--port", str(port),
-                             "--workers", "2"], cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
-    try:
-        url = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 180
-        while True:
-            assert proc.poll() is None and time.monotonic() < deadline, (tmp_path / "serve.log").read_text()[-3000:]
-            try:
-                if httpx.get(url + "/readyz", timeout=5).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            time.sleep(0.1)
+    with serve_workers(tmp_path, seeds_copy) as (url, _):
         for _ in range(20):  # a connection each: the kernel spreads them over both workers
             r = httpx.post(url + "/v1/ask", json={"question": "من قصف مدينة حلب؟"}, timeout=60)
             assert r.status_code == 200
         text = httpx.get(url + "/metrics", timeout=10).text
 
-        def value(line_start: str) -> float:
-            lines = [line for line in text.splitlines() if line.startswith(line_start)]
-            assert len(lines) == 1, (line_start, lines)
-            return float(lines[0].rsplit(" ", 1)[1])
+    def value(line_start: str) -> float:
+        lines = [line for line in text.splitlines() if line.startswith(line_start)]
+        assert len(lines) == 1, (line_start, lines)
+        return float(lines[0].rsplit(" ", 1)[1])
 
-        # each worker encoded the question once, then answered it from its own cache
-        assert value('sanad_answer_cache_total{result="miss"}') == 2
-        assert value('sanad_answer_cache_total{result="hit"}') == 18
-        assert value("sanad_query_batch_size_count") == 2
-        assert value('sanad_http_requests_total{method="POST",route="/v1/ask",status="200"}') == 20
-        assert value("sanad_ready") == 1
-        assert value("sanad_documents") == 5
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)
-        log.close()
+    # each worker encoded the question once, then answered it from its own cache
+    assert value('sanad_answer_cache_total{result="miss"}') == 2
+    assert value('sanad_answer_cache_total{result="hit"}') == 18
+    assert value("sanad_query_batch_size_count") == 2
+    assert value('sanad_http_requests_total{method="POST",route="/v1/ask",status="200"}') == 20
+    assert value("sanad_ready") == 1
+    assert value("sanad_documents") == 5
