@@ -32,6 +32,7 @@ import hashlib
 import logging
 import os
 import signal
+import threading
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -163,6 +164,8 @@ def index_lock(path: Path) -> Iterator[None]:
 
 
 ProgressFactory = Callable[[int], "ProgressSink"]
+#: server mode: how often the lease is renewed while the model encodes a group of chunks
+LEASE_HEARTBEAT_S = 5.0
 
 
 class ProgressSink:
@@ -410,6 +413,35 @@ class Indexer:
         if self.shared is not None and self._lease is not None:
             self.shared.renew_lease(self._lease)
 
+    @contextmanager
+    def _lease_heartbeat(self) -> Iterator[None]:
+        """Server mode: keep the lease renewed while a long model call runs (the lease lasts
+        ``LEASE_TTL_S``; a group of long paragraphs can take longer on a CPU). A lost lease is
+        raised once the call is over."""
+        if self.shared is None or self._lease is None:
+            yield
+            return
+        stop = threading.Event()
+        failed: list[BaseException] = []
+
+        def beat() -> None:
+            while not stop.wait(LEASE_HEARTBEAT_S):
+                try:
+                    self._renew()
+                except Exception as exc:  # noqa: BLE001 - raised in the indexing thread below
+                    failed.append(exc)
+                    return
+
+        thread = threading.Thread(target=beat, name="sanad-index-lease", daemon=True)
+        thread.start()
+        try:
+            yield
+        finally:
+            stop.set()
+            thread.join()
+        if failed:
+            raise failed[0]
+
     def _write_files(self, work: Sequence[_FileWork], sink: ProgressSink, pending: _Pending, *,
                      uploaded: bool | None = None) -> Iterator[_FileWork]:
         """Embed the files' new chunks into Chroma and stage each file once all of its chunks
@@ -431,7 +463,9 @@ class Indexer:
             if start is not None:
                 part = queue[start:start + group]
                 chunks = [c for _, c in part]
-                self.vectors.add(*embed_chunks(self.embedder, chunks, titles=[titles[n] for n, _ in part], late=late))
+                with self._lease_heartbeat():  # a group can take minutes on a CPU
+                    embedded = embed_chunks(self.embedder, chunks, titles=[titles[n] for n, _ in part], late=late)
+                self.vectors.add(*embedded)
                 for n, _ in part:
                     left[n] -= 1
                 sink.advance(len(part))

@@ -462,3 +462,66 @@ def test_an_upload_to_one_replica_is_served_by_the_other_and_survives_indexing(c
     assert httpx.get(one.url + "/v1/documents/notes/harbour.txt", timeout=30).status_code == 404
     assert not any(c["file"] == "notes/harbour.txt"
                    for c in one.ask("harbour board approved the new lighthouse budget")["citations"])
+
+
+class SlowFirstCall(HashEmbedding):
+    """The hashing embedder whose first call takes ``delay_s`` (a long model call), running
+    ``during`` while it waits."""
+
+    delay_s: float = 1.0
+    calls: int = 0
+
+    def embed_documents(self, texts, *, title=""):  # noqa: ANN001, ANN201
+        self.calls += 1
+        if self.calls == 1:
+            time.sleep(self.delay_s)
+            if self.during is not None:
+                self.during()
+                time.sleep(self.delay_s)
+        return super().embed_documents(texts, title=title)
+
+    during: object = None
+
+
+def test_the_lease_is_renewed_while_the_model_encodes(chroma_server, tmp_path: Path, seeds_copy: Path,  # noqa: F811
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    import index.indexer as indexer_module
+
+    monkeypatch.setattr(indexer_module, "LEASE_HEARTBEAT_S", 0.1)
+    settings = server_settings(chroma_server, tmp_path / "d", collection=unique_collection())
+    indexer = Indexer(settings, embedder=SlowFirstCall())
+    renewals: list[float] = []
+    renew = indexer.shared.renew_lease
+
+    def counting(lease, **kwargs):  # noqa: ANN001, ANN003, ANN202
+        renewals.append(time.monotonic())
+        return renew(lease, every_s=0)
+
+    monkeypatch.setattr(indexer.shared, "renew_lease", counting)
+    started = time.monotonic()
+    assert len(indexer.index([seeds_copy]).added) == 5
+    indexer.close()
+    assert len([t for t in renewals if t - started < 1.0]) >= 3  # during the one-second model call
+
+
+def test_a_lease_lost_during_a_model_call_stops_the_run(chroma_server, tmp_path: Path, seeds_copy: Path,  # noqa: F811
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    import index.indexer as indexer_module
+
+    monkeypatch.setattr(indexer_module, "LEASE_HEARTBEAT_S", 0.1)
+    settings = server_settings(chroma_server, tmp_path / "d", collection=unique_collection())
+    shared = SharedCatalog(settings)
+
+    def taken_over() -> None:  # another machine takes the lease (as if ours had expired)
+        shared._col.upsert(ids=[LEASE_ID], documents=[""], embeddings=[[1.0]], metadatas=[{
+            "owner": "elsewhere", "host": "other-machine/boot", "pid": 1, "expires": time.time() + 600}])
+
+    embedder = SlowFirstCall(delay_s=0.5)
+    embedder.during = taken_over
+    indexer = Indexer(settings, embedder=embedder)
+    monkeypatch.setattr(indexer.shared, "renew_lease",
+                        lambda lease, renew=indexer.shared.renew_lease, **kw: renew(lease, every_s=0))
+    with pytest.raises(IndexerError, match="lost its lease"):
+        indexer.index([seeds_copy])
+    indexer.close()
+    assert SharedCatalog(settings).read_manifest().version == "", "nothing was committed"
