@@ -40,15 +40,12 @@ class SanadEmbedding(BaseEmbedding):
         """Document vectors of ``texts``, each with its own document title (``titles[i]``; ''
         or ``titles`` None = none): passages of several documents in as few model calls as
         the model allows (here one per distinct title)."""
+        if titles is not None and len(titles) != len(texts):
+            raise ValueError("one title per text")
         if not titles or not any(titles):
             return self.embed_documents(texts)
-        if len(titles) != len(texts):
-            raise ValueError("one title per text")
-        order: dict[str, list[int]] = {}
-        for i, title in enumerate(titles):
-            order.setdefault(title, []).append(i)
         vectors: np.ndarray | None = None
-        for title, rows in order.items():
+        for title, rows in rows_by_title(titles).items():
             part = self.embed_documents([texts[i] for i in rows], title=title) if title \
                 else self.embed_documents([texts[i] for i in rows])
             if vectors is None:
@@ -159,10 +156,8 @@ class SentenceTransformerEmbedding(SanadEmbedding):
         (EmbeddingGemma's does): each text is prefixed with its own document prompt, exactly
         what ``encode(prompt=...)`` does for one title, so a batch sorted by length can hold
         passages of many documents."""
-        if not titles or len(set(titles)) < 2 or not self._pools_prompt():
-            return super().embed_passages(texts, titles)
-        if len(titles) != len(texts):
-            raise ValueError("one title per text")
+        if not titles or len(set(titles)) < 2 or len(titles) != len(texts) or not self._pools_prompt():
+            return super().embed_passages(texts, titles)  # (which refuses titles of the wrong length)
         prefixed = [self._document_prompt(title) + text for title, text in zip(titles, texts)]
         with self._encode_lock:
             vectors = self._model.encode(
@@ -182,12 +177,9 @@ class SentenceTransformerEmbedding(SanadEmbedding):
         if not late or not texts or not self.pools_by_mean():
             return super().embed_documents_and_spans(texts, spans, titles=titles)
         if titles and len(set(titles)) > 1:
-            groups: dict[str, list[int]] = {}
-            for i, name in enumerate(titles):
-                groups.setdefault(name, []).append(i)
             vectors = np.zeros((len(texts), self.dimension), dtype=np.float32)
             rows_of: list[np.ndarray] = [np.zeros((0, self.dimension), dtype=np.float32)] * len(texts)
-            for name, members in groups.items():
+            for name, members in rows_by_title(titles).items():
                 part, rows = self.embed_documents_and_spans(
                     [texts[i] for i in members], [spans[i] for i in members], titles=[name] * len(members), late=True)
                 vectors[members] = part
@@ -228,6 +220,7 @@ class SentenceTransformerEmbedding(SanadEmbedding):
         return np.asarray(vectors, dtype=np.float32), per_text
 
     def _pools_prompt(self) -> bool:
+        """Whether the pooling averages the prompt's tokens too (then a prompt in the text is the same input)."""
         modules = list(self._model)
         return len(modules) > 1 and bool(getattr(modules[1], "include_prompt", False))
 
@@ -307,6 +300,14 @@ class HashEmbedding(SanadEmbedding):
     @property
     def dimension(self) -> int:
         return self.dim
+
+
+def rows_by_title(titles: Sequence[str]) -> dict[str, list[int]]:
+    """The positions of each distinct title in ``titles``, in order of first appearance."""
+    rows: dict[str, list[int]] = {}
+    for i, title in enumerate(titles):
+        rows.setdefault(title, []).append(i)
+    return rows
 
 
 def split_rows(matrix: np.ndarray, counts: Sequence[int]) -> list[np.ndarray]:
