@@ -13,6 +13,8 @@ import uvicorn
 
 from api.app import create_app
 from api.metrics import MULTIPROC_ENV
+from api.worker_affinity import SUPPORTED as PINNING_SUPPORTED
+from api.worker_affinity import CoreSlots, core_sets, pin_process, usable_cores
 from api.worker_readiness import WorkerReadiness
 from api.worker_sockets import SUPPORTED, PortReservation
 from settings import Settings, apply_runtime_defaults
@@ -40,8 +42,32 @@ def build_server(*, host: str, port: int, settings: Settings, log_level: str = "
 
 def app_from_env():  # noqa: ANN201 - FastAPI; the factory each `--workers` process calls
     """``create_app(Settings())``: settings come from the ``SANAD_*`` environment, and the run's
-    readiness folder from what :func:`serve` set (``api.worker_readiness``)."""
-    return create_app(Settings(), workers=WorkerReadiness.from_environ())
+    readiness folder and core sets from what :func:`serve` set (``api.worker_readiness``,
+    ``api.worker_affinity``): the worker claims a core set and keeps to it before loading anything."""
+    slots = CoreSlots.from_environ()
+    claim = slots.claim() if slots is not None else None
+    if claim is not None:
+        pin_process(claim.cores)
+        log.info("worker %d keeps to core(s) %s", os.getpid(), ",".join(map(str, claim.cores)))
+    elif slots is not None:
+        log.warning("worker %d found every core set taken: the OS places it", os.getpid())
+    app = create_app(Settings(), workers=WorkerReadiness.from_environ())
+    app.state.core_claim = claim  # its slot stays locked while the worker lives
+    return app
+
+
+def core_slots(settings: Settings, workers: int) -> CoreSlots | None:
+    """The run's core sets, one per worker (``SANAD_PIN_WORKERS``), or None (logged why)."""
+    if not settings.pin_workers:
+        return None
+    cores = usable_cores()
+    sets = core_sets(cores, workers=workers, threads=settings.torch_threads)
+    if not PINNING_SUPPORTED or not sets:
+        log.info("workers not kept to cores: %s", "this platform cannot" if not PINNING_SUPPORTED else
+                 f"{workers} workers x {settings.torch_threads} torch thread(s) do not fit {len(cores)} cores")
+        return None
+    log.info("each worker keeps to cores of its own: %s", " | ".join(",".join(map(str, s)) for s in sets))
+    return CoreSlots(Path(tempfile.mkdtemp(prefix="sanad-serve-cores-")), sets)
 
 
 def serve(*, host: str, port: int, settings: Settings, workers: int = 1) -> int:
@@ -71,6 +97,9 @@ def serve(*, host: str, port: int, settings: Settings, workers: int = 1) -> int:
         readiness = WorkerReadiness(Path(tempfile.mkdtemp(prefix="sanad-serve-ready-")), workers=workers)
         metrics_dir = tempfile.mkdtemp(prefix="sanad-serve-metrics-")
         run_environ = {**readiness.environ(), MULTIPROC_ENV: metrics_dir}
+        slots = core_slots(settings, workers)  # a core set of its own for each worker (api.worker_affinity)
+        if slots is not None:
+            run_environ.update(slots.environ())
         os.environ.update(run_environ)  # the worker processes inherit it
         reservation: PortReservation | None = None
         try:
@@ -97,6 +126,8 @@ def serve(*, host: str, port: int, settings: Settings, workers: int = 1) -> int:
                 os.environ.pop(name, None)
             shutil.rmtree(readiness.folder, ignore_errors=True)
             shutil.rmtree(metrics_dir, ignore_errors=True)
+            if slots is not None:
+                shutil.rmtree(slots.folder, ignore_errors=True)
         return 0
     server = build_server(host=host, port=port, settings=settings)
     try:

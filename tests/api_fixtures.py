@@ -99,6 +99,20 @@ def serve_env(data_dir: Path) -> dict[str, str]:
     return env
 
 
+def child_pids(pid: int) -> list[int]:
+    """The processes whose parent is ``pid`` (Linux: read from /proc)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[1]) == pid:
+                found.append(int(entry.name))
+    return found
+
+
 @contextmanager
 def serve_workers(tmp_path: Path, corpus: Path, *, workers: int = 2) -> Iterator[tuple[str, "subprocess.Popen"]]:
     """``corpus`` indexed, then a real ``sanad serve --workers N`` (hash embedder) on a free port,

@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from api.worker_sockets import SUPPORTED, PortReservation
-from tests.api_fixtures import serve_env, serve_workers
+from tests.api_fixtures import child_pids, serve_env, serve_workers
 
 pytestmark = pytest.mark.skipif(not SUPPORTED, reason="SO_REUSEPORT is Linux's; CI runs on Linux")
 REPO = Path(__file__).resolve().parents[1]
@@ -70,19 +70,6 @@ def test_serve_with_workers_on_a_taken_port_says_so(tmp_path: Path) -> None:
     assert "Traceback" not in done.stderr + done.stdout
 
 
-def _children(pid: int) -> list[int]:
-    found = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-            except OSError:
-                continue
-            if int(fields[1]) == pid:
-                found.append(int(entry.name))
-    return found
-
-
 def _sockets_on(pid: int, port: int, state: str) -> set[str]:
     """Inodes of the TCP sockets a process holds on local ``port`` in ``state`` (01 established, 0A listening)."""
     inodes = set()
@@ -118,7 +105,7 @@ def test_connections_opened_at_once_reach_every_worker(tmp_path: Path, seeds_cop
                 conn.sendall(b"GET /healthz HTTP/1.1\r\nHost: sanad\r\n\r\n")
             for conn in clients:
                 assert conn.recv(4096).startswith(b"HTTP/1.1 200"), "every connection is answered"
-            children = _children(proc.pid)  # the workers (and multiprocessing's resource tracker)
+            children = child_pids(proc.pid)  # the workers (and multiprocessing's resource tracker)
             listening = {pid: _sockets_on(pid, port, "0A") for pid in children}
             listening = {pid: inodes for pid, inodes in listening.items() if inodes}
             assert len(listening) == 2, listening
