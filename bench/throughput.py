@@ -3,7 +3,8 @@
 1. **Bare encoder**: the same questions the server gets, through the embedder's
    ``embed_queries`` alone (no HTTP, no retrieval), one at a time and in batches of 4, 16
    and 32, in each layout of the cores: 1 process x 1 thread, 1 process x all cores'
-   threads, one 1-thread process per core (run at once, started together). The best figure
+   threads, one 1-thread process per core (run at once, started together; each kept to its core
+   as `sanad serve` keeps its workers, `--bare-pin`). The best figure
    is what the encoder can do on this machine.
 2. **Cold start and cache**: a fresh ``sanad serve`` (the answer cache on, as by default):
    seconds to ``/readyz`` 200, to the first answer, and one repeated question's server time
@@ -45,6 +46,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import SanadServer, command_line, machine_line, mib, mixed_questions, percentile, table  # noqa: E402
 from load_test import run_load, warm_up  # noqa: E402
 
+from api.worker_affinity import core_sets, pin_process, usable_cores  # noqa: E402
 from settings import Settings  # noqa: E402
 
 CLIENTS = (1, 4, 16, 32)
@@ -55,10 +57,14 @@ BATCHES = (1, 4, 16, 32)
 
 
 def _bare_worker(embed_model: str | None, threads: int, questions: list[str], batches: list[int],
-                 barrier: Any, results: Any) -> None:
-    """One process: load the model, then (in step with the others) encode ``questions`` at each batch size."""
+                 barrier: Any, results: Any, cores: tuple[int, ...] | None) -> None:
+    """One process: load the model, then (in step with the others) encode ``questions`` at each batch size
+    (kept to ``cores`` when given, as ``sanad serve`` keeps its workers)."""
     from index.embedding import build_embedder
     from settings import Settings
+
+    if cores:
+        pin_process(cores)
 
     overrides: dict[str, Any] = {"torch_threads": threads}
     if embed_model:
@@ -74,13 +80,16 @@ def _bare_worker(embed_model: str | None, threads: int, questions: list[str], ba
 
 
 def bare_layout(*, processes: int, threads: int, questions: list[str], batches: list[int],
-                embed_model: str | None) -> dict[int, float]:
+                embed_model: str | None, pinned: bool) -> dict[int, float]:
     """Questions per second at each batch size with ``processes`` x ``threads`` (all processes
-    encode their own copy of ``questions`` at once)."""
+    encode their own copy of ``questions`` at once; ``pinned``: each kept to cores of its own
+    as ``sanad serve`` keeps its workers, when they fit)."""
     ctx = mp.get_context("spawn")
     barrier, results = ctx.Barrier(processes), ctx.Queue()
-    procs = [ctx.Process(target=_bare_worker, args=(embed_model, threads, questions, batches, barrier, results))
-             for _ in range(processes)]
+    sets: list[tuple[int, ...] | None] = list(core_sets(usable_cores(), workers=processes, threads=threads)) if pinned else []
+    sets = sets or [None] * processes
+    procs = [ctx.Process(target=_bare_worker, args=(embed_model, threads, questions, batches, barrier, results, cores))
+             for cores in sets]
     for p in procs:
         p.start()
     elapsed: dict[int, list[float]] = {b: [] for b in batches}
@@ -193,6 +202,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--bare-questions", type=int, default=64, help="questions each bare process encodes per batch size")
     parser.add_argument("--bare-layouts", default=None,
                         help="PROCESSESxTHREADS for the bare encoder (default: 1x1, 1xCORES, CORESx1)")
+    parser.add_argument("--bare-pin", choices=["server", "on", "off", "both"], default="server",
+                        help="keep each bare process of a several-process layout to cores of its own: as the server "
+                        "does (SANAD_PIN_WORKERS), always, never, or both ways (the best counts)")
     parser.add_argument("--max-seconds", type=float, default=300.0, help="wall-clock cap of each client level")
     parser.add_argument("--skip-bare", action="store_true")
     parser.add_argument("--skip-cold", action="store_true")
@@ -215,14 +227,18 @@ def main(argv: list[str] | None = None) -> int:
     # 1. bare encoder
     if not args.skip_bare:
         print(f"\n== bare encode_query: {len(questions)} questions per process, batches {list(BATCHES)}", flush=True)
+        pin_ways = {"server": [Settings().pin_workers], "on": [True], "off": [False], "both": [True, False]}[args.bare_pin]
         for processes, threads in layouts:
-            qps = bare_layout(processes=processes, threads=threads, questions=questions, batches=list(BATCHES),
-                              embed_model=args.embed_model)
-            for batch, rate in qps.items():
-                report["bare"].append({"layout": f"{processes}x{threads}", "processes": processes, "threads": threads,
-                                       "batch": batch, "qps": rate, "ms_per_question": 1000 * processes / rate})
-            print(f"  {processes} process(es) x {threads} thread(s): "
-                  + ", ".join(f"batch {b}: {r:.2f} q/s" for b, r in qps.items()), flush=True)
+            fits = bool(core_sets(usable_cores(), workers=processes, threads=threads))
+            for pinned in (pin_ways if fits else [False]):
+                qps = bare_layout(processes=processes, threads=threads, questions=questions, batches=list(BATCHES),
+                                  embed_model=args.embed_model, pinned=pinned)
+                name = f"{processes}x{threads}" + (" pinned" if pinned else "")
+                for batch, rate in qps.items():
+                    report["bare"].append({"layout": name, "processes": processes, "threads": threads, "pinned": pinned,
+                                           "batch": batch, "qps": rate, "ms_per_question": 1000 * processes / rate})
+                print(f"  {processes} process(es) x {threads} thread(s){', pinned' if pinned else ''}: "
+                      + ", ".join(f"batch {b}: {r:.2f} q/s" for b, r in qps.items()), flush=True)
         print("\n" + table(["processes x threads", "batch", "questions/s", "ms per question (per process)"],
                            [[r["layout"], r["batch"], r["qps"], r["ms_per_question"]] for r in report["bare"]]))
     best = max(report["bare"], key=lambda r: r["qps"]) if report["bare"] else None
