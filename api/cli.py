@@ -230,7 +230,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--port", type=int, default=8000)
     p.add_argument("--workers", type=int, default=None,
                    help="uvicorn worker processes, each with its own model (~1.5 GB RSS); default: 1 with the "
-                   "embedded store, else one per SANAD_TORCH_THREADS cores that memory holds (api/workers.py)")
+                   "embedded store, else one per SANAD_TORCH_THREADS cores that memory holds (api/workers.py); "
+                   "each keeps to cores of its own when they fit (SANAD_PIN_WORKERS)")
     p.set_defaults(func=cmd_serve)
 
     p = sub.add_parser("slack", help="run the Slack bot over Socket Mode (no public URL needed)")

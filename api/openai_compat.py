@@ -23,7 +23,7 @@ from fastapi.responses import JSONResponse, StreamingResponse
 from api.deps import AskServiceDep, OwnerDep
 from api.errors import ERROR_SCHEMA, ApiError
 from api.schemas import MODEL_NAME, ChatRequest
-from api.streaming import SSE_HEADERS, sse
+from api.streaming import SSE_HEADERS, from_the_loop, sse
 from qa.models import Answer
 from qa.stream import AnswerEvent, replay_complete
 
@@ -137,6 +137,6 @@ async def chat_completions(request: ChatRequest, asking: AskServiceDep, owner: O
                                  headers=SSE_HEADERS)
     answer = await run_in_threadpool(stream.answer)
     if request.stream:
-        return StreamingResponse(completion_chunks(replay_complete(answer), model=model),
+        return StreamingResponse(from_the_loop(completion_chunks(replay_complete(answer), model=model)),
                                  media_type="text/event-stream", headers=SSE_HEADERS)
     return JSONResponse(completion_object(answer, model=model, question=question))

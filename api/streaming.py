@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import AsyncIterator, Iterable
 from typing import Any, Iterator
 
 from qa.models import Answer
@@ -31,6 +32,14 @@ def sse(event: str | None, data: Any) -> bytes:
     payload = data if isinstance(data, str) else json.dumps(data, ensure_ascii=False, separators=(",", ":"))
     head = f"event: {event}\n" if event else ""
     return f"{head}data: {payload}\n\n".encode()
+
+
+async def from_the_loop(chunks: Iterable[bytes]) -> AsyncIterator[bytes]:
+    """A finished answer's chunks, made in the event loop. Each is cheap to make (the answer is
+    complete), and Starlette iterates a plain iterator in its thread pool: a thread hop for every
+    word group of the stream. (A live LLM stream blocks between tokens: it stays a plain iterator.)"""
+    for chunk in chunks:
+        yield chunk
 
 
 def ask_events(events: Iterator[AnswerEvent]) -> Iterator[bytes]:

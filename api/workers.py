@@ -10,7 +10,8 @@ The rule (measured with ``bench/throughput.py``, README "Throughput"):
   many as the available memory holds at :data:`WORKER_BYTES` each, keeping
   :data:`RESERVE_BYTES` free; at least 1.
 
-``--workers N`` always overrides it.
+``--workers N`` always overrides it. Several workers each keep to cores of their own when they
+fit (``api.worker_affinity``, ``SANAD_PIN_WORKERS``).
 """
 
 from __future__ import annotations

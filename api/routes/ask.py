@@ -12,7 +12,7 @@ from fastapi.responses import JSONResponse, StreamingResponse
 from api.deps import AskServiceDep, OwnerDep
 from api.errors import ERROR_SCHEMA
 from api.schemas import AskRequest
-from api.streaming import SSE_HEADERS, ask_events
+from api.streaming import SSE_HEADERS, ask_events, from_the_loop
 from qa.models import Answer
 from qa.stream import replay_complete
 
@@ -41,6 +41,6 @@ async def ask(request: AskRequest, asking: AskServiceDep, owner: OwnerDep) -> An
                                  headers={**SSE_HEADERS, **headers})
     answer = await run_in_threadpool(stream.answer)
     if request.stream:
-        return StreamingResponse(ask_events(replay_complete(answer)), media_type="text/event-stream",
+        return StreamingResponse(from_the_loop(ask_events(replay_complete(answer))), media_type="text/event-stream",
                                  headers={**SSE_HEADERS, **headers})
     return JSONResponse(answer.model_dump(mode="json"), headers=headers)
