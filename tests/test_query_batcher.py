@@ -156,6 +156,79 @@ def test_the_window_gathers_as_many_questions_as_the_last_batch_held() -> None:
     assert encoder.batches[2:] == [["b0", "b1", "b2"]]
 
 
+class GatedEncoder:
+    """The hashing encoder, each call held until the test releases it; records the batches."""
+
+    def __init__(self) -> None:
+        self.batches: list[list[str]] = []
+        self._cond = threading.Condition()
+        self._released = 0
+
+    def __call__(self, texts: Sequence[str]) -> np.ndarray:
+        with self._cond:
+            self.batches.append(list(texts))
+            call = len(self.batches)
+            self._cond.notify_all()
+            assert self._cond.wait_for(lambda: self._released >= call, timeout=10), "never released"
+        return HASH.embed_queries(list(texts))
+
+    def wait_calls(self, n: int) -> None:
+        with self._cond:
+            assert self._cond.wait_for(lambda: len(self.batches) >= n, timeout=10), self.batches
+
+    def release(self) -> None:
+        with self._cond:
+            self._released += 1
+            self._cond.notify_all()
+
+
+def test_two_groups_taking_turns_merge_into_one_batch() -> None:
+    """Callers of the last batch ask again while others queued behind it: the next batch waits for
+    both groups, instead of the groups taking turns in two smaller batches for good."""
+    encoder = GatedEncoder()
+    batcher = QueryBatcher(encoder, max_batch=32, window_ms=2000)
+    threads: list[threading.Thread] = []
+
+    def ask(*texts: str) -> None:
+        for text in texts:
+            threads.append(threading.Thread(target=batcher.encode, args=(text,)))
+            threads[-1].start()
+
+    ask("x")
+    encoder.wait_calls(1)  # x is encoded alone; a0-a4 queue behind it
+    ask("a0", "a1", "a2", "a3", "a4")
+    time.sleep(0.1)
+    encoder.release()
+    ask("x again")  # x's caller asks again: with the five queued behind x, the batch is complete
+    encoder.wait_calls(2)
+    ask("b0", "b1", "b2")  # queued behind the batch of six
+    time.sleep(0.1)
+    encoder.release()
+    ask("c0", "c1", "c2", "c3", "c4", "c5")  # the six, answered, ask again
+    encoder.wait_calls(3)
+    encoder.release()
+    for t in threads:
+        t.join(timeout=10)
+    assert encoder.batches[0] == ["x"]
+    assert sorted(encoder.batches[1]) == ["a0", "a1", "a2", "a3", "a4", "x again"]
+    assert sorted(encoder.batches[2]) == ["b0", "b1", "b2", "c0", "c1", "c2", "c3", "c4", "c5"]  # not 6, then 3
+    assert len(encoder.batches) == 3
+
+
+def test_callers_composing_after_a_long_batch_still_count_as_load() -> None:
+    """After a batch of several that took longer than the window, its callers compose their answers
+    before asking again: the first to come back finds the encoder idle past the window, but still
+    waits for the others rather than being encoded alone while they queue."""
+    encoder = SlowEncoder(delay_s=0.3)
+    batcher = QueryBatcher(encoder, max_batch=32, window_ms=100)
+    _ask_at(batcher, [("a0", 0.0), ("a1", 0.02), ("a2", 0.03), ("a3", 0.04)])  # a0 alone, then a1-a3 together
+    time.sleep(0.15)  # past the window, within what the batch of three took
+    _ask_at(batcher, [("b0", 0.0), ("b1", 0.02), ("b2", 0.04)])
+    assert encoder.batches[0] == ["a0"]
+    assert sorted(encoder.batches[1]) == ["a1", "a2", "a3"]
+    assert encoder.batches[2:] == [["b0", "b1", "b2"]]
+
+
 def test_the_window_ends_when_no_companion_comes() -> None:
     encoder = SlowEncoder(delay_s=0.0)
     batcher = QueryBatcher(encoder, max_batch=32, window_ms=100)
