@@ -23,8 +23,9 @@ from pathlib import Path
 from settings import Settings
 
 #: resident memory of one worker (EmbeddingGemma, float32, default settings with the upload
-#: model) after 32 concurrent clients: at most 1601 MiB measured (bench/throughput.py)
-WORKER_BYTES = 1_650 * 2**20
+#: model) after 32 concurrent clients: 1659 MiB with two workers (batches of about 14), 2037 MiB
+#: with one (batches of about 18, up to ``SANAD_QUERY_BATCH_MAX`` 32) (bench/throughput.py)
+WORKER_BYTES = 2_100 * 2**20
 #: memory left to the rest of the machine (the OS, a Chroma server, an indexer)
 RESERVE_BYTES = 1 * 2**30
 

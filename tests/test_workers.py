@@ -25,8 +25,8 @@ def test_the_embedded_store_gets_one_worker_whatever_the_machine() -> None:
 @pytest.mark.parametrize(("cores", "threads", "gib", "upload", "expected"), [
     (2, 1, 22, "separate", 2),       # this machine: cores decide
     (8, 2, 64, "shared", 4),         # two threads per worker
-    (16, 1, 6, "separate", 3),       # memory decides
-    (16, 1, 8, "shared", 4),
+    (16, 1, 6, "separate", 2),       # memory decides
+    (16, 1, 8, "shared", 3),
     (4, 1, 1, "separate", 1),        # never fewer than one
     (1, 4, 64, "separate", 1),
 ])
