@@ -11,9 +11,10 @@ its own vector while the model sees batches:
 - ``window_ms`` > 0: a batch formed under load waits up to that long for more questions,
   until it holds as many as the batch before it held plus the questions that queued behind
   that batch (at least 2, at most ``max_batch``). Under load means its first question had to
-  queue, or found the encoder idle less than ``window_ms`` after a batch of several: the
-  callers of that batch, answered, are asking again, and a question encoded alone there costs
-  nearly what a batch of them does. Counting those queued behind merges two groups of callers
+  queue, or found the encoder idle less than ``window_ms`` (or less than that batch took)
+  after a batch of several: the callers of that batch, answered, are asking again (composing
+  their answers first, one after another), and a question encoded alone there costs nearly
+  what a batch of them does. Counting those queued behind merges two groups of callers
   that would otherwise take turns in two smaller batches (5 and 3 where 8 ask) for good;
 - when a batch fails, its questions are encoded one by one, so one bad text fails only
   its own caller.

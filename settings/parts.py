@@ -85,8 +85,8 @@ class StoreSettings(BaseSettings):
     )
     query_batch_window_ms: float = Field(
         40.0, ge=0, le=1000, description="under load (right after a batch of several questions), how long the "
-        "next batch waits for as many questions as that one held before it is encoded (a lone question never "
-        "waits); 0 = not at all",
+        "next batch waits for as many questions as that one held plus those queued behind it before it is "
+        "encoded (a lone question never waits); 0 = not at all",
     )
     chroma_url: str | None = Field(None, description="http://host:port of a Chroma server; embedded if unset")
     chroma_collection: str = "sanad"
