@@ -14,7 +14,7 @@ import uvicorn
 from api.app import create_app
 from api.metrics import MULTIPROC_ENV
 from api.worker_affinity import SUPPORTED as PINNING_SUPPORTED
-from api.worker_affinity import CoreSlots, core_sets, pin_process, usable_cores
+from api.worker_affinity import CoreSlots, core_sets, cpu_quota, pin_process, usable_cores
 from api.worker_readiness import WorkerReadiness
 from api.worker_sockets import SUPPORTED, PortReservation
 from settings import Settings, apply_runtime_defaults
@@ -56,15 +56,20 @@ def app_from_env():  # noqa: ANN201 - FastAPI; the factory each `--workers` proc
     return app
 
 
-def core_slots(settings: Settings, workers: int) -> CoreSlots | None:
-    """The run's core sets, one per worker (``SANAD_PIN_WORKERS``), or None (logged why)."""
-    if not settings.pin_workers:
+def core_slots(settings: Settings, workers: int, *, quota: float | None = None) -> CoreSlots | None:
+    """The run's core sets, one per worker (``SANAD_PIN_WORKERS``), or None (logged why).
+    ``quota``: the cgroup's CPU quota (read here when not given)."""
+    if not settings.pin_workers or workers < 2:
         return None
     cores = usable_cores()
     sets = core_sets(cores, workers=workers, threads=settings.torch_threads)
-    if not PINNING_SUPPORTED or not sets:
-        log.info("workers not kept to cores: %s", "this platform cannot" if not PINNING_SUPPORTED else
-                 f"{workers} workers x {settings.torch_threads} torch thread(s) do not fit {len(cores)} cores")
+    quota = quota if quota is not None else cpu_quota()
+    why = ("this platform cannot" if not PINNING_SUPPORTED
+           else f"{workers} workers x {settings.torch_threads} torch thread(s) do not fit {len(cores)} cores"
+           if not sets else f"a CPU quota of {quota:g} shares the {len(cores)} cores with others"
+           if quota is not None and quota < len(cores) else None)
+    if why:
+        log.info("workers not kept to cores: %s", why)
         return None
     log.info("each worker keeps to cores of its own: %s", " | ".join(",".join(map(str, s)) for s in sets))
     return CoreSlots(Path(tempfile.mkdtemp(prefix="sanad-serve-cores-")), sets)

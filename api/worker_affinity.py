@@ -7,7 +7,8 @@ other worker's Python and resumes on the other core, its cache cold. Kept to a c
 per second at 16 clients, with less system time (README "Throughput").
 
 ``sanad serve`` splits the cores it may use into one disjoint set of ``SANAD_TORCH_THREADS``
-cores per worker (:func:`core_sets`; nothing is pinned when they do not fit) and tells the
+cores per worker (:func:`core_sets`; nothing is pinned when they do not fit, or when a CPU
+quota says the cores are shared with other containers: :func:`cpu_quota`) and tells the
 workers through the environment. Every worker has the same arguments, so each claims a set by
 locking its slot file in a folder of the run (:meth:`CoreSlots.claim`); the lock lives as long
 as the worker, so a worker that dies frees its set for the one uvicorn starts in its place.
@@ -34,6 +35,25 @@ SUPPORTED = hasattr(os, "sched_setaffinity") and hasattr(os, "sched_getaffinity"
 def usable_cores() -> list[int]:
     """The cores this process may run on, in order."""
     return sorted(os.sched_getaffinity(0)) if SUPPORTED else list(range(os.cpu_count() or 1))
+
+
+def cpu_quota(cgroup_root: Path = Path("/sys/fs/cgroup")) -> float | None:
+    """How many CPUs' time this process's cgroup may use in all (a CFS quota, as a container's CPU
+    limit sets), or None when there is none or it cannot be read. Under a quota the cores are
+    shared with other cgroups: they are not this server's to divide among its workers."""
+    try:
+        quota, period = (cgroup_root / "cpu.max").read_text().split()[:2]  # cgroup v2
+        return None if quota == "max" else int(quota) / int(period)
+    except (OSError, ValueError):
+        pass
+    for folder in ("cpu", "cpu,cpuacct"):  # cgroup v1
+        try:
+            quota_us = int((cgroup_root / folder / "cpu.cfs_quota_us").read_text())
+            period_us = int((cgroup_root / folder / "cpu.cfs_period_us").read_text())
+        except (OSError, ValueError):
+            continue
+        return None if quota_us <= 0 else quota_us / period_us
+    return None
 
 
 def core_sets(cores: Sequence[int], *, workers: int, threads: int) -> list[tuple[int, ...]]:
@@ -106,5 +126,5 @@ class CoreSlots:
         return None
 
 
-__all__ = ["CORES_DIR_ENV", "CORE_SETS_ENV", "SUPPORTED", "CoreClaim", "CoreSlots", "core_sets", "pin_process",
-           "usable_cores"]
+__all__ = ["CORES_DIR_ENV", "CORE_SETS_ENV", "SUPPORTED", "CoreClaim", "CoreSlots", "core_sets", "cpu_quota",
+           "pin_process", "usable_cores"]

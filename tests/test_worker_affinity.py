@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from api.server import core_slots
-from api.worker_affinity import CoreSlots, core_sets, usable_cores
+from api.worker_affinity import CoreSlots, core_sets, cpu_quota, usable_cores
 from settings import Settings
 from tests.api_fixtures import child_pids, serve_workers
 
@@ -28,14 +28,36 @@ def test_core_sets_split_the_cores_into_disjoint_sets_of_threads() -> None:
 
 def test_core_slots_follow_the_setting_and_the_fit(tmp_path: Path) -> None:
     cores = usable_cores()
-    slots = core_slots(Settings(data_dir=tmp_path), len(cores))
+    whole = float(len(cores))  # no CPU quota below the cores (the machine's own is tested below)
+    slots = core_slots(Settings(data_dir=tmp_path), len(cores), quota=whole)
     if len(cores) >= 2:
         assert slots is not None and slots.sets == [(c,) for c in cores]
     else:
         assert slots is None
-    assert core_slots(Settings(data_dir=tmp_path, pin_workers=False), len(cores)) is None
-    assert core_slots(Settings(data_dir=tmp_path), len(cores) + 1) is None
-    assert core_slots(Settings(data_dir=tmp_path), 1) is None
+    assert core_slots(Settings(data_dir=tmp_path, pin_workers=False), len(cores), quota=whole) is None
+    assert core_slots(Settings(data_dir=tmp_path), len(cores) + 1, quota=whole) is None
+    assert core_slots(Settings(data_dir=tmp_path), 1, quota=whole) is None
+
+
+def test_a_cpu_quota_means_the_cores_are_shared(tmp_path: Path) -> None:
+    v2 = tmp_path / "v2"
+    v2.mkdir()
+    (v2 / "cpu.max").write_text("150000 100000\n")
+    assert cpu_quota(v2) == 1.5
+    (v2 / "cpu.max").write_text("max 100000\n")
+    assert cpu_quota(v2) is None
+    v1 = tmp_path / "v1" / "cpu,cpuacct"
+    v1.mkdir(parents=True)
+    (v1 / "cpu.cfs_quota_us").write_text("200000\n")
+    (v1 / "cpu.cfs_period_us").write_text("100000\n")
+    assert cpu_quota(tmp_path / "v1") == 2.0
+    (v1 / "cpu.cfs_quota_us").write_text("-1\n")
+    assert cpu_quota(tmp_path / "v1") is None
+    assert cpu_quota(tmp_path / "none") is None
+    cores = usable_cores()
+    if len(cores) >= 2:  # a container limited to fewer CPUs than it sees: its workers are not pinned
+        assert core_slots(Settings(data_dir=tmp_path), 2, quota=len(cores) - 0.5) is None
+        assert core_slots(Settings(data_dir=tmp_path), 2, quota=float(len(cores))) is not None
 
 
 def test_the_environment_carries_the_sets_to_the_workers(tmp_path: Path) -> None:
@@ -100,12 +122,17 @@ def _worker_pids(server_pid: int) -> list[int]:
 
 @pytest.mark.integration
 def test_serve_keeps_each_worker_to_a_core_of_its_own(tmp_path: Path, seeds_copy: Path) -> None:
-    expected = core_sets(usable_cores(), workers=2, threads=1)
+    cores = usable_cores()
+    quota = cpu_quota()
+    shared = quota is not None and quota < len(cores)  # a container's CPU limit: not pinned
+    expected = [] if shared else core_sets(cores, workers=2, threads=1)
     with serve_workers(tmp_path, seeds_copy) as (_, proc):
         workers = _worker_pids(proc.pid)
         assert len(workers) == 2, workers
         seen = [_affinities(pid) for pid in workers]
     if expected:  # every thread of a worker (torch's, Chroma's, the event loop) on that worker's core
         assert sorted(seen, key=sorted) == [{str(c)} for (c,) in expected], seen
-    else:  # one core: nothing to keep apart
-        assert all(len(s) == 1 for s in seen) and seen[0] == seen[1], seen
+    else:  # one core, or cores shared under a quota: the OS places them, on every core the server may use
+        own = {line.split(":", 1)[1].strip() for line in Path("/proc/self/status").read_text().splitlines()
+               if line.startswith("Cpus_allowed_list")}
+        assert seen == [own, own], seen
