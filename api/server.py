@@ -64,10 +64,14 @@ def core_slots(settings: Settings, workers: int, *, quota: float | None = None) 
     cores = usable_cores()
     sets = core_sets(cores, workers=workers, threads=settings.torch_threads)
     quota = quota if quota is not None else cpu_quota()
-    why = ("this platform cannot" if not PINNING_SUPPORTED
-           else f"{workers} workers x {settings.torch_threads} torch thread(s) do not fit {len(cores)} cores"
-           if not sets else f"a CPU quota of {quota:g} shares the {len(cores)} cores with others"
-           if quota is not None and quota < len(cores) else None)
+    if not PINNING_SUPPORTED:
+        why = "this platform cannot"
+    elif not sets:
+        why = f"{workers} workers x {settings.torch_threads} torch thread(s) do not fit {len(cores)} cores"
+    elif quota is not None and quota < len(cores):
+        why = f"a CPU quota of {quota:g} shares the {len(cores)} cores with others"
+    else:
+        why = ""
     if why:
         log.info("workers not kept to cores: %s", why)
         return None

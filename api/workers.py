@@ -16,10 +16,10 @@ fit (``api.worker_affinity``, ``SANAD_PIN_WORKERS``).
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from api.worker_affinity import usable_cores
 from settings import Settings
 
 #: resident memory of one worker (EmbeddingGemma, float32, default settings with the upload
@@ -55,8 +55,7 @@ def default_workers(settings: Settings, *, cores: int | None = None,
     the machine's, read here when not given)."""
     if settings.chroma_url is None:
         return WorkerChoice(1, "embedded store: one worker (uploads would not reach other workers' dense search)")
-    cores = cores if cores is not None else (len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
-                                             else os.cpu_count() or 1)
+    cores = cores if cores is not None else len(usable_cores())
     by_cores = max(1, cores // settings.torch_threads)
     per_worker = WORKER_BYTES
     available = available_bytes if available_bytes is not None else available_memory_bytes()

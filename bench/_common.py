@@ -37,6 +37,8 @@ SEEDS = ROOT / "seeds"
 
 apply_runtime_defaults()
 
+from tests.api_fixtures import child_pids  # noqa: E402  (the repository is on the path now)
+
 
 # --------------------------------------------------------------------------- questions
 
@@ -123,21 +125,11 @@ def rss_bytes(pid: int) -> int:
 
 def process_tree(pid: int) -> list[int]:
     """``pid`` and its descendants (from /proc)."""
-    children: dict[int, list[int]] = {}
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-        except OSError:
-            continue
-        ppid = int(stat.rsplit(")", 1)[1].split()[1])
-        children.setdefault(ppid, []).append(int(entry.name))
     out, todo = [], [pid]
     while todo:
         p = todo.pop()
         out.append(p)
-        todo.extend(children.get(p, []))
+        todo.extend(child_pids(p))
     return out
 
 

@@ -214,7 +214,7 @@ def main(argv: list[str] | None = None) -> int:
 
     print(f"$ {command_line()}")
     print(machine_line())
-    cores = os.cpu_count() or 1
+    cores = len(usable_cores())
     questions = mixed_questions(args.bare_questions)
     configs = [tuple(int(x) for x in c.lower().split("x")) for c in args.configs.split(",") if c.strip()]
     clients = [int(c) for c in args.clients.split(",") if c.strip()]
