@@ -6,6 +6,9 @@ names are relative to their folder). Three kinds:
 - ``seeds``: ``evals/data/seeds_gold.jsonl`` over ``seeds/`` (repo root);
 - ``xquad``: ``<evaldata>/xquad/questions.jsonl`` over ``<evaldata>/xquad/contexts/``;
   every question is asked twice, in Arabic and in English; ``limit`` counts ARTICLES;
+- ``xquad-en``: XQuAD's English questions over its English paragraphs (``xquad.en.json``,
+  written out once as one ``.txt`` per article, :func:`xquad_en_contexts`); ``limit`` counts
+  ARTICLES and picks the same articles as for ``xquad``;
 - ``arcd-train`` and ``tydiqa-ar``: native Arabic questions over
   ``<evaldata>/<set>/contexts/`` (:func:`load_native`); ``limit`` counts ARTICLES;
 - any gold JSONL ``PATH`` (same fields as the seeds set), whose corpus is found by the
@@ -269,6 +272,74 @@ def load_xquad(*, limit: int | None = None) -> EvalSet:
                            "files": chosen, "questions": n_questions})
 
 
+def xquad_en_contexts(base: Path, cache: Path, files_by_id: dict[str, str]) -> tuple[Path, dict[str, tuple[str, int]]]:
+    """XQuAD's English paragraphs as ``.txt`` articles (one paragraph a line, a blank line
+    between), each named as its Arabic article is (``files_by_id``: question id -> file),
+    written under ``cache`` when missing or stale; returns the folder and
+    ``question id -> (file, paragraph)``."""
+    source = base / "xquad.en.json"
+    try:
+        data = json.loads(source.read_text(encoding="utf-8"))["data"]
+    except (OSError, ValueError, KeyError) as exc:
+        raise EvalSetError(f"cannot read XQuAD's English file {source}: {exc}") from exc
+    digest = hashlib.sha256(source.read_bytes()).hexdigest()[:16]
+    folder = cache / f"xquad-en-{digest}" / "contexts"
+    where: dict[str, tuple[str, int]] = {}
+    texts: dict[str, str] = {}
+    for article in data:
+        ids = [str(qa["id"]) for para in article["paragraphs"] for qa in para["qas"]]
+        file = next((files_by_id[i] for i in ids if i in files_by_id), None)
+        if file is None:
+            raise EvalSetError(f"{source}: article {article.get('title')!r} has no question in questions.jsonl")
+        paragraphs = []
+        for n, para in enumerate(article["paragraphs"], 1):
+            paragraphs.append(" ".join(str(para["context"]).split()))
+            for qa in para["qas"]:
+                where[str(qa["id"])] = (file, n)
+        texts[file] = "\n\n".join(paragraphs) + "\n"
+    if not all((folder / f).is_file() for f in texts):
+        folder.mkdir(parents=True, exist_ok=True)
+        for file, text in texts.items():
+            tmp = folder / f".{file}.tmp"
+            tmp.write_text(text, encoding="utf-8")
+            tmp.replace(folder / file)
+    return folder, where
+
+
+def eval_cache_dir() -> Path:
+    """Where derived eval data is written (``$XDG_CACHE_HOME/sanad/evaldata``, else ~/.cache)."""
+    root = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(root) / "sanad" / "evaldata"
+
+
+def load_xquad_en(*, limit: int | None = None) -> EvalSet:
+    """XQuAD's English questions over its ENGLISH paragraphs (English over English); the same
+    articles as :func:`load_xquad` for the same ``limit``, and the same absent-article rule."""
+    base = xquad_dir()
+    rows = _read_jsonl(base / "questions.jsonl")
+    contexts, where = xquad_en_contexts(base, eval_cache_dir(), {str(r["id"]): str(r["file"]) for r in rows})
+    files, chosen = sample_articles(contexts, limit)
+    keep = set(chosen)
+    items: list[GoldItem] = []
+    for row in rows:
+        qid = str(row["id"])
+        if qid not in where or where[qid][0] not in keep:
+            continue
+        file, paragraph = where[qid]
+        items.append(GoldItem(id=f"{qid}-en", lang="en", question=str(row["question_en"]),
+                              gold_refs=({"file": file, "paragraph": paragraph},), answers=(str(row["answer_en"]),),
+                              answerable=True, kind="xquad-en"))
+        if absent_question(qid):
+            items.append(GoldItem(id=f"{qid}-en-absent", lang="en", question=str(row["question_en"]), gold_refs=(),
+                                  answers=(), answerable=False, kind="xquad-en-absent", exclude_files=(file,)))
+    n_questions = sum(1 for it in items if it.answerable)
+    return EvalSet(name="xquad-en", items=items, corpus_paths=[contexts / f for f in chosen], corpus_root=contexts,
+                   description=f"XQuAD English over English: {len(chosen)} of {len(files)} articles, "
+                   f"{n_questions} questions",
+                   sample={"unit": "articles", "limit": limit, "of": len(files), "seed": SAMPLE_SEED,
+                           "files": chosen, "questions": n_questions})
+
+
 #: the native Arabic sets: ``--set`` name -> (folder under the evaldata dir, what it is)
 NATIVE_SETS = {
     "arcd-train": ("arcd-train", "ARCD training split: native Arabic questions over Arabic Wikipedia, "
@@ -368,6 +439,8 @@ def load_set(spec: str, *, limit: int | None = None, corpus: Path | None = None)
         return load_seeds_pdf(limit=limit)
     if spec == "xquad":
         return load_xquad(limit=limit)
+    if spec == "xquad-en":
+        return load_xquad_en(limit=limit)
     if spec in NATIVE_SETS:
         return load_native(spec, limit=limit)
     if corpus is not None and not Path(corpus).is_dir():

@@ -27,7 +27,7 @@ from typing import Iterator
 
 import numpy as np
 
-from llama_index.core.schema import NodeWithScore, QueryBundle
+from llama_index.core.schema import NodeWithScore
 from llama_index.core.vector_stores.types import MetadataFilters
 
 from index.catalog import Catalog
@@ -39,11 +39,13 @@ from index.vectors import ChunkVectors
 from qa.answer_cache import AnswerCache
 from qa.extractive import ExtractiveComposer
 from qa.generative import LLMWriter, WriterFactory
-from qa.language import detect_language
 from qa.models import Answer, Language
 from qa.query_batcher import QueryBatcher
 from qa.quotes import SentenceQuoter
-from qa.retrieval import HybridRetriever, RetrievalMode, RetrievalStores, search_text
+from qa.question import Question, QuestionBundle, parse_question
+from qa.ranker_model import RankerStatus, load_ranker
+from qa.retrieval import HybridRetriever, RetrievalMode, RetrievalStores
+from qa.stages import check_postprocessors
 from qa.sources import SourceMatcher
 from qa.stream import AnswerEvent, final_answer, replay
 from settings import Settings
@@ -79,8 +81,16 @@ class Answerer:
         if self.sync is not None:
             self.sync.refresh(force=True)
         self._data_version = self.catalog.data_version()
+        check_postprocessors(settings.postprocessors)
+        #: the learned ranker (qa.ranker_model): used when its model loads and matches these settings
+        self.ranker_status: RankerStatus = (
+            load_ranker(settings.ranker_path, settings) if "learned_ranker" in settings.postprocessors
+            else RankerStatus(False, "the learned ranker is off (SANAD_POSTPROCESSORS)"))
+        if "learned_ranker" in settings.postprocessors and not self.ranker_status.active:
+            log.warning("learned ranker not used: %s", self.ranker_status.reason)
         # derived data: a stale or missing saved index is rebuilt in memory, never written here
         self.stores = RetrievalStores(
+            ranker=self.ranker_status.model,
             embedder=self.embedder, vectors=self.vectors, catalog=self.catalog,
             lexical=current_lexical(self.catalog, settings.lexical_path, save=False),
             sources=SourceMatcher(self.catalog) if settings.source_weight > 0 else None)
@@ -89,7 +99,8 @@ class Answerer:
         self.quoter = SentenceQuoter(catalog=self.catalog, embedder=self.embedder,
                                      sentence_gap=settings.sentence_gap, vectors=self.vectors)
         self.composer = ExtractiveComposer(catalog=self.catalog, embedder=self.embedder, options=settings,
-                                           quoter=self.quoter, coverage=self.lexical_coverage)
+                                           quoter=self.quoter, coverage=self.lexical_coverage,
+                                           ranker=self.ranker_status.model)
         if writer is None and settings.answerer == "llm":
             writer = functools.partial(LLMWriter, settings)
         self.writer: LLMWriter | None = writer(quoter=self.quoter, lock=self._lock) if writer else None
@@ -178,7 +189,9 @@ class Answerer:
                  filters: MetadataFilters | None = None) -> list[NodeWithScore]:
         """The chunks retrieved for ``question`` (what the answer is composed from)."""
         with self.consistent():
-            return self.retriever(top_k=top_k, mode=mode, filters=filters).retrieve(question)
+            parsed = parse_question(question, cleanup=self.settings.question_cleanup)
+            return self.retriever(top_k=top_k, mode=mode, filters=filters).retrieve(
+                QuestionBundle(query_str=parsed.text, question=parsed))
 
     def ask(self, question: str, *, top_k: int | None = None, language: Language | None = None,
             filters: MetadataFilters | None = None, use_writer: bool = True) -> Answer:
@@ -196,13 +209,18 @@ class Answerer:
         even when a writer is configured. The question is checked before the first event
         (:class:`QuestionError`).
         """
-        question = self.validate(question)
-        return self._stream(question, top_k=top_k, language=language or detect_language(question),
+        parsed = self.parse(question)
+        return self._stream(parsed, top_k=top_k, language=language or parsed.language,
                             filters=filters, writer=self.writer if use_writer else None)
 
-    def _stream(self, question: str, *, top_k: int | None, language: Language, filters: MetadataFilters | None,
+    def parse(self, question: str) -> Question:
+        """The question checked (:meth:`validate`) and analysed once (``qa.question``)."""
+        return parse_question(self.validate(question), cleanup=self.settings.question_cleanup)
+
+    def _stream(self, parsed: Question, *, top_k: int | None, language: Language, filters: MetadataFilters | None,
                 writer: LLMWriter | None) -> Iterator[AnswerEvent]:
         started = time.perf_counter()
+        question = parsed.text
         key = (question, language, top_k or self.settings.top_k, repr(filters)) if writer is None else None
         with self.consistent():  # server mode: sync first (a new version clears the cache)
             cached = self.cache.get(key) if key is not None else None
@@ -212,10 +230,10 @@ class Answerer:
             return
         # encoded outside the lock (it reads no catalog), together with questions asked at once
         t0 = time.perf_counter()
-        vector = self.query_batcher.encode(search_text(question, self.settings))
+        vector = self.query_batcher.encode(parsed.search)
         encode_ms = (time.perf_counter() - t0) * 1000
         with self._lock, self.catalog.snapshot():  # one snapshot for retrieval and the answer (synced above)
-            extractive, evidence, timings = self._compose(question, vector, top_k=top_k, language=language,
+            extractive, evidence, timings = self._compose(parsed, vector, top_k=top_k, language=language,
                                                           filters=filters, writer=writer)
             if key is not None:
                 self.cache.put(key, extractive)
@@ -230,16 +248,16 @@ class Answerer:
         yield from writer.generate_stream(question, language, evidence, fallback=extractive, timings=timings,
                                           started=started)
 
-    def _compose(self, question: str, vector: np.ndarray, *, top_k: int | None, language: Language,
+    def _compose(self, parsed: Question, vector: np.ndarray, *, top_k: int | None, language: Language,
                  filters: MetadataFilters | None, writer: LLMWriter | None) -> tuple[Answer, list, dict[str, float]]:
-        """Retrieve and compose for the encoded ``question`` (inside :meth:`consistent`): the
+        """Retrieve and compose for the encoded question (inside :meth:`consistent`): the
         extractive answer, the writer's evidence (none without a writer) and the timings of each step."""
         t0 = time.perf_counter()
         nodes = self.retriever(top_k=top_k, filters=filters).retrieve(
-            QueryBundle(query_str=question, embedding=vector.tolist()))
+            QuestionBundle(query_str=parsed.text, embedding=vector.tolist(), question=parsed))
         retrieve_ms = (time.perf_counter() - t0) * 1000
         t0 = time.perf_counter()
-        extractive = self.composer.compose(question, language, nodes, query_vector=vector)
+        extractive = self.composer.compose(parsed.text, language, nodes, query_vector=vector)
         evidence = writer.select_evidence(nodes, vector) if writer is not None and extractive.answerable else []
         answer_ms = (time.perf_counter() - t0) * 1000
         timings = {"retrieve": round(retrieve_ms, 1), "answer": round(answer_ms, 1)}

@@ -18,6 +18,7 @@ from index.vectors import ChunkVectors
 from qa.answer_type import answers_count, count_focus, states_count
 from qa.models import Answer, Citation, Language
 from qa.question_text import lexical_text
+from qa.ranker_model import RankerModel
 from qa.quotes import Quote, SentenceQuoter, make_citation
 from qa.sentences import sentence_spans
 from settings import AnswerSettings
@@ -78,12 +79,17 @@ class ExtractiveComposer:
     coverage: ``(question terms, text) -> share of the question's IDF weight the text holds``
         (the lexical index's ``coverage``), for the lexical support rule (:meth:`supported`);
         None turns that rule off.
+    ranker: the learned ranker's model (``qa.ranker_model``). When the retrieved nodes carry
+        its ``probability``, its thresholds decide instead of the similarity floors and
+        margins above: abstain when the best candidate's probability is below
+        ``abstain_below``; cite a further candidate whose probability reaches ``cite_from``.
     """
 
     def __init__(self, *, catalog: Catalog, embedder: SanadEmbedding, options: AnswerSettings,
                  vectors: ChunkVectors | None = None, quoter: SentenceQuoter | None = None,
-                 coverage: Callable[[str, str], float] | None = None) -> None:
+                 coverage: Callable[[str, str], float] | None = None, ranker: RankerModel | None = None) -> None:
         self.catalog = catalog
+        self.ranker = ranker
         self.coverage = coverage
         self.embedder = embedder
         self.options = options
@@ -102,6 +108,8 @@ class ExtractiveComposer:
             query_vector = self.embedder.embed_queries([question])[0]
         self.quoter.load_stored_sentences([n for n, _ in scored])
         o = self.options
+        if self.ranker is not None and scored[0][0].node.metadata.get("probability") is not None:
+            return self._compose_by_probability(question, language, [n for n, _ in scored], query_vector)
         # candidates follow the retriever's ranking (sentence rescoring and BM25 included):
         # each paragraph whose fused score is within citation_margin of the leader's, up to
         # max_citations paragraphs, each with the sentence(s) that answer (_best_quote)
@@ -141,6 +149,36 @@ class ExtractiveComposer:
             if not quotes:
                 return Answer(answer=ABSTAIN[language], language=language, answerable=False)
 
+        citations = [make_citation(i, q) for i, q in enumerate(quotes, 1)]
+        return Answer(answer=frame_answer(citations, language), language=language, answerable=True,
+                      citations=citations)
+
+    def _compose_by_probability(self, question: str, language: Language, nodes: Sequence[NodeWithScore],
+                                query_vector: np.ndarray) -> Answer:
+        """The learned ranker's rule: the leader is cited when its probability reaches
+        ``abstain_below``; each further candidate whose probability reaches ``cite_from``
+        is cited too (up to ``max_citations`` paragraphs)."""
+        assert self.ranker is not None
+        abstain = Answer(answer=ABSTAIN[language], language=language, answerable=False)
+        if float(nodes[0].node.metadata["probability"]) < self.ranker.abstain_below:
+            return abstain
+        quotes: list[Quote] = []
+        seen: set[tuple[str, int]] = set()
+        for k, node in enumerate(nodes):
+            if len(quotes) >= self.options.max_citations:
+                break
+            if k > 0 and float(node.node.metadata.get("probability") or 0.0) < self.ranker.cite_from:
+                break  # the nodes are in probability order
+            quote = self.quoter.quote_node(question, node, query_vector)
+            if quote is None or (quote.paragraph.file, quote.paragraph.paragraph) in seen:
+                continue
+            seen.add((quote.paragraph.file, quote.paragraph.paragraph))
+            quotes.append(quote)
+        if quotes and self.options.answer_type_check and not answers_count(
+                question, [q.paragraph.text[q.start:q.end] for q in quotes]):
+            quotes = self._quote_the_count(question, quotes)
+        if not quotes:
+            return abstain
         citations = [make_citation(i, q) for i, q in enumerate(quotes, 1)]
         return Answer(answer=frame_answer(citations, language), language=language, answerable=True,
                       citations=citations)

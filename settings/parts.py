@@ -137,6 +137,21 @@ class RetrievalSettings(BaseSettings):
         0.05, ge=0, description="bonus for the chunks of the documents whose header names the source a "
         "question cites (\"according to Elaph\"); 0 = off",
     )
+    postprocessors: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: ["source_bonus", "sentence_rescore", "learned_ranker"],
+        description="the retrieval stages after fusion, in order (comma-separated): `source_bonus`, "
+        "`sentence_rescore`, `learned_ranker`; leave one out to turn it off",
+    )
+    ranker_path: Path | None = Field(
+        None, description="a folder with a learned ranker model (`ranker.txt` and `manifest.json`, made by "
+        "`python -m evals.train_ranker`); default: the model shipped with Sanad. A missing, corrupt or "
+        "mismatched model is not used: the fixed rules rank, with a warning in the log and in /readyz",
+    )
+
+    @field_validator("postprocessors", mode="before")
+    @classmethod
+    def _split_postprocessors(cls, value: object) -> object:
+        return _split(value, strip=True)
 
 
 class AnswerSettings(BaseSettings):
