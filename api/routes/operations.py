@@ -27,7 +27,9 @@ async def readyz(service: ServiceDep, request: Request) -> Any:
     """200 with index counts once the model and stores are loaded (in every worker process of
     ``sanad serve --workers N``); 503 before. When the Slack
     bot is on, ``slack`` says whether Slack accepted its token: ``{"status": "checking" | "ok"}``
-    or ``{"status": "failed", "error": <Slack's error>, "fix": ...}`` (the API stays ready)."""
+    or ``{"status": "failed", "error": <Slack's error>, "fix": ...}`` (the API stays ready).
+    ``ranker`` says whether the learned ranker is in use: ``{"active": true, "sha256": ...}``, or
+    ``{"active": false, "reason": ...}`` when its model is off, missing, corrupt or mismatched."""
     if not service.ready:
         if service.load_error:
             return error_response(503, "load_failed", f"the service failed to load: {service.load_error}")
@@ -37,10 +39,13 @@ async def readyz(service: ServiceDep, request: Request) -> Any:
         return error_response(503, "not_ready", f"{ready} of {workers.workers} worker processes have "
                               "loaded the model and index; the others are still loading", {"Retry-After": "5"})
     counts = await run_in_threadpool(service.counts)
+    body: dict[str, Any] = {"status": "ready", **counts}
+    if service.answerer is not None:  # the learned ranker in use, or why the fixed rules rank
+        body["ranker"] = service.answerer.ranker_status.as_dict()
     slack_bot = getattr(request.app.state, "slack_bot", None)
     if slack_bot is not None:
-        return {"status": "ready", **counts, "slack": slack_bot.status()}
-    return {"status": "ready", **counts}
+        body["slack"] = slack_bot.status()
+    return body
 
 
 @router.get("/metrics", response_class=Response)
