@@ -28,6 +28,8 @@ from settings import Settings
 
 #: the candidates the ranker scores per question
 DEPTH = 20
+#: bump when what a question's record holds changes (saved rows of an older layout are made again)
+ROWS_VERSION = 2
 
 
 @dataclass
@@ -45,7 +47,8 @@ class SetData:
         folder.mkdir(parents=True, exist_ok=True)
         np.savez_compressed(folder / f"{self.name}.npz", x=self.x, y=self.y, question=self.question)
         (folder / f"{self.name}.json").write_text(json.dumps(
-            {"features": list(FEATURES), "features_version": FEATURES_VERSION, "questions": self.questions},
+            {"features": list(FEATURES), "features_version": FEATURES_VERSION, "rows_version": ROWS_VERSION,
+             "questions": self.questions},
             ensure_ascii=False), encoding="utf-8")
 
     @classmethod
@@ -55,7 +58,8 @@ class SetData:
         if not npz.is_file() or not meta.is_file():
             return None
         info = json.loads(meta.read_text(encoding="utf-8"))
-        if info.get("features") != list(FEATURES) or info.get("features_version") != FEATURES_VERSION:
+        if (info.get("features") != list(FEATURES) or info.get("features_version") != FEATURES_VERSION
+                or info.get("rows_version") != ROWS_VERSION):
             return None
         arrays = np.load(npz)
         return cls(name=name, x=arrays["x"], y=arrays["y"], question=arrays["question"], questions=info["questions"])
@@ -117,6 +121,8 @@ def extract(eval_set: EvalSet, settings: Settings, embedder: Any, *, name: str, 
                 nodes = answerer.retriever(top_k=DEPTH, filters=filters).retrieve(
                     QuestionBundle(query_str=parsed.text, question=parsed))
                 rows = candidate_features(parsed, nodes, coverage=answerer.stores.lexical.coverage, title=title)
+            # what the fixed rules answer today, for the figures "against today's Sanad"
+            today = answerer.ask(it.question, filters=filters, use_writer=False)
             wanted = set(gold.get(it.id, []))
             labels = np.array([1.0 if any((n.node.metadata["file"], int(p)) in wanted
                                           for p in n.node.metadata["paragraphs"]) else 0.0 for n in nodes],
@@ -124,7 +130,10 @@ def extract(eval_set: EvalSet, settings: Settings, embedder: Any, *, name: str, 
             k = len(questions)
             questions.append({"id": it.id, "lang": it.lang, "kind": it.kind, "answerable": it.answerable,
                               "article": f"{name}/{article_of(it)}", "n": len(nodes),
-                              "files": [n.node.metadata["file"] for n in nodes]})
+                              "files": [n.node.metadata["file"] for n in nodes],
+                              "today": {"answered": today.answerable,
+                                        "cited": [[c.file, c.paragraph] for c in today.citations],
+                                        "gold": [list(g) for g in gold.get(it.id, [])]}})
             xs.append(rows)
             ys.append(labels)
             owners.append(np.full(len(nodes), k, dtype=np.int32))

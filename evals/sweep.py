@@ -111,7 +111,7 @@ def main(argv: list[str] | None = None) -> int:
                     f = figures[system]["all"]
                     print(f"{spec:<16} {'(' + system + ')':<22} R@1 {fmt(f['recall_at_1'])}  R@5 {fmt(f['recall_at_5'])}",
                           flush=True)
-            if "en" in figures["sanad"]:
+            if "en" in figures["sanad"] and "ar" in figures["sanad"]:
                 for lang in ("ar", "en"):
                     f = figures["sanad"][lang]
                     print(f"{'':<16} {'  ' + lang:<22} R@1 {fmt(f['recall_at_1'])}  1st cit "

@@ -17,16 +17,18 @@ import numpy as np
 from llama_index.core.schema import NodeWithScore
 
 from index.arabic import Analyzer
+from index.sentences import sentence_spans
 from qa.question import Question
 
 #: bump when a feature's meaning changes (a model records the version it was trained with)
-FEATURES_VERSION = 1
+FEATURES_VERSION = 2
 
 FEATURES: tuple[str, ...] = (
     # similarity
     "dense", "sentence_best", "sentence_second", "has_sentences",
     # lexical
     "bm25_norm", "bm25_log", "coverage", "term_share", "number_share", "title_share",
+    "stem_share", "bigram_share", "sentence_terms", "sentence_stems",
     # answer type
     "type_number", "type_date", "type_person", "type_place", "text_digits",
     # shape
@@ -37,12 +39,19 @@ FEATURES: tuple[str, ...] = (
     "same_file", "file_first",
     # the question
     "margin", "top_dense", "top_sentence", "n_terms", "question_ar",
+    # each lexical signal against the best candidate's (a pointwise model sees the others so)
+    "coverage_gap", "stem_gap", "bigram_gap", "sentence_terms_gap", "sentence_stems_gap", "title_gap",
 )
+
+#: column -> the column that holds its gap to the list's best
+_GAPPED = {"coverage": "coverage_gap", "stem_share": "stem_gap", "bigram_share": "bigram_gap",
+           "sentence_terms": "sentence_terms_gap", "sentence_stems": "sentence_stems_gap", "title_share": "title_gap"}
 
 #: a rank past the candidate lists (a chunk that one retriever did not return)
 UNRANKED = 50.0
 
 _WORDS = Analyzer(stem=False)
+_STEMS = Analyzer(stem=True)
 _DIGITS = re.compile(r"\d")
 _ARABIC = re.compile(r"[\u0600-\u06FF]")
 _TYPES = ("number", "date", "person", "place")
@@ -72,6 +81,8 @@ def candidate_features(question: Question, nodes: Sequence[NodeWithScore], *,
     top_dense = max(dense)
     top_sentence = max(sentence)
     terms = set(question.terms)
+    stems = set(_STEMS.analyze(" ".join(question.terms)))
+    bigrams = set(zip(question.terms, question.terms[1:]))
     numbers = {t for t in terms if _DIGITS.search(t)}
     qtype = question.answer_type
     first_rank: dict[str, int] = {}
@@ -82,7 +93,17 @@ def candidate_features(question: Question, nodes: Sequence[NodeWithScore], *,
     titles: dict[str, set[str]] = {}
     for k, (n, m) in enumerate(zip(nodes, metas)):
         text = n.node.get_content()
-        words = set(_WORDS.analyze(text))
+        tokens = _WORDS.analyze(text)
+        words = set(tokens)
+        text_stems = set(_STEMS.analyze(text))
+        pairs = set(zip(tokens, tokens[1:]))
+        best_terms = best_stems = 0.0
+        for start, end in sentence_spans(text):
+            sentence_words = _WORDS.analyze(text[start:end])
+            if terms:
+                best_terms = max(best_terms, len(terms & set(sentence_words)) / len(terms))
+            if stems:
+                best_stems = max(best_stems, len(stems & set(_STEMS.analyze(" ".join(sentence_words)))) / len(stems))
         file = m["file"]
         if file not in titles:
             titles[file] = set(_WORDS.analyze(title(file)))
@@ -98,6 +119,9 @@ def candidate_features(question: Question, nodes: Sequence[NodeWithScore], *,
             len(terms & words) / len(terms) if terms else 0.0,
             len(numbers & words) / len(numbers) if numbers else -1.0,
             len(terms & titles[file]) / len(terms) if terms else 0.0,
+            len(stems & text_stems) / len(stems) if stems else 0.0,
+            len(bigrams & pairs) / len(bigrams) if bigrams else 0.0,
+            best_terms, best_stems,
             *(1.0 if qtype == t else 0.0 for t in _TYPES),
             min(len(_DIGITS.findall(text)), 20) / 20.0,
             math.log1p(len(text)),
@@ -109,7 +133,11 @@ def candidate_features(question: Question, nodes: Sequence[NodeWithScore], *,
             float(file_counts[file] - 1), 1.0 if first_rank[file] == k else 0.0,
             m["margin"] if m.get("margin") is not None else 0.0, top_dense, top_sentence,
             float(len(terms)), 1.0 if question.language == "ar" else 0.0,
+            *([0.0] * len(_GAPPED)),
         )
+    for name, gap_name in _GAPPED.items():
+        col, gap = FEATURES.index(name), FEATURES.index(gap_name)
+        rows[:, gap] = rows[:, col].max() - rows[:, col]
     return rows
 
 
