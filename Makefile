@@ -2,8 +2,9 @@
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
 SANAD  := $(VENV)/bin/sanad
-HOST   ?= 127.0.0.1
-PORT   ?= 8000
+# `make run HOST=0.0.0.0 PORT=9000`; unset, `sanad serve` listens where settings/ says (127.0.0.1:8000)
+HOST   ?=
+PORT   ?=
 export HF_HUB_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 export ANONYMIZED_TELEMETRY := False
@@ -30,7 +31,7 @@ index: setup
 	$(SANAD) index seeds
 
 run: index
-	$(SANAD) serve --host $(HOST) --port $(PORT)
+	$(SANAD) serve $(if $(HOST),--host $(HOST)) $(if $(PORT),--port $(PORT))
 
 test-unit: setup
 	$(VENV)/bin/pytest -q -m "not integration"

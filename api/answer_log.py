@@ -40,7 +40,6 @@ from qa.conversation import Turn
 from qa.models import Answer
 from settings import Settings
 
-LOG_FILE = "answers.sqlite3"
 #: the retention is enforced (old rows deleted) at most this often
 PURGE_EVERY_S = 3600.0
 FeedbackValue = Literal["helpful", "not_helpful"]
@@ -148,7 +147,7 @@ class AnswerLog:
         """The log under ``settings.data_dir``, or None when the settings turn it off."""
         if not settings.answer_log_enabled:
             return None
-        return cls(settings.data_dir / LOG_FILE, retention_days=settings.log_retention_days)
+        return cls(settings.answer_log_path, retention_days=settings.log_retention_days)
 
     def close(self) -> None:
         with self._lock:

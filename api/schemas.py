@@ -8,6 +8,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from qa.text_rules import require_utf8
+from settings import TOP_K_MAX, TOP_K_MIN
 
 #: the model name ``/v1/models`` lists (any name is accepted by ``/v1/chat/completions``)
 MODEL_NAME = "sanad"
@@ -15,7 +16,7 @@ MODEL_NAME = "sanad"
 
 class AskRequest(BaseModel):
     question: str = Field(..., min_length=1, description="the question, Arabic or English")
-    top_k: int | None = Field(None, ge=1, le=50, description="how many paragraphs to consider")
+    top_k: int | None = Field(None, ge=TOP_K_MIN, le=TOP_K_MAX, description="how many paragraphs to consider")
     conversation_id: str | None = Field(
         None, max_length=128, description="continue a conversation this caller started (the id a previous "
         "answer returned); an unknown id starts a new conversation")
@@ -42,7 +43,7 @@ class ChatRequest(BaseModel):
     model: str = MODEL_NAME
     messages: list[ChatMessage] = Field(..., min_length=1)
     stream: bool = False
-    top_k: int | None = Field(None, ge=1, le=50, description="Sanad extension: paragraphs to consider")
+    top_k: int | None = Field(None, ge=TOP_K_MIN, le=TOP_K_MAX, description="Sanad extension: paragraphs to consider")
 
     _utf8 = model_validator(mode="before")(require_utf8)  # 422 for text that is not UTF-8, anywhere
 

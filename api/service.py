@@ -65,7 +65,7 @@ class Service:
     # --- lifecycle --------------------------------------------------------------------
     @property
     def uploads_dir(self) -> Path:
-        return self.settings.data_dir / "uploads"
+        return self.settings.uploads_dir
 
     @property
     def ready(self) -> bool:

@@ -43,7 +43,7 @@ import numpy as np
 
 from index.catalog import Catalog, StoredDocument
 from index.chunks import Chunk, build_chunks
-from settings import Settings
+from settings import HarnessSettings, Settings, env_name
 from index.titles import embedding_title
 from index.embedding import SanadEmbedding, build_embedder, embedder_fingerprint
 from index.extracted import ExtractLimits
@@ -58,7 +58,7 @@ from index.vectors import ChunkVectors
 log = logging.getLogger("sanad.index")
 
 #: the crash-test hook's environment variable
-CRASH_ENV = "SANAD_TEST_CRASH_AT"
+CRASH_ENV = env_name("test_crash_at")
 #: the named points of the hook, in the order a run passes them
 CRASH_POINTS = ("embed_batch", "document_record", "before_commit", "after_server_commit", "after_commit",
                 "stale_deletion", "before_lexical")
@@ -67,7 +67,7 @@ _crash_counts: dict[str, int] = {}
 
 def crash_point(name: str) -> None:
     """Test hook: ``SANAD_TEST_CRASH_AT=name[:n]`` SIGKILLs this process the n-th time here."""
-    spec = os.environ.get(CRASH_ENV)
+    spec = HarnessSettings().test_crash_at
     if not spec:
         return
     point, _, nth = spec.partition(":")

@@ -18,6 +18,7 @@ from pathlib import Path, PurePosixPath
 
 from index.extracted import Extraction, ExtractError, ExtractLimits
 from index.titles import own_title
+from settings import MAX_FILE_BYTES
 
 __all__ = [
     "SUPPORTED_SUFFIXES",
@@ -516,7 +517,7 @@ def _relative_file(path: Path, root: Path) -> str:
     return rel.as_posix()
 
 
-def load_document(path: Path, *, root: Path, max_bytes: int = 10_000_000,
+def load_document(path: Path, *, root: Path, max_bytes: int = MAX_FILE_BYTES,
                   limits: ExtractLimits | None = None) -> ParsedDocument:
     """Read ``path`` (under ``root``) once and parse it; DocumentError for unusable files.
 

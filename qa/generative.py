@@ -121,7 +121,7 @@ def build_llm(settings: Settings, *, max_tokens: int = MAX_TOKENS) -> Any:
     if settings.llm_provider == "ollama":
         from llama_index.llms.ollama import Ollama
 
-        return Ollama(model=settings.llm_model, base_url=settings.llm_base_url or "http://localhost:11434",
+        return Ollama(model=settings.llm_model, base_url=settings.ollama_url,
                       temperature=0.0, request_timeout=settings.llm_timeout_s,
                       additional_kwargs={"num_predict": max_tokens}, thinking=False)
     from llama_index.llms.openai_like import OpenAILike

@@ -18,8 +18,30 @@ from settings.environment import default_models_dir
 
 #: the name that means "the verified EmbeddingGemma folder assembled by index.model_fetch"
 DEFAULT_EMBED_MODEL = "embeddinggemma-300m"
+#: the largest document read (``SANAD_MAX_FILE_BYTES``, and the reader's own default)
+MAX_FILE_BYTES = 10_000_000
+#: the bounds of ``top_k`` (``SANAD_TOP_K``, the API's ``top_k`` and ``sanad ask --top-k``)
+TOP_K_MIN, TOP_K_MAX = 1, 50
+#: where ``sanad serve`` (and ``make run``) listens unless ``--host`` / ``--port`` say otherwise
+DEFAULT_HOST, DEFAULT_PORT = "127.0.0.1", 8000
+#: the Ollama server used when ``SANAD_LLM_PROVIDER=ollama`` and ``SANAD_LLM_BASE_URL`` is unset
+DEFAULT_OLLAMA_URL = "http://localhost:11434"
+#: the folder under the data dir that holds documents uploaded through the API
+UPLOADS_FOLDER = "uploads"
+#: the answer log's file under the data dir
+ANSWER_LOG_FILE = "answers.sqlite3"
+#: the shared evaluation data read when ``SANAD_EVALDATA_DIR`` is unset: ``../shared/evaldata``
+#: beside the repository (a development checkout's layout)
+SHARED_EVALDATA_DIR = Path(__file__).resolve().parents[2] / "shared" / "evaldata"
 
-_CONFIG = SettingsConfigDict(env_prefix="SANAD_", extra="ignore")
+ENV_PREFIX = "SANAD_"
+_CONFIG = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore")
+
+
+def env_name(field: str) -> str:
+    """The environment variable of the settings field ``field`` (``top_k`` -> ``SANAD_TOP_K``)."""
+    return ENV_PREFIX + field.upper()
+
 
 
 def _split(value: object, *, strip: bool) -> object:
@@ -38,7 +60,7 @@ class StoreSettings(BaseSettings):
         default_factory=lambda: [Path("seeds")],
         description="folders or files `sanad index` reads when given no path",
     )
-    max_file_bytes: int = Field(10_000_000, gt=0, description="larger files are skipped with a message")
+    max_file_bytes: int = Field(MAX_FILE_BYTES, gt=0, description="larger files are skipped with a message")
     max_pages: int = Field(2000, gt=0, description="PDFs with more pages are skipped with a message")
     extract_time_limit_s: float = Field(
         120.0, gt=0, description="a PDF whose text takes longer to extract is skipped with a message (checked per page)",
@@ -115,13 +137,23 @@ class StoreSettings(BaseSettings):
     def lock_path(self) -> Path:
         return self.data_dir / "index.lock"
 
+    @property
+    def uploads_dir(self) -> Path:
+        """Documents uploaded through the API (``sanad index`` reads them too)."""
+        return self.data_dir / UPLOADS_FOLDER
+
+    @property
+    def answer_log_path(self) -> Path:
+        """The answer log (:class:`AnswerLogSettings` says whether it is kept)."""
+        return self.data_dir / ANSWER_LOG_FILE
+
 
 class RetrievalSettings(BaseSettings):
     """Hybrid retrieval: candidates, fusion weights, rescoring."""
 
     model_config = _CONFIG
 
-    top_k: int = Field(5, ge=1, le=50, description="citations considered per answer")
+    top_k: int = Field(5, ge=TOP_K_MIN, le=TOP_K_MAX, description="citations considered per answer")
     candidates: int = Field(30, ge=1, le=500, description="candidates each retriever returns before fusion")
     lexical_weight_ar: float = Field(0.15, ge=0, description="weight of the relative BM25 score for Arabic questions")
     lexical_weight_en: float = Field(0.05, ge=0, description="weight of the relative BM25 score for English questions")
@@ -187,7 +219,8 @@ class LLMSettings(BaseSettings):
     model_config = _CONFIG
 
     llm_base_url: str | None = Field(
-        None, description="OpenAI-compatible base URL (e.g. http://127.0.0.1:8080/v1) or an Ollama URL"
+        None, description="OpenAI-compatible base URL (e.g. http://127.0.0.1:8080/v1) or an Ollama URL "
+        f"(Ollama's default: {DEFAULT_OLLAMA_URL})"
     )
     llm_model: str | None = Field(None, description="model name the LLM endpoint serves")
     llm_api_key: str | None = Field(None, repr=False, description="API key for the LLM endpoint, if it needs one")
@@ -198,6 +231,11 @@ class LLMSettings(BaseSettings):
     llm_max_evidence_chars: int = Field(
         6000, gt=0, description="evidence text given to the LLM is trimmed to this many characters"
     )
+
+    @property
+    def ollama_url(self) -> str:
+        """The Ollama server (``SANAD_LLM_PROVIDER=ollama``): the base URL, else Ollama's default."""
+        return self.llm_base_url or DEFAULT_OLLAMA_URL
 
 
 class HTTPSettings(BaseSettings):
@@ -251,7 +289,7 @@ class SlackSettings(BaseSettings):
     slack_app_token: str | None = Field(None, repr=False, description="xapp-... app-level token (Socket Mode)")
     slack_command: str = Field("/ask", description="slash command the bot answers")
     public_url: str = Field(
-        "http://127.0.0.1:8000", description="base URL citation links point at (Slack messages, etc.)"
+        f"http://{DEFAULT_HOST}:{DEFAULT_PORT}", description="base URL citation links point at (Slack messages, etc.)"
     )
     slack_api_url: str = Field(
         "https://slack.com/api/",
@@ -287,8 +325,52 @@ class AnswerLogSettings(BaseSettings):
         return self.answer_log == "on" and self.log_retention_days > 0
 
 
+def _unset_if_empty(value: object) -> object:
+    return None if value == "" else value
+
+
+class EvalSettings(BaseSettings):
+    """Where ``sanad eval`` finds its data."""
+
+    model_config = _CONFIG
+
+    evaldata_dir: Path | None = Field(
+        None, description="the folder of the shared eval sets (`xquad/`, `arcd-train/`, `tydiqa-ar/`); unset: "
+        "`../shared/evaldata` beside the repository",
+    )
+    eval_corpus: Path | None = Field(
+        None, description="the corpus folder of a gold JSONL (`sanad eval --set PATH`), before the items' "
+        "`corpus` field and a folder named like the file",
+    )
+
+    @field_validator("evaldata_dir", "eval_corpus", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: object) -> object:
+        return _unset_if_empty(value)
+
+
+class HarnessSettings(BaseSettings):
+    """Knobs only the test suite sets or reads; not part of :class:`Settings` and not for users."""
+
+    model_config = _CONFIG
+
+    test_crash_at: str | None = Field(
+        None, description="`point[:n]`: the indexer SIGKILLs itself the n-th time it passes `point` "
+        "(index.indexer.CRASH_POINTS; tests/test_crash_safety.py)",
+    )
+    test_chromium: Path = Field(Path("/usr/bin/chromium"), description="the browser tests' Chromium")
+    schemathesis_examples: int = Field(30, ge=1, description="examples per operation, stateless API fuzzing")
+    schemathesis_stateful_examples: int = Field(15, ge=1, description="examples of the stateful API fuzzing")
+    hostile_examples: int = Field(60, ge=1, description="examples per property of the hostile-input tests")
+
+    @field_validator("test_crash_at", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: object) -> object:
+        return _unset_if_empty(value)
+
+
 class Settings(StoreSettings, RetrievalSettings, AnswerSettings, LLMSettings, HTTPSettings, SlackSettings,
-               AnswerLogSettings):
+               AnswerLogSettings, EvalSettings):
     """All of Sanad's settings (env prefix ``SANAD_``): the parts above, side by side."""
 
     model_config = _CONFIG

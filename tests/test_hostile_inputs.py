@@ -33,6 +33,7 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from api.slack.options import SlackOptions
+from settings import HarnessSettings
 from tests.api_fixtures import ROOT, SEEDS, LiveServer, make_settings
 from tests.error_contract import DOCUMENTED, assert_handled
 from tests.test_slack_bot import SlackRecorder
@@ -43,7 +44,7 @@ KEY = "hostile-suite-key"
 AUTH = {"Authorization": f"Bearer {KEY}"}
 SECRET = "hostile-suite-signing-secret"
 SEED = "001_60d84da894ed2980.txt"
-EXAMPLES = int(os.environ.get("SANAD_HOSTILE_EXAMPLES", "60"))
+EXAMPLES = HarnessSettings().hostile_examples
 HEALTH = [HealthCheck.too_slow, HealthCheck.filter_too_much, HealthCheck.data_too_large]
 
 

@@ -20,7 +20,6 @@ Bounded by ``max_examples`` (the whole file takes well under three minutes here)
 from __future__ import annotations
 
 import copy
-import os
 import shutil
 from urllib.parse import quote
 
@@ -38,6 +37,7 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from api.slack.options import SlackOptions
+from settings import HarnessSettings
 from tests.api_fixtures import SEEDS, LiveServer, make_settings
 from tests.error_contract import error_problem
 
@@ -57,8 +57,8 @@ def documented_error(ctx, response, case) -> None:  # noqa: ANN001 - schemathesi
 
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance,
           documented_error]
-STATELESS_EXAMPLES = int(os.environ.get("SANAD_SCHEMATHESIS_EXAMPLES", "30"))
-STATEFUL_EXAMPLES = int(os.environ.get("SANAD_SCHEMATHESIS_STATEFUL_EXAMPLES", "15"))
+STATELESS_EXAMPLES = HarnessSettings().schemathesis_examples
+STATEFUL_EXAMPLES = HarnessSettings().schemathesis_stateful_examples
 HEALTH = [HealthCheck.too_slow, HealthCheck.filter_too_much, HealthCheck.data_too_large]
 
 
