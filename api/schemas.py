@@ -7,6 +7,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from index.paragraphs import Paragraph
 from qa.text_rules import require_utf8
 from settings import TOP_K_MAX, TOP_K_MIN
 
@@ -64,17 +65,10 @@ class DocumentList(BaseModel):
     count: int
 
 
-class ParagraphOut(BaseModel):
-    file: str
-    paragraph: int
-    line_start: int
-    line_end: int
-    char_start: int
-    char_end: int
-    text: str
-    boilerplate: bool
-    page_start: int | None = Field(None, description="1-based first page (paged formats: .pdf); null elsewhere")
-    page_end: int | None = Field(None, description="1-based last page; null for unpaged formats")
+class ParagraphOut(Paragraph):
+    """A paragraph as the indexer records it, field for field."""
+
+    __pydantic_config__ = ConfigDict(json_schema_serialization_defaults_required=True)  # every field is sent
 
 
 class DocumentText(BaseModel):

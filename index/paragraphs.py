@@ -15,6 +15,9 @@ from bisect import bisect_left
 from dataclasses import dataclass
 from html.parser import HTMLParser
 from pathlib import Path, PurePosixPath
+from typing import Annotated
+
+from pydantic import Field
 
 from index.extracted import Extraction, ExtractError, ExtractLimits
 from index.titles import own_title
@@ -59,7 +62,8 @@ class DocumentError(ValueError):
 
 @dataclass(frozen=True, slots=True)
 class Paragraph:
-    """One numbered paragraph of a document, with verbatim offsets into the document text."""
+    """One numbered paragraph of a document, with verbatim offsets into the document text
+    (the API returns it as it is: ``api.schemas.ParagraphOut``; the descriptions are its schema's)."""
 
     file: str
     paragraph: int
@@ -69,8 +73,9 @@ class Paragraph:
     char_end: int
     text: str
     boilerplate: bool = False
-    page_start: int | None = None  # 1-based page of the first line (paged formats: .pdf); else None
-    page_end: int | None = None
+    page_start: Annotated[int | None, Field(description="1-based first page (paged formats: .pdf); null elsewhere")] \
+        = None
+    page_end: Annotated[int | None, Field(description="1-based last page; null for unpaged formats")] = None
 
 
 @dataclass(frozen=True, slots=True)
