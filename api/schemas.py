@@ -8,6 +8,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from index.paragraphs import Paragraph
+from index.readers import KINDS
 from qa.text_rules import require_utf8
 from settings import TOP_K_MAX, TOP_K_MIN
 
@@ -53,7 +54,7 @@ class DocumentInfo(BaseModel):
     file: str = Field(..., description="path relative to its corpus root (or to the uploads folder)")
     paragraphs: int = Field(..., description="number of paragraphs")
     sha256: str
-    kind: str = Field(..., description="txt | md | html | pdf | docx")
+    kind: str = Field(..., description=" | ".join(KINDS))
     title: str
     size: int = Field(..., description="bytes of the source file")
     indexed_at: float = Field(..., description="Unix time it was (re)indexed")

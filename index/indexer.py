@@ -49,7 +49,8 @@ from index.embedding import SanadEmbedding, build_embedder, embedder_fingerprint
 from index.extracted import ExtractLimits
 from index.lexical import LexicalIndex
 from index.live_lexical import current_lexical
-from index.paragraphs import SUPPORTED_SUFFIXES, DocumentError, ParsedDocument, load_document
+from index.paragraphs import DocumentError, ParsedDocument, load_document
+from index.readers import BINARY_SUFFIXES, SUPPORTED_SUFFIXES
 from index.sentences import sentence_spans
 from index.shared_catalog import LEASE_TTL_S, Lease, Manifest, ManifestEntry, SharedCatalog, SharedCatalogError
 from index.sync import VERSION_KEY, CacheSourceError, check_cache_source, sync_catalog
@@ -109,8 +110,8 @@ class SourceFile:
 
 
 def _unchanged_binary(source: SourceFile, manifest: dict[str, str], *, max_bytes: int) -> bool:
-    """True for an indexed .pdf/.docx whose bytes still hash to its manifest entry."""
-    if source.path.suffix.lower() not in (".pdf", ".docx") or source.file not in manifest:
+    """True for an indexed binary file (.pdf, .docx) whose bytes still hash to its manifest entry."""
+    if source.path.suffix.lower() not in BINARY_SUFFIXES or source.file not in manifest:
         return False
     try:
         if source.path.stat().st_size > max_bytes:
