@@ -416,7 +416,7 @@ def test_kind_for() -> None:
     assert kind_for("x.htm") == "html"
     assert kind_for("r/Report.PDF") == "pdf"
     assert kind_for("memo.docx") == "docx"
-    assert set(SUPPORTED_SUFFIXES) == {".txt", ".md", ".markdown", ".html", ".htm", ".pdf", ".docx"}
+    assert {".txt", ".md", ".markdown", ".html", ".htm", ".pdf", ".docx"} <= set(SUPPORTED_SUFFIXES)
     for bad in ("x.doc", "README", "archive.txt.gz", ".txt"):
         with pytest.raises(DocumentError, match="unsupported"):
             kind_for(bad)
