@@ -255,7 +255,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("feedback", help="the votes on answers (POST /v1/feedback)")
     fsub = p.add_subparsers(dest="feedback_command", required=True)
-    p = fsub.add_parser("export", help="voted answers as gold-set JSONL to review (evals/README.md)")
+    p = fsub.add_parser("export", help="voted answers as gold-set JSONL to review (docs/evals.md)")
     p.add_argument("--value", choices=["helpful", "not_helpful"], default=None, help="only answers with such votes")
     p.add_argument("--since", default=None, help="only votes cast on or after this day (YYYY-MM-DD, UTC)")
     p.add_argument("--out", default=None, help="write here (default: stdout)")

