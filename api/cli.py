@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Sequence
 
-from settings import apply_runtime_defaults
+from settings import DEFAULT_HOST, DEFAULT_PORT, TOP_K_MAX, TOP_K_MIN, apply_runtime_defaults
 
 if TYPE_CHECKING:
     from qa.models import Answer
@@ -58,9 +58,8 @@ def cmd_index(args: argparse.Namespace) -> int:
     settings = _settings()
     console = Console(stderr=True)
     paths = [Path(p) for p in args.paths] or settings.corpus_paths
-    uploads = settings.data_dir / "uploads"
-    if uploads.is_dir():  # documents uploaded through the API are part of the corpus
-        paths = [*paths, uploads]
+    if settings.uploads_dir.is_dir():  # documents uploaded through the API are part of the corpus
+        paths = [*paths, settings.uploads_dir]
     indexer = Indexer(settings)
     try:
         report = indexer.index(paths, prune=not args.no_prune,
@@ -176,7 +175,6 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
 
 def cmd_feedback_export(args: argparse.Namespace) -> int:
-    from api.answer_log import LOG_FILE
     from api.feedback_export import ExportError, export, open_log, parse_since
 
     settings = _settings()
@@ -187,7 +185,7 @@ def cmd_feedback_export(args: argparse.Namespace) -> int:
 
             log = open_answer_log(settings)
         else:
-            log = open_log(settings.data_dir / LOG_FILE, retention_days=settings.log_retention_days)
+            log = open_log(settings.answer_log_path, retention_days=settings.log_retention_days)
     except ExportError as exc:
         raise CliError(str(exc)) from exc
     corpus = Path(args.corpus) if args.corpus else next((p for p in settings.corpus_paths if p.is_dir()), None)
@@ -219,15 +217,16 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("ask", help="answer a question with citations")
     p.add_argument("question", nargs="?", help="the question, Arabic or English")
     p.add_argument("--json", action="store_true", help="print the /v1/ask response object")
-    p.add_argument("--top-k", type=int, default=None, help="paragraphs to consider (default 5)")
+    p.add_argument("--top-k", type=int, default=None,
+                   help=f"paragraphs to consider, {TOP_K_MIN} to {TOP_K_MAX} (default: SANAD_TOP_K)")
     p.add_argument("--file", help="answer one question per line of FILE ('-' = stdin)")
     p.add_argument("--answerer", choices=["extractive", "llm"], default=None,
                    help="override SANAD_ANSWERER (llm: SANAD_LLM_BASE_URL / SANAD_LLM_MODEL)")
     p.set_defaults(func=cmd_ask)
 
     p = sub.add_parser("serve", help="serve the HTTP API")
-    p.add_argument("--host", default="127.0.0.1")
-    p.add_argument("--port", type=int, default=8000)
+    p.add_argument("--host", default=DEFAULT_HOST, help=f"default {DEFAULT_HOST}")
+    p.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"default {DEFAULT_PORT}")
     p.add_argument("--workers", type=int, default=None,
                    help="uvicorn worker processes, each with its own model (~1.5 GB RSS); default: 1 with the "
                    "embedded store, else one per SANAD_TORCH_THREADS cores that memory holds (api/workers.py); "
@@ -256,7 +255,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("feedback", help="the votes on answers (POST /v1/feedback)")
     fsub = p.add_subparsers(dest="feedback_command", required=True)
-    p = fsub.add_parser("export", help="voted answers as gold-set JSONL to review (evals/README.md)")
+    p = fsub.add_parser("export", help="voted answers as gold-set JSONL to review (docs/evals.md)")
     p.add_argument("--value", choices=["helpful", "not_helpful"], default=None, help="only answers with such votes")
     p.add_argument("--since", default=None, help="only votes cast on or after this day (YYYY-MM-DD, UTC)")
     p.add_argument("--out", default=None, help="write here (default: stdout)")
@@ -269,8 +268,8 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     apply_runtime_defaults()
     args = build_parser().parse_args(argv)
-    if args.command == "ask" and args.top_k is not None and not 1 <= args.top_k <= 50:
-        print("error: --top-k must be between 1 and 50", file=sys.stderr)
+    if args.command == "ask" and args.top_k is not None and not TOP_K_MIN <= args.top_k <= TOP_K_MAX:
+        print(f"error: --top-k must be between {TOP_K_MIN} and {TOP_K_MAX}", file=sys.stderr)
         return 2
     from api.answer_log import AnswerLogError
     from api.shared_answer_log import SharedAnswerLogError

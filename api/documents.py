@@ -9,10 +9,7 @@ import unicodedata
 from pathlib import PurePosixPath
 
 from api.errors import ApiError
-from index.paragraphs import SUPPORTED_SUFFIXES
-
-#: formats that are uploaded as files (multipart), never as JSON text
-BINARY_SUFFIXES = (".pdf", ".docx")
+from index.readers import SUPPORTED_SUFFIXES
 
 MAX_NAME_CHARS = 255
 MAX_PATH_CHARS = 1024

@@ -7,7 +7,10 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from index.paragraphs import Paragraph
+from index.readers import KINDS
 from qa.text_rules import require_utf8
+from settings import TOP_K_MAX, TOP_K_MIN
 
 #: the model name ``/v1/models`` lists (any name is accepted by ``/v1/chat/completions``)
 MODEL_NAME = "sanad"
@@ -15,7 +18,7 @@ MODEL_NAME = "sanad"
 
 class AskRequest(BaseModel):
     question: str = Field(..., min_length=1, description="the question, Arabic or English")
-    top_k: int | None = Field(None, ge=1, le=50, description="how many paragraphs to consider")
+    top_k: int | None = Field(None, ge=TOP_K_MIN, le=TOP_K_MAX, description="how many paragraphs to consider")
     conversation_id: str | None = Field(
         None, max_length=128, description="continue a conversation this caller started (the id a previous "
         "answer returned); an unknown id starts a new conversation")
@@ -42,7 +45,7 @@ class ChatRequest(BaseModel):
     model: str = MODEL_NAME
     messages: list[ChatMessage] = Field(..., min_length=1)
     stream: bool = False
-    top_k: int | None = Field(None, ge=1, le=50, description="Sanad extension: paragraphs to consider")
+    top_k: int | None = Field(None, ge=TOP_K_MIN, le=TOP_K_MAX, description="Sanad extension: paragraphs to consider")
 
     _utf8 = model_validator(mode="before")(require_utf8)  # 422 for text that is not UTF-8, anywhere
 
@@ -51,7 +54,7 @@ class DocumentInfo(BaseModel):
     file: str = Field(..., description="path relative to its corpus root (or to the uploads folder)")
     paragraphs: int = Field(..., description="number of paragraphs")
     sha256: str
-    kind: str = Field(..., description="txt | md | html | pdf | docx")
+    kind: str = Field(..., description=" | ".join(KINDS))
     title: str
     size: int = Field(..., description="bytes of the source file")
     indexed_at: float = Field(..., description="Unix time it was (re)indexed")
@@ -63,17 +66,10 @@ class DocumentList(BaseModel):
     count: int
 
 
-class ParagraphOut(BaseModel):
-    file: str
-    paragraph: int
-    line_start: int
-    line_end: int
-    char_start: int
-    char_end: int
-    text: str
-    boilerplate: bool
-    page_start: int | None = Field(None, description="1-based first page (paged formats: .pdf); null elsewhere")
-    page_end: int | None = Field(None, description="1-based last page; null for unpaged formats")
+class ParagraphOut(Paragraph):
+    """A paragraph as the indexer records it, field for field."""
+
+    __pydantic_config__ = ConfigDict(json_schema_serialization_defaults_required=True)  # every field is sent
 
 
 class DocumentText(BaseModel):

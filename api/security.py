@@ -76,12 +76,21 @@ class RateLimiter:
 
     def hit(self, key: str, now: float | None = None) -> float | None:
         """Record a hit; None when allowed, else the seconds until one more would be."""
+        return self._check(key, now, record=True)
+
+    def blocked(self, key: str, now: float | None = None) -> float | None:
+        """Like :meth:`hit` without recording one: None when a hit would be allowed now."""
+        return self._check(key, now, record=False)
+
+    def _check(self, key: str, now: float | None, *, record: bool) -> float | None:
         if self.limit <= 0:
             return None
         now = time.monotonic() if now is None else now
         with self._lock:
             hits = self._hits.get(key)
             if hits is None:
+                if not record:
+                    return None
                 if len(self._hits) >= self.max_keys:
                     self._prune(now)
                 hits = self._hits[key] = deque()
@@ -89,22 +98,8 @@ class RateLimiter:
                 hits.popleft()
             if len(hits) >= self.limit:
                 return max(hits[0] + self.window - now, 0.001)
-            hits.append(now)
-            return None
-
-    def blocked(self, key: str, now: float | None = None) -> float | None:
-        """Like :meth:`hit` without recording one: None when a hit would be allowed now."""
-        if self.limit <= 0:
-            return None
-        now = time.monotonic() if now is None else now
-        with self._lock:
-            hits = self._hits.get(key)
-            if not hits:
-                return None
-            while hits and hits[0] <= now - self.window:
-                hits.popleft()
-            if len(hits) >= self.limit:
-                return max(hits[0] + self.window - now, 0.001)
+            if record:
+                hits.append(now)
             return None
 
     def _prune(self, now: float) -> None:

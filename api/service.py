@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from dataclasses import asdict
 from pathlib import Path
 from typing import Callable
 
@@ -65,7 +66,7 @@ class Service:
     # --- lifecycle --------------------------------------------------------------------
     @property
     def uploads_dir(self) -> Path:
-        return self.settings.data_dir / "uploads"
+        return self.settings.uploads_dir
 
     @property
     def ready(self) -> bool:
@@ -249,10 +250,7 @@ class Service:
         if para is None:
             rec = self._record_or_404(file)
             raise ApiError(404, f"{file} has paragraphs 1 to {rec.n_paragraphs}, not {number}")
-        return ParagraphOut(file=para.file, paragraph=para.paragraph, line_start=para.line_start,
-                            line_end=para.line_end, char_start=para.char_start, char_end=para.char_end,
-                            text=para.text, boilerplate=para.boilerplate,
-                            page_start=para.page_start, page_end=para.page_end)
+        return ParagraphOut(**asdict(para))
 
     def add_document(self, name: str, data: bytes) -> tuple[DocumentInfo, bool]:
         """Store and index an uploaded document; returns (info, created)."""

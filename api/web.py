@@ -19,7 +19,7 @@ from fastapi import APIRouter
 from fastapi.responses import Response
 
 from api.errors import ApiError
-from index.paragraphs import SUPPORTED_SUFFIXES
+from index.readers import SUPPORTED_SUFFIXES
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 

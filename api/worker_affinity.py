@@ -4,7 +4,7 @@ Left to the scheduler, the threads of two workers (each a torch thread encoding,
 Chroma's and anyio's threads) wander over both cores: a worker's encoder is preempted by the
 other worker's Python and resumes on the other core, its cache cold. Kept to a core each
 (``SANAD_PIN_WORKERS``, on by default), two workers on two cores answered 8-11 % more requests
-per second at 16 clients, with less system time (README "Throughput").
+per second at 16 clients, with less system time (docs/throughput.md).
 
 ``sanad serve`` splits the cores it may use into one disjoint set of ``SANAD_TORCH_THREADS``
 cores per worker (:func:`core_sets`; nothing is pinned when they do not fit, or when a CPU

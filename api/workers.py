@@ -1,6 +1,6 @@
 """How many worker processes ``sanad serve`` starts when ``--workers`` is not given.
 
-The rule (measured with ``bench/throughput.py``, README "Throughput"):
+The rule (measured with ``bench/throughput.py``, docs/throughput.md):
 
 - **embedded store** (no ``SANAD_CHROMA_URL``): 1 worker. Each worker has its own copy of
   the embedded vector index, so a document uploaded through one worker would not reach the

@@ -71,7 +71,7 @@ def percentile(values: Sequence[float], p: float) -> float:
 
 
 def table(headers: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
-    """A Markdown table (pastes into the README as is)."""
+    """A Markdown table (pastes into docs/ as is)."""
     rows = [[_cell(v) for v in row] for row in rows]
     widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(headers)]
     line = lambda cells: "| " + " | ".join(c.ljust(w) for c, w in zip(cells, widths)) + " |"  # noqa: E731

@@ -5,5 +5,5 @@
 - :mod:`evals.gate`: thresholds (``evals/thresholds.toml``) and the comparison against them;
 - :mod:`evals.runner`: indexes a set's corpus into a temp dir, asks every question, reports.
 
-See ``evals/README.md`` for what each metric means and the current figures.
+See docs/evals.md for what each metric means and the current figures.
 """

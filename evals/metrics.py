@@ -2,7 +2,7 @@
 
 Each function takes a sequence of :class:`Row` and returns a float in [0, 1] (or
 milliseconds for latency), or ``None`` when it has nothing to measure (no denominator),
-so an absent figure is never mistaken for 0 or 1. ``README.md`` states each definition.
+so an absent figure is never mistaken for 0 or 1. docs/evals.md ("What each metric means") states each definition.
 """
 
 from __future__ import annotations

@@ -23,11 +23,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import random
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
+
+from settings import SHARED_EVALDATA_DIR, EvalSettings
 
 #: the seed of every sample: a given ``--limit`` always selects the same items/articles
 SAMPLE_SEED = 20261122
@@ -91,13 +92,13 @@ def seeded_take(values: Sequence[Any], n: int | None) -> list[Any]:
 
 def evaldata_dir() -> Path:
     """``$SANAD_EVALDATA_DIR`` or ``<repo>/../shared/evaldata``; an error if absent."""
-    env = os.environ.get("SANAD_EVALDATA_DIR")
-    if env:
-        path = Path(env).expanduser()
+    env = EvalSettings().evaldata_dir
+    if env is not None:
+        path = env.expanduser()
         if not path.is_dir():
             raise EvalSetError(f"SANAD_EVALDATA_DIR={env} is not a folder")
         return path
-    path = REPO_ROOT.parent / "shared" / "evaldata"
+    path = SHARED_EVALDATA_DIR
     if not path.is_dir():
         raise EvalSetError(
             f"the shared evaluation data is not at {path}; set SANAD_EVALDATA_DIR to the folder "
@@ -166,9 +167,9 @@ def corpus_for_jsonl(path: Path, rows: list[dict[str, Any]]) -> Path:
     3. a folder beside the JSONL named like it without ``.jsonl`` and without a trailing
        ``_gold`` (``mine_gold.jsonl`` -> ``mine/``).
     """
-    env = os.environ.get("SANAD_EVAL_CORPUS")
-    if env:
-        candidate = Path(env).expanduser()
+    env = EvalSettings().eval_corpus
+    if env is not None:
+        candidate = env.expanduser()
         tried = [f"$SANAD_EVAL_CORPUS={env}"]
     else:
         field_value = next((r["corpus"] for r in rows if r.get("corpus")), None)

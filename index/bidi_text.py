@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from typing import Sequence
+from typing import Iterator, Sequence
 
 __all__ = [
     "fold_presentation_forms",
@@ -75,6 +75,20 @@ def line_is_rtl(text: str) -> bool:
     return rtl > ltr
 
 
+def _runs(types: list[str], kind: str) -> Iterator[tuple[int, int]]:
+    """The maximal runs ``[i, j)`` of ``kind`` in ``types``, left to right (``types`` may be
+    changed inside a run as they are yielded)."""
+    i, n = 0, len(types)
+    while i < n:
+        if types[i] != kind:
+            i += 1
+            continue
+        j = i
+        while j < n and types[j] == kind:
+            j += 1
+        yield i, j
+        i = j
+
 def _levels(classes: list[str], base: int) -> list[int]:
     """Embedding levels of a single paragraph-level run without explicit embeddings."""
     n = len(classes)
@@ -100,18 +114,9 @@ def _levels(classes: list[str], base: int) -> list[int]:
         elif t[i] == "CS" and t[i - 1] == t[i + 1] and t[i - 1] in ("EN", "AN"):
             t[i] = t[i - 1]
     # W5: terminators next to European numbers become numbers.
-    i = 0
-    while i < n:
-        if t[i] == "ET":
-            j = i
-            while j < n and t[j] == "ET":
-                j += 1
-            if (i > 0 and t[i - 1] == "EN") or (j < n and t[j] == "EN"):
-                for k in range(i, j):
-                    t[k] = "EN"
-            i = j
-        else:
-            i += 1
+    for i, j in _runs(t, "ET"):
+        if (i > 0 and t[i - 1] == "EN") or (j < n and t[j] == "EN"):
+            t[i:j] = ["EN"] * (j - i)
     # W6: remaining separators and terminators are neutral.
     t = ["ON" if c in ("ES", "ET", "CS") else c for c in t]
     # W7: European numbers after left-to-right text are left-to-right (left-to-right lines).
@@ -123,20 +128,10 @@ def _levels(classes: list[str], base: int) -> list[int]:
             t[i] = "L"
     # N1/N2: neutrals between text of one direction take it (numbers count as R); else base.
     strong = ["R" if c in ("EN", "AN") else c for c in t]
-    i = 0
-    while i < n:
-        if strong[i] == "ON":
-            j = i
-            while j < n and strong[j] == "ON":
-                j += 1
-            before = strong[i - 1] if i else sos
-            after = strong[j] if j < n else sos
-            fill = before if before == after else ("R" if base else "L")
-            for k in range(i, j):
-                t[k] = fill
-            i = j
-        else:
-            i += 1
+    for i, j in _runs(strong, "ON"):
+        before = strong[i - 1] if i else sos
+        after = strong[j] if j < n else sos
+        t[i:j] = [before if before == after else ("R" if base else "L")] * (j - i)
     # I1/I2.
     levels = []
     for c in t:

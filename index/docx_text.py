@@ -15,6 +15,7 @@ from __future__ import annotations
 import io
 import re
 import zipfile
+from typing import Iterable
 
 from index.extracted import Block, Extraction, ExtractError
 
@@ -71,26 +72,22 @@ def extract_docx(data: bytes, *, max_unpacked_bytes: int) -> Extraction:
         document = Document(io.BytesIO(data))
         blocks: list[Block] = []
 
-        def add_table(table: Table) -> None:
-            for row in table.rows:
-                seen: set[int] = set()
-                for cell in row.cells:
-                    if id(cell._tc) in seen:  # a merged cell repeats across the columns it spans
-                        continue
-                    seen.add(id(cell._tc))
-                    for item in cell.iter_inner_content():
-                        if isinstance(item, Paragraph):
-                            if text := _text(item):
-                                blocks.append(Block(text=text))
-                        else:
-                            add_table(item)
+        def add(content: Iterable[Paragraph | Table]) -> None:
+            """Paragraphs and tables in document order; table cells row by row."""
+            for item in content:
+                if isinstance(item, Paragraph):
+                    if text := _text(item):
+                        blocks.append(Block(text=text))
+                    continue
+                for row in item.rows:
+                    seen: set[int] = set()
+                    for cell in row.cells:
+                        if id(cell._tc) in seen:  # a merged cell repeats across the columns it spans
+                            continue
+                        seen.add(id(cell._tc))
+                        add(cell.iter_inner_content())
 
-        for item in document.iter_inner_content():
-            if isinstance(item, Paragraph):
-                if text := _text(item):
-                    blocks.append(Block(text=text))
-            else:
-                add_table(item)
+        add(document.iter_inner_content())
         title = document.core_properties.title or ""
     except ExtractError:
         raise

@@ -359,7 +359,7 @@ def build_embedder(settings: Settings) -> SanadEmbedding:
     """The embedder ``settings`` names (loaded once by the caller and reused)."""
     if settings.embed_model == "hash":
         return HashEmbedding()
-    apply_runtime_defaults()  # never reach a model hub (MODELS.md): set before the model loads
+    apply_runtime_defaults()  # never reach a model hub (docs/embedding-model.md): set before the model loads
     return SentenceTransformerEmbedding(
         model_name_or_path=resolve_model_path(settings),
         batch_size=settings.embed_batch_size,

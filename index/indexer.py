@@ -43,13 +43,14 @@ import numpy as np
 
 from index.catalog import Catalog, StoredDocument
 from index.chunks import Chunk, build_chunks
-from settings import Settings
+from settings import HarnessSettings, Settings, env_name
 from index.titles import embedding_title
 from index.embedding import SanadEmbedding, build_embedder, embedder_fingerprint
 from index.extracted import ExtractLimits
 from index.lexical import LexicalIndex
 from index.live_lexical import current_lexical
-from index.paragraphs import SUPPORTED_SUFFIXES, DocumentError, ParsedDocument, load_document
+from index.paragraphs import DocumentError, ParsedDocument, load_document
+from index.readers import BINARY_SUFFIXES, SUPPORTED_SUFFIXES
 from index.sentences import sentence_spans
 from index.shared_catalog import LEASE_TTL_S, Lease, Manifest, ManifestEntry, SharedCatalog, SharedCatalogError
 from index.sync import VERSION_KEY, CacheSourceError, check_cache_source, sync_catalog
@@ -58,7 +59,7 @@ from index.vectors import ChunkVectors
 log = logging.getLogger("sanad.index")
 
 #: the crash-test hook's environment variable
-CRASH_ENV = "SANAD_TEST_CRASH_AT"
+CRASH_ENV = env_name("test_crash_at")
 #: the named points of the hook, in the order a run passes them
 CRASH_POINTS = ("embed_batch", "document_record", "before_commit", "after_server_commit", "after_commit",
                 "stale_deletion", "before_lexical")
@@ -67,7 +68,7 @@ _crash_counts: dict[str, int] = {}
 
 def crash_point(name: str) -> None:
     """Test hook: ``SANAD_TEST_CRASH_AT=name[:n]`` SIGKILLs this process the n-th time here."""
-    spec = os.environ.get(CRASH_ENV)
+    spec = HarnessSettings().test_crash_at
     if not spec:
         return
     point, _, nth = spec.partition(":")
@@ -109,8 +110,8 @@ class SourceFile:
 
 
 def _unchanged_binary(source: SourceFile, manifest: dict[str, str], *, max_bytes: int) -> bool:
-    """True for an indexed .pdf/.docx whose bytes still hash to its manifest entry."""
-    if source.path.suffix.lower() not in (".pdf", ".docx") or source.file not in manifest:
+    """True for an indexed binary file (.pdf, .docx) whose bytes still hash to its manifest entry."""
+    if source.path.suffix.lower() not in BINARY_SUFFIXES or source.file not in manifest:
         return False
     try:
         if source.path.stat().st_size > max_bytes:

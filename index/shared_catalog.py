@@ -41,6 +41,7 @@ from index.catalog import StoredDocument
 from index.chunks import Chunk, chunk_id
 from settings import Settings
 from index.paragraphs import Paragraph, ParsedDocument
+from index.vectors import collection_ids
 
 CATALOG_SUFFIX = "_catalog"
 MANIFEST_ID = "manifest"
@@ -276,26 +277,20 @@ class SharedCatalog:
         return out
 
     def delete_documents(self, entries: Iterable[ManifestEntry]) -> None:
-        ids = [rid for e in entries for rid in part_ids(e.key, e.parts)]
+        self._delete([rid for e in entries for rid in part_ids(e.key, e.parts)])
+
+    def _delete(self, ids: Sequence[str]) -> None:
         for start in range(0, len(ids), 1000):
-            self._col.delete(ids=ids[start:start + 1000])
+            self._col.delete(ids=list(ids[start:start + 1000]))
 
     def record_ids(self) -> set[str]:
-        ids: set[str] = set()
-        offset, page = 0, 5000
-        while True:
-            got = self._col.get(include=[], limit=page, offset=offset)["ids"]
-            ids.update(got)
-            if len(got) < page:
-                return ids
-            offset += page
+        return collection_ids(self._col)
 
     def delete_unreferenced(self, manifest: Manifest) -> int:
         """Delete document records no entry of ``manifest`` names (left by a killed indexer)."""
         keep = {rid for e in manifest.files.values() for rid in part_ids(e.key, e.parts)}
         garbage = sorted(rid for rid in self.record_ids() if rid.startswith(DOC_PREFIX) and rid not in keep)
-        for start in range(0, len(garbage), 1000):
-            self._col.delete(ids=garbage[start:start + 1000])
+        self._delete(garbage)
         return len(garbage)
 
     # --- the writers' lease -----------------------------------------------------------------

@@ -4,11 +4,10 @@ EmbeddingGemma's documented document prompt is ``title: {title} | text: {text}``
 title it is ``title: none | text: {text}``. A title is taken only where the document states
 one, and only when it reads as a title:
 
-- Markdown: the first level-1 or level-2 heading (``# X`` or ``X`` underlined by ``===``);
-- HTML: ``<title>`` (else the first ``<h1>``);
-- PDF: the document information's ``Title``; DOCX: the core properties' ``title`` (both read
-  by the extractors, ``Extraction.title``; both often hold junk such as ``page.html`` or
-  ``Microsoft Word - doc1.docx``: refused);
+- where each format states it, its reader says (``title_from`` in :mod:`index.readers`):
+  Markdown's first level-1 or level-2 heading, HTML's ``<title>``, the metadata title of a PDF
+  or DOCX (which often holds junk such as ``page.html`` or ``Microsoft Word - doc1.docx``:
+  refused);
 - the file name, only with ``SANAD_EMBED_TITLE=file_name`` and only when it reads as a title
   (``Albert_Einstein.txt`` yes; ``000_51f39cb05999d58c.txt``, ``scan0003.pdf`` no).
 
@@ -31,10 +30,6 @@ _JUNK_RE = re.compile(
     r"^(untitled|document|doc|new document|microsoft word\b.*|page|scan|img|image|draft|final|copy|"
     r"sans titre|بدون عنوان|مستند|none)\s*\d*$", re.IGNORECASE)
 _HEXISH_RE = re.compile(r"\b[0-9a-f]{8,}\b", re.IGNORECASE)
-_MD_ATX_RE = re.compile(r"^\s{0,3}(#{1,2})\s+(.+?)\s*#*\s*$")
-_MD_SETEXT_RE = re.compile(r"^\s{0,3}(=+|-+)\s*$")
-_HTML_TITLE_RE = re.compile(r"<title[^>]*>(.*?)</title\s*>", re.IGNORECASE | re.DOTALL)
-_HTML_H1_RE = re.compile(r"<h1[^>]*>(.*?)</h1\s*>", re.IGNORECASE | re.DOTALL)
 _TAG_RE = re.compile(r"<[^>]+>")
 
 
@@ -57,44 +52,11 @@ def reads_as_title(text: str) -> bool:
     return bool(words) and letters >= 3 and letters >= 2 * digits
 
 
-def markdown_title(text: str) -> str:
-    lines = text.splitlines()
-    for i, line in enumerate(lines[:50]):
-        match = _MD_ATX_RE.match(line)
-        if match:
-            return clean_title(match.group(2))
-        if line.strip() and i + 1 < len(lines) and _MD_SETEXT_RE.match(lines[i + 1]):
-            return clean_title(line)
-    return ""
-
-
-def html_title(text: str) -> str:
-    for pattern in (_HTML_TITLE_RE, _HTML_H1_RE):
-        match = pattern.search(text[:200_000])
-        if match and clean_title(match.group(1)):
-            return clean_title(match.group(1))
-    return ""
-
-
 def file_name_title(file: str) -> str:
     """``Albert_Einstein.txt`` -> ``Albert Einstein`` (underscores and dashes to spaces)."""
     stem = PurePosixPath(file.replace("\\", "/")).name
     stem = _FILE_SUFFIX_RE.sub("", stem)
     return " ".join(re.sub(r"[_\-]+", " ", stem).split())
-
-
-def own_title(text: str, *, kind: str, stated: str = "") -> str:
-    """The title a document states, or '': for txt/md/html read from ``text`` (its decoded
-    text), for pdf/docx ``stated`` (the extractor's metadata title)."""
-    if kind == "md":
-        found = markdown_title(text)
-    elif kind == "html":
-        found = html_title(text)
-    elif kind in ("pdf", "docx"):
-        found = clean_title(stated)
-    else:
-        found = ""
-    return found if reads_as_title(found) else ""
 
 
 def embedding_title(own: str, file: str, *, mode: str) -> str:

@@ -47,6 +47,18 @@ def chroma_client(settings: Settings):  # noqa: ANN201 - chromadb's client class
         raise VectorStoreError(f"cannot open Chroma at {where}: {exc}") from exc
 
 
+def collection_ids(collection, *, page: int = 5000) -> set[str]:  # noqa: ANN001 - a chromadb Collection
+    """Every record id of a Chroma collection, read ``page`` ids at a time."""
+    ids: set[str] = set()
+    offset = 0
+    while True:
+        got = collection.get(include=[], limit=page, offset=offset)["ids"]
+        ids.update(got)
+        if len(got) < page:
+            return ids
+        offset += page
+
+
 #: chunk-record metadata key holding the chunk's sentence vectors (see :func:`encode_vectors`)
 SENTENCES_KEY = "sentence_vectors"
 
@@ -96,14 +108,7 @@ class ChunkVectors:
         return int(self._collection.count())
 
     def all_ids(self) -> set[str]:
-        ids: set[str] = set()
-        offset, page = 0, 5000
-        while True:
-            got = self._collection.get(include=[], limit=page, offset=offset)["ids"]
-            ids.update(got)
-            if len(got) < page:
-                return ids
-            offset += page
+        return collection_ids(self._collection)
 
     def existing_ids(self, ids: Sequence[str]) -> set[str]:
         if not ids:

@@ -9,7 +9,7 @@ The check only ever says "does not answer" when the counted noun is in the quote
 is within :data:`COUNT_WINDOW` words of it. When the noun is not found at all (a broken plural,
 a paraphrase), it says nothing, so the other rules decide. On the XQuAD Arabic questions whose
 gold sentence names the counted noun, that sentence passes the check 38 times in 41 (window 5;
-evals/README.md).
+docs/evals.md).
 """
 
 from __future__ import annotations

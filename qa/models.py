@@ -1,4 +1,4 @@
-"""The answer contract (DESIGN.md "Citation" and ``POST /v1/ask``), shared by qa/ and api/."""
+"""The answer contract (``POST /v1/ask``, docs/http-api.md), shared by qa/ and api/."""
 
 from __future__ import annotations
 

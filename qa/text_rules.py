@@ -23,12 +23,12 @@ def first_unencodable(value: Any) -> str | None:
     while stack:
         item, where = stack.pop()
         if isinstance(item, str):
-            if not _encodable(item):
+            if not is_utf8(item):
                 return where
         elif isinstance(item, dict):
             for key, child in reversed(list(item.items())):
                 name = f"{where}.{key}" if where else str(key)
-                if isinstance(key, str) and not _encodable(key):
+                if isinstance(key, str) and not is_utf8(key):
                     return where or "a field name"
                 stack.append((child, name))
         elif isinstance(item, (list, tuple)):
@@ -46,9 +46,10 @@ def require_utf8(cls: type, data: Any) -> Any:  # noqa: ARG001 - a pydantic "bef
     return data
 
 
-def _encodable(text: str) -> bool:
+def is_utf8(value: str | bytes) -> bool:
+    """True for bytes that decode as UTF-8 and for text that encodes to it (no lone surrogates)."""
     try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
+        value.decode("utf-8") if isinstance(value, bytes) else value.encode("utf-8")
+    except UnicodeError:
         return False
     return True

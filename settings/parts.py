@@ -18,8 +18,30 @@ from settings.environment import default_models_dir
 
 #: the name that means "the verified EmbeddingGemma folder assembled by index.model_fetch"
 DEFAULT_EMBED_MODEL = "embeddinggemma-300m"
+#: the largest document read (``SANAD_MAX_FILE_BYTES``, and the reader's own default)
+MAX_FILE_BYTES = 10_000_000
+#: the bounds of ``top_k`` (``SANAD_TOP_K``, the API's ``top_k`` and ``sanad ask --top-k``)
+TOP_K_MIN, TOP_K_MAX = 1, 50
+#: where ``sanad serve`` (and ``make run``) listens unless ``--host`` / ``--port`` say otherwise
+DEFAULT_HOST, DEFAULT_PORT = "127.0.0.1", 8000
+#: the Ollama server used when ``SANAD_LLM_PROVIDER=ollama`` and ``SANAD_LLM_BASE_URL`` is unset
+DEFAULT_OLLAMA_URL = "http://localhost:11434"
+#: the folder under the data dir that holds documents uploaded through the API
+UPLOADS_FOLDER = "uploads"
+#: the answer log's file under the data dir
+ANSWER_LOG_FILE = "answers.sqlite3"
+#: the shared evaluation data read when ``SANAD_EVALDATA_DIR`` is unset: ``../shared/evaldata``
+#: beside the repository (a development checkout's layout)
+SHARED_EVALDATA_DIR = Path(__file__).resolve().parents[2] / "shared" / "evaldata"
 
-_CONFIG = SettingsConfigDict(env_prefix="SANAD_", extra="ignore")
+ENV_PREFIX = "SANAD_"
+_CONFIG = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore")
+
+
+def env_name(field: str) -> str:
+    """The environment variable of the settings field ``field`` (``top_k`` -> ``SANAD_TOP_K``)."""
+    return ENV_PREFIX + field.upper()
+
 
 
 def _split(value: object, *, strip: bool) -> object:
@@ -33,65 +55,102 @@ class StoreSettings(BaseSettings):
 
     model_config = _CONFIG
 
-    data_dir: Path = Field(Path(".sanad"), description="where the index and its catalog live")
+    data_dir: Path = Field(Path(".sanad"), description=(
+            "index state: `catalog.sqlite3`, `chroma/`, `lexical/`, `index.lock`; also the "
+            "`uploads/` folder and the answer log (`answers.sqlite3`)"))
     corpus_paths: Annotated[list[Path], NoDecode] = Field(
         default_factory=lambda: [Path("seeds")],
-        description="folders or files `sanad index` reads when given no path",
+        description="comma-separated folders or files `sanad index` reads when given none",
     )
-    max_file_bytes: int = Field(10_000_000, gt=0, description="larger files are skipped with a message")
+    max_file_bytes: int = Field(MAX_FILE_BYTES, gt=0, description="larger files are skipped with a message")
     max_pages: int = Field(2000, gt=0, description="PDFs with more pages are skipped with a message")
     extract_time_limit_s: float = Field(
-        120.0, gt=0, description="a PDF whose text takes longer to extract is skipped with a message (checked per page)",
+        120.0, gt=0, description=(
+            "a PDF whose text takes longer to extract is skipped with a message (checked between "
+            "pages)"),
     )
     max_unpacked_bytes: int = Field(
-        200_000_000, gt=0, description=".docx files that would unpack to more bytes (zip bombs) are skipped with a message",
+        200_000_000, gt=0, description=(
+            "`.docx` files that would unpack to more (and members packed over 200-fold and over "
+            "10 MB: zip bombs) are skipped with a message"),
     )
     embed_model: str = Field(
         DEFAULT_EMBED_MODEL,
-        description="`embeddinggemma-300m` (verified PyPI transport), a sentence-transformers "
-        "folder path or hub name (needs the model in the local HF cache), or `hash` "
-        "(deterministic, no semantics: smoke tests only)",
+        description=(
+            "`embeddinggemma-300m`: the verified default (assembled from pinned PyPI wheels: see "
+            "the embedding model page); or a sentence-transformers folder; or a hub name already "
+            "in the local HF cache; `hash` = a deterministic no-semantics embedder for smoke "
+            "tests"),
     )
-    models_dir: Path = Field(default_factory=default_models_dir)
-    embed_batch_size: int = Field(16, gt=0)
+    models_dir: Path = Field(
+        default_factory=default_models_dir, json_schema_extra={"shown_default": "~/.cache/sanad/models"},
+        description=(
+            "where the default model is assembled and verified (`$XDG_CACHE_HOME/sanad/models` "
+            "when `XDG_CACHE_HOME` is set)"))
+    embed_batch_size: int = Field(16, gt=0, description="passages per model batch when indexing")
     index_group_size: int = Field(
-        128, gt=0, description="indexing: new chunks of consecutive files encoded in one model call (sorted by "
-        "length there, so small files share batches); files are still written and committed one by one",
+        128, gt=0, description=(
+            "indexing: the new chunks of consecutive files (and their sentences) encoded in one "
+            "model call, sorted by length there so small files share batches; each file is still "
+            "stored and committed on its own (see Indexing throughput in the benchmarks)"),
     )
     embed_title: Literal["off", "document", "file_name"] = Field(
-        "document", description="the title in the model's document prompt: `off` (`title: none`), `document` "
-        "(the title a document states: Markdown heading, HTML <title>, PDF/DOCX metadata) or `file_name` "
-        "(that, else a file name that reads as a title); files already indexed keep their vectors: build a "
-        "fresh index after changing it",
+        "document", description=(
+            "the title in the model's document prompt (`title: {title} | text: ...`): `off` "
+            "(always `title: none`), `document` (the title a document states, when it reads as a "
+            "title: each format's reader says where it is, e.g. the first Markdown heading, HTML "
+            "`<title>`, the PDF/DOCX metadata title; `index/titles.py`), `file_name` (that, else "
+            "the file name when it reads as a title: `Albert_Einstein.txt` yes, `scan0003.pdf` "
+            "no). Unchanged files are not embedded again, so after changing it build a fresh "
+            "index (another `SANAD_DATA_DIR`)"),
     )
     sentence_vectors: Literal["separate", "late"] = Field(
-        "separate", description="how the sentence vectors stored with each chunk are made: `separate` (each "
-        "sentence encoded on its own) or `late` (pooled from the chunk's own forward pass: indexing encodes "
-        "each text once); files already indexed keep their vectors: build a fresh index after changing it",
+        "separate", description=(
+            "how the sentence vectors stored with each multi-sentence chunk (sentence rescoring, "
+            "quotes) are made: `separate` (each sentence encoded on its own: about twice the "
+            "encoding of the chunks alone on long paragraphs) or `late` (mean-pooled from the "
+            'chunk\'s own forward pass, "late chunking": each text encoded once, but the quotes '
+            "chosen are worse: see Indexing throughput in the benchmarks). Files already indexed "
+            "keep their vectors: build a fresh index after changing it"),
     )
-    torch_threads: int = Field(1, ge=1, description="intra-op threads for encoding (1 is fastest here)")
+    torch_threads: int = Field(1, ge=1, description=(
+            "intra-op threads for encoding (one thread: 45-52 ms/query vs ~550 ms with two on a "
+            "busy 2-core box)"))
     pin_workers: bool = Field(
-        True, description="with `sanad serve --workers N`, keep each worker to SANAD_TORCH_THREADS cores of its own "
-        "when N x threads fit the cores (8-11 % more requests/s measured on 2 cores); false leaves placement to "
-        "the OS",
+        True, description=(
+            "with `sanad serve --workers N`, each worker keeps to `SANAD_TORCH_THREADS` cores of "
+            "its own when N × threads fit the cores the server may use and no cgroup CPU quota (a"
+            " container's CPU limit) says those cores are shared (`api/worker_affinity.py`; 8-11 "
+            "% more requests/s measured on 2 cores, see Throughput); `false` leaves placement to "
+            "the OS, e.g. when other busy processes share the cores"),
     )
     device: Literal["cpu", "cuda", "mps"] = Field(
-        "cpu", description="where the embedding model runs: `cpu`, or `cuda` / `mps` (half precision; an "
-        "error at start-up when that device is absent), e.g. for a GPU worker running `sanad index`",
+        "cpu", description=(
+            "where the embedding model runs: `cpu`, or `cuda` / `mps` in bfloat16 (EmbeddingGemma"
+            " overflows float16), e.g. a GPU machine running `sanad index` against the same "
+            "Chroma server while CPU replicas serve; asking for a device this machine lacks stops"
+            " with a one-line error"),
     )
     query_batch_max: int = Field(
-        32, ge=1, description="at most this many questions that arrive together are encoded in one batch "
-        "(1 = one at a time)",
+        32, ge=1, description=(
+            "questions that arrive together are encoded in one model call, at most this many (see"
+            " Throughput); 1 = one at a time; batch sizes in `sanad_query_batch_size`"),
     )
     query_batch_window_ms: float = Field(
-        40.0, ge=0, le=1000, description="under load (right after a batch of several questions), how long the "
-        "next batch waits for as many questions as that one held plus those queued behind it before it is "
-        "encoded (a lone question never waits); 0 = not at all",
+        40.0, ge=0, le=1000, description=(
+            "under load (a question queued behind a batch, or one that finds the encoder idle "
+            "within this long, or within what the last batch took, after a batch of several), how"
+            " long a batch waits for as many questions as the batch before it held plus those "
+            "queued behind it; a lone question never waits; 0 = never wait (see Throughput)"),
     )
-    chroma_url: str | None = Field(None, description="http://host:port of a Chroma server; embedded if unset")
-    chroma_collection: str = "sanad"
+    chroma_url: str | None = Field(None, description="`http://host:port` of a Chroma server instead of the embedded store (server mode)")
+    chroma_collection: str = Field("sanad", description=(
+            "the Chroma collection of the chunk vectors; in server mode the catalog and the "
+            "answer log are the collections of that name plus a suffix"))
     chroma_auth_token: str | None = Field(
-        None, repr=False, description="token sent to the Chroma server (Authorization: Bearer), if it needs one"
+        None, repr=False, description=(
+            "bearer token for a Chroma server that needs one (sent as `Authorization: Bearer "
+            "...`)")
     )
 
     @field_validator("corpus_paths", mode="before")
@@ -115,27 +174,44 @@ class StoreSettings(BaseSettings):
     def lock_path(self) -> Path:
         return self.data_dir / "index.lock"
 
+    @property
+    def uploads_dir(self) -> Path:
+        """Documents uploaded through the API (``sanad index`` reads them too)."""
+        return self.data_dir / UPLOADS_FOLDER
+
+    @property
+    def answer_log_path(self) -> Path:
+        """The answer log (:class:`AnswerLogSettings` says whether it is kept)."""
+        return self.data_dir / ANSWER_LOG_FILE
+
 
 class RetrievalSettings(BaseSettings):
     """Hybrid retrieval: candidates, fusion weights, rescoring."""
 
     model_config = _CONFIG
 
-    top_k: int = Field(5, ge=1, le=50, description="citations considered per answer")
-    candidates: int = Field(30, ge=1, le=500, description="candidates each retriever returns before fusion")
-    lexical_weight_ar: float = Field(0.15, ge=0, description="weight of the relative BM25 score for Arabic questions")
-    lexical_weight_en: float = Field(0.05, ge=0, description="weight of the relative BM25 score for English questions")
+    top_k: int = Field(5, ge=TOP_K_MIN, le=TOP_K_MAX, description=(
+            "chunks retrieved per question (1 to 50; the API's `top_k` and `sanad ask --top-k` "
+            "set it per question)"))
+    candidates: int = Field(30, ge=1, le=500, description="candidates each retriever (dense, BM25) returns before fusion")
+    lexical_weight_ar: float = Field(0.15, ge=0, description="BM25 bonus weight (of the relative BM25 score) for Arabic questions")
+    lexical_weight_en: float = Field(0.05, ge=0, description="BM25 bonus weight (of the relative BM25 score) for English questions")
     sentence_weight: float = Field(
-        0.5, ge=0, le=1, description="weight of a chunk's best sentence against the whole chunk when "
-        "the leading candidates are rescored (0 = chunk vectors only)",
+        0.5, ge=0, le=1, description=(
+            "leading candidates are rescored as `(1-a)·cos(chunk) + a·max cos(sentence)` "
+            "(sentence vectors are stored at index time); 0 = off"),
     )
     question_cleanup: bool = Field(
-        False, description="search with the question tidied as people type it (list dashes, run-together "
-        "question words such as ماهو) and without question words on the BM25 side (qa.question_text)",
+        False, description=(
+            "search with the question tidied as people type it (list dashes, run-together "
+            "ماهو/ماهي) and without question words on the BM25 side (`qa/question_text.py`); "
+            "measured neutral on ARCD-train and TyDi, so off"),
     )
     source_weight: float = Field(
-        0.05, ge=0, description="bonus for the chunks of the documents whose header names the source a "
-        "question cites (\"according to Elaph\"); 0 = off",
+        0.05, ge=0, description=(
+            'a question that names its source ("بحسب تقرير إيلاف", "according to North Pulse") '
+            "gives this bonus to the chunks of the documents whose first 400 characters name it "
+            "(`qa/sources.py`); 0 = off"),
     )
     postprocessors: Annotated[list[str], NoDecode] = Field(
         default_factory=lambda: ["source_bonus", "sentence_rescore", "learned_ranker"],
@@ -160,39 +236,52 @@ class AnswerSettings(BaseSettings):
     model_config = _CONFIG
 
     min_similarity: float = Field(
-        0.46, description="abstain when the best paragraph's cosine similarity is below this"
+        0.46, description=(
+            "abstain when the best paragraph's cosine similarity is below this, unless one of the"
+            " two rules below answers")
     )
     answer_margin: float = Field(
-        0.15, ge=0, description="answer below min_similarity when the best paragraph's cosine beats the "
-        "mean of the next five by this much (0 = off)",
+        0.15, ge=0, description=(
+            "...unless the best paragraph is a clear winner: its cosine beats the mean of the "
+            "next five by this margin and reaches `SANAD_MARGIN_FLOOR` (0 = off)"),
     )
-    margin_floor: float = Field(0.30, description="...but never below this cosine similarity")
+    margin_floor: float = Field(0.30, description="...the cosine similarity a clear winner must still reach")
     support_floor: float = Field(
-        0.33, ge=0, description="answer below min_similarity when the best quote reaches this and the best "
-        "paragraph holds support_coverage of the question's terms (IDF-weighted); 0 = off",
+        0.33, ge=0, description=(
+            "...or unless the best paragraph's quote reaches this and the paragraph holds "
+            "`SANAD_SUPPORT_COVERAGE` of the question's IDF-weighted terms (question words left "
+            "out); it is then cited alone (0 = off)"),
     )
-    support_coverage: float = Field(0.4, ge=0, le=1, description="...the share of the question's IDF weight needed")
-    max_citations: int = Field(3, ge=1, le=10, description="at most this many paragraphs cited per answer")
+    support_coverage: float = Field(0.4, ge=0, le=1, description="...the share of the question's IDF-weighted terms that paragraph must hold")
+    max_citations: int = Field(3, ge=1, le=10, description="paragraphs cited per answer, at most")
     citation_margin: float = Field(
-        0.10, ge=0, description="unless the best paragraph is a clear winner (answer_margin), also cite "
-        "paragraphs whose fused score, and quote score, are within this of the best; the LLM is given "
-        "the paragraphs within this of the best as its evidence",
+        0.10, ge=0, description=(
+            "unless the best paragraph is a clear winner, also cite the next ones whose fused "
+            "score and quote score are within this of the best; the LLM writer is given the "
+            "paragraphs within this of the best"),
     )
     answer_type_check: bool = Field(
-        True, description="abstain when an Arabic count question (كم عدد X) is quoted only with text "
-        "that names X without a number near it",
+        True, description=(
+            'abstain when an Arabic count question ("كم عدد X") is quoted only with text that '
+            "names X without a number within five words (`qa/answer_type.py`)"),
     )
     sentence_gap: float = Field(
-        0.05, ge=0, description="a quote stretches from the best sentence of a long paragraph to the "
-        "runner-up when that scores within this of it (0 = one sentence)",
+        0.05, ge=0, description=(
+            "a long paragraph's quote stretches from its best sentence to the runner-up when that"
+            " scores within this (at most 3 sentences; 0 = one sentence)"),
     )
-    max_question_chars: int = Field(1000, ge=10)
+    max_question_chars: int = Field(1000, ge=10, description="longer questions are refused (`422 question_too_long`)")
     answer_cache_size: int = Field(
-        1000, ge=0, description="extractive answers kept for repeated questions (cleared whenever the index "
-        "changes); 0 = off",
+        1000, ge=0, description=(
+            "extractive answers kept for repeated questions (same standalone question, language, "
+            "`top_k`): a repeat is answered without encoding; cleared whenever the index changes "
+            "(a commit, a server-mode sync, a rebuilt BM25 index); hits and misses in "
+            "`sanad_answer_cache_total`; 0 = off"),
     )
     answerer: Literal["extractive", "llm"] = Field(
-        "extractive", description="`extractive` (embedded, no LLM) or `llm` (OpenAI-compatible or Ollama endpoint)"
+        "extractive", description=(
+            "`extractive` (embedded, no LLM) or `llm` (an OpenAI-compatible or Ollama endpoint "
+            "writes the answer: see Generative answers)")
     )
 
 
@@ -202,17 +291,32 @@ class LLMSettings(BaseSettings):
     model_config = _CONFIG
 
     llm_base_url: str | None = Field(
-        None, description="OpenAI-compatible base URL (e.g. http://127.0.0.1:8080/v1) or an Ollama URL"
+        None, description=(
+            f"e.g. `http://127.0.0.1:8080/v1` (OpenAI-compatible) or `http://127.0.0.1:11434` "
+            f"(Ollama); unset with `ollama` = Ollama's default, `{DEFAULT_OLLAMA_URL}`; unset with"
+            f" `openai` = OpenAI's own API (then `SANAD_LLM_API_KEY` is needed)")
     )
-    llm_model: str | None = Field(None, description="model name the LLM endpoint serves")
-    llm_api_key: str | None = Field(None, repr=False, description="API key for the LLM endpoint, if it needs one")
+    llm_model: str | None = Field(None, description="the model name the endpoint serves (required)")
+    llm_api_key: str | None = Field(None, repr=False, description="sent as the bearer key, if the endpoint needs one")
     llm_provider: Literal["openai", "ollama"] = Field(
-        "openai", description="`openai` (any OpenAI-compatible server: vLLM, llama.cpp, hosted) or `ollama`"
+        "openai", description=(
+            "`openai`: any OpenAI-compatible server (vLLM, llama.cpp's server, a hosted API), "
+            "through llama-index's `OpenAILike`; `ollama`: an Ollama server, through "
+            "llama-index's `Ollama`")
     )
-    llm_timeout_s: float = Field(60.0, gt=0, description="give up on the LLM after this long and answer extractively")
+    llm_timeout_s: float = Field(60.0, gt=0, description=(
+            "the whole answer must arrive within this (checked between tokens; a connection that "
+            "says nothing is dropped after it too), else the extractive answer is given"))
     llm_max_evidence_chars: int = Field(
-        6000, gt=0, description="evidence text given to the LLM is trimmed to this many characters"
+        6000, gt=0, description=(
+            "evidence text given to the LLM, trimmed to this; `300` (about one paragraph) for the"
+            " local 1.5B model")
     )
+
+    @property
+    def ollama_url(self) -> str:
+        """The Ollama server (``SANAD_LLM_PROVIDER=ollama``): the base URL, else Ollama's default."""
+        return self.llm_base_url or DEFAULT_OLLAMA_URL
 
 
 class HTTPSettings(BaseSettings):
@@ -222,33 +326,50 @@ class HTTPSettings(BaseSettings):
 
     api_keys: Annotated[list[str], NoDecode] = Field(
         default_factory=list, repr=False,
-        description="comma-separated bearer keys; when set, every /v1 route needs "
-        "`Authorization: Bearer KEY` (/healthz, /readyz, /metrics stay open)",
+        description=(
+            "comma-separated keys; when set every `/v1` route needs `Authorization: Bearer KEY` "
+            "(`401` otherwise). `/healthz`, `/readyz`, `/metrics` stay open: keep the port "
+            "private or filter `/metrics` at the proxy"),
     )
     cors_origins: Annotated[list[str], NoDecode] = Field(
-        default_factory=list, description="comma-separated origins allowed by CORS (`*` = any); none if unset"
+        default_factory=list, description=(
+            "comma-separated origins allowed to call the API from a browser (`*` for any); no "
+            "CORS headers when unset")
     )
     rate_limit_per_minute: int = Field(
-        120, ge=0, description="requests per minute per API key (or client IP) on /v1 routes; 0 = off"
+        120, ge=0, description=(
+            "requests per key (per client IP without keys) over a sliding minute on `/v1` routes;"
+            " `429` with `Retry-After`; `0` = off. Behind a proxy all clients share its IP: set "
+            "keys or limit at the proxy")
     )
     auth_failures_per_minute: int = Field(
-        10, ge=0, description="requests with a missing or wrong API key allowed per client IP per minute; "
-        "past it every /v1 request from that IP gets 429 until the minute has passed; 0 = off"
+        10, ge=0, description=(
+            "with keys set: requests with a missing or wrong key allowed per client IP over a "
+            "sliding minute; past it every `/v1` request from that IP (right key or not) gets "
+            "`429` with `Retry-After` until the oldest failure is a minute old; `0` = off")
     )
-    max_body_bytes: int = Field(2_000_000, gt=0, description="larger request bodies get 413 (uploads excepted)")
-    max_upload_bytes: int = Field(10_000_000, gt=0, description="largest document POST /v1/documents accepts")
+    max_body_bytes: int = Field(2_000_000, gt=0, description=(
+            "larger request bodies get `413` (before they are read, when `Content-Length` says "
+            "so)"))
+    max_upload_bytes: int = Field(10_000_000, gt=0, description=(
+            "largest uploaded document, `POST /v1/documents` (`413`); the upload route's body "
+            "limit is this plus `SANAD_MAX_BODY_BYTES`"))
     upload_embedder: Literal["separate", "shared"] = Field(
-        "separate", description="`separate`: uploads are embedded by a second copy of the model (about 1.4 GB "
-        "more memory), so questions are answered while a document is indexed; `shared`: one model, and "
-        "questions wait while an upload is embedded",
+        "separate", description=(
+            "`separate`: uploads are embedded by a second copy of the model (about 1.4 GB more "
+            "memory), so questions are answered meanwhile; `shared`: one model, and questions "
+            "wait while an upload is embedded"),
     )
     max_pending_questions: int = Field(
-        64, ge=0, description="questions being answered or waiting at once; past it /v1/ask and the chat "
-        "endpoint answer 503 `overloaded` with Retry-After at once instead of queueing; 0 = no bound",
+        64, ge=0, description=(
+            "questions answered or waiting at once; past it `/v1/ask` and `/v1/chat/completions` "
+            "answer `503 overloaded` with `Retry-After` at once instead of letting every client "
+            "time out; 0 = no bound"),
     )
-    max_conversations: int = Field(1000, ge=1, description="conversations kept in memory when the answer log is "
-                                   "off (least recent dropped)")
-    max_conversation_turns: int = Field(20, ge=1, description="turns kept per conversation")
+    max_conversations: int = Field(1000, ge=1, description=(
+            "conversations kept in memory when the answer log is off (least recently used "
+            "dropped)"))
+    max_conversation_turns: int = Field(20, ge=1, description="turns kept (read back from the log) per conversation")
 
     @field_validator("api_keys", "cors_origins", mode="before")
     @classmethod
@@ -261,25 +382,33 @@ class SlackSettings(BaseSettings):
 
     model_config = _CONFIG
 
-    slack_bot_token: str | None = Field(None, repr=False, description="xoxb-... bot token")
-    slack_signing_secret: str | None = Field(None, repr=False, description="signing secret of the Slack app")
-    slack_app_token: str | None = Field(None, repr=False, description="xapp-... app-level token (Socket Mode)")
-    slack_command: str = Field("/ask", description="slash command the bot answers")
+    slack_bot_token: str | None = Field(None, repr=False, description=(
+            "`xoxb-...` bot token; the Slack routes are off unless it and the signing secret are "
+            "set"))
+    slack_signing_secret: str | None = Field(None, repr=False, description="signing secret of the Slack app (HTTP mode)")
+    slack_app_token: str | None = Field(None, repr=False, description="`xapp-...` app-level token (Socket Mode)")
+    slack_command: str = Field("/ask", description="the slash command answered; change the manifest to match")
     public_url: str = Field(
-        "http://127.0.0.1:8000", description="base URL citation links point at (Slack messages, etc.)"
+        f"http://{DEFAULT_HOST}:{DEFAULT_PORT}", description=(
+            'base of the citation links and of the "Open in Sanad" link (`/?q=...`) in Slack '
+            "messages")
     )
     slack_api_url: str = Field(
         "https://slack.com/api/",
-        description="Slack Web API base the bot calls (GovSlack: https://slack-gov.com/api/); outbound "
-        "calls honour HTTPS_PROXY",
+        description=(
+            "the Slack Web API base for every call the bot makes (`auth.test`, "
+            "`chat.postMessage`, `apps.connections.open`, ...); GovSlack: "
+            "`https://slack-gov.com/api/`; `HTTPS_PROXY` is honoured"),
     )
     slack_thread_replies: bool = Field(
-        False, description="answer replies in channel threads Sanad answered without a new mention "
-        "(needs the message.channels event and channels:history scope)",
+        False, description=(
+            "`true`: a reply in a channel thread Sanad answered is a follow-up without a new "
+            "mention (needs `message.channels` + `channels:history`)"),
     )
     slack_ask_visibility: Literal["ephemeral", "in_channel"] = Field(
-        "ephemeral", description="who sees a slash-command answer first: only the asker (with a Share "
-        "button) or the whole channel",
+        "ephemeral", description=(
+            "`ephemeral`: `/ask` answers privately with a *Share with channel* button; "
+            "`in_channel`: posted for everyone at once"),
     )
 
 
@@ -289,12 +418,13 @@ class AnswerLogSettings(BaseSettings):
     model_config = _CONFIG
 
     answer_log: Literal["on", "off"] = Field(
-        "on", description="`on`: every answer is kept in `<data_dir>/answers.sqlite3` (answer ids, feedback, "
-        "conversations that survive a restart); `off`: nothing is kept (answers still get an id)",
+        "on", description=(
+            "`on`: keep every answer, its conversation and its feedback in `<data "
+            "dir>/answers.sqlite3` (in server mode: on the Chroma server); `off`: keep nothing "
+            "(answers still get an id)"),
     )
     log_retention_days: int = Field(
-        90, ge=0, description="answers (and their feedback) older than this many days are deleted; 0 = the log "
-        "is off, as with SANAD_ANSWER_LOG=off",
+        90, ge=0, description="answers (and their feedback) older than this are deleted; `0` = the log is off",
     )
 
     @property
@@ -302,8 +432,58 @@ class AnswerLogSettings(BaseSettings):
         return self.answer_log == "on" and self.log_retention_days > 0
 
 
-class Settings(StoreSettings, RetrievalSettings, AnswerSettings, LLMSettings, HTTPSettings, SlackSettings,
-               AnswerLogSettings):
+def _unset_if_empty(value: object) -> object:
+    return None if value == "" else value
+
+
+class EvalSettings(BaseSettings):
+    """Where ``sanad eval`` finds its data."""
+
+    model_config = _CONFIG
+
+    evaldata_dir: Path | None = Field(
+        None, description="the folder of the shared eval sets (`xquad/`, `arcd-train/`, `tydiqa-ar/`); unset: "
+        "`../shared/evaldata` beside the repository",
+    )
+    eval_corpus: Path | None = Field(
+        None, description="the corpus folder of a gold JSONL (`sanad eval --set PATH`), before the items' "
+        "`corpus` field and a folder named like the file",
+    )
+
+    @field_validator("evaldata_dir", "eval_corpus", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: object) -> object:
+        return _unset_if_empty(value)
+
+
+class HarnessSettings(BaseSettings):
+    """The test suite's own knobs: not part of ``Settings``, not for deployments."""
+
+    model_config = _CONFIG
+
+    test_crash_at: str | None = Field(
+        None, description="`point[:n]`: the indexer SIGKILLs itself the n-th time it passes `point` "
+        "(index.indexer.CRASH_POINTS; tests/test_crash_safety.py)",
+    )
+    test_chromium: Path = Field(Path("/usr/bin/chromium"), description="the browser tests' Chromium")
+    schemathesis_examples: int = Field(30, ge=1, description="examples per operation, stateless API fuzzing")
+    schemathesis_stateful_examples: int = Field(15, ge=1, description="examples of the stateful API fuzzing")
+    hostile_examples: int = Field(60, ge=1, description="examples per property of the hostile-input tests")
+
+    @field_validator("test_crash_at", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: object) -> object:
+        return _unset_if_empty(value)
+
+
+#: the parts of :class:`Settings`, in the order the docs list them
+SETTINGS_PARTS: tuple[type[BaseSettings], ...] = (
+    StoreSettings, RetrievalSettings, AnswerSettings, LLMSettings, HTTPSettings, SlackSettings, AnswerLogSettings,
+    EvalSettings,
+)
+
+
+class Settings(*SETTINGS_PARTS):  # type: ignore[misc] - the parts, side by side
     """All of Sanad's settings (env prefix ``SANAD_``): the parts above, side by side."""
 
     model_config = _CONFIG

@@ -1,7 +1,7 @@
-"""The error contract tests hold every response to (README "Errors", DESIGN.md "Errors").
+"""The error contract tests hold every response to (docs/errors.md).
 
 A response is *handled* when it is a success, or a 4xx whose body is JSON
-``{"error": {"code": str, "message": str}}`` with a code that the README's error table
+``{"error": {"code": str, "message": str}}`` with a code that the docs' error table
 documents for that status. Imported by tests/test_hostile_inputs.py and
 tests/test_schemathesis.py.
 """
@@ -16,9 +16,8 @@ from tests.api_fixtures import ROOT
 
 
 def documented_codes() -> dict[int, set[str]]:
-    """The README's error table ("### Errors"): status -> the codes documented for it."""
-    text = (ROOT / "README.md").read_text(encoding="utf-8")
-    table = text.split("### Errors", 1)[1].split("\n## ", 1)[0]
+    """The error table of docs/errors.md: status -> the codes documented for it."""
+    table = (ROOT / "docs" / "errors.md").read_text(encoding="utf-8")
     codes: dict[int, set[str]] = {}
     for status, cell in re.findall(r"^\| (\d{3}) \| (.+?) \|$", table, re.M):
         codes[int(status)] = set(re.findall(r"`([a-z_]+)`", cell))
@@ -47,7 +46,7 @@ def error_problem(status: int, content_type: str, body: bytes) -> str | None:
             and all(isinstance(data["error"][k], str) and data["error"][k] for k in ("code", "message"))):
         return f"{status} error body is not {{error: {{code, message}}}}: {data!r}"[:400]
     if data["error"]["code"] not in DOCUMENTED.get(status, set()):
-        return f"{status} error code {data['error']['code']!r} is not documented for {status} in the README"
+        return f"{status} error code {data['error']['code']!r} is not documented for {status} in docs/errors.md"
     return None
 
 

@@ -32,7 +32,7 @@ LLM_PYTHON = LLM_VENV / "bin" / "python"
 MODEL_ALIAS = "qwen2.5-1.5b-instruct"
 #: context for the trimmed evidence (a few hundred tokens) plus the answer
 N_CTX = 2048
-#: evidence the local 1.5B model gets: about one paragraph (README "Generative answers")
+#: evidence the local 1.5B model gets: about one paragraph (docs/generative.md)
 LOCAL_EVIDENCE_CHARS = 300
 
 

@@ -10,7 +10,7 @@ API calls go to tests/test_slack_bot.SlackRecorder, a local fake of Slack). Two 
   names, question text, chat messages, Slack headers and signed Slack payloads.
 
 Every response is checked by ``tests.error_contract.assert_handled``: a success, or a 4xx
-whose JSON body is ``{"error": {"code", "message"}}`` with a code the README's error table
+whose JSON body is ``{"error": {"code", "message"}}`` with a code the error table of docs/errors.md
 documents for that status. Rate limiting is off on the shared server; a second server checks the brute-force
 limit (item 7).
 """
@@ -33,6 +33,7 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from api.slack.options import SlackOptions
+from settings import HarnessSettings
 from tests.api_fixtures import ROOT, SEEDS, LiveServer, make_settings
 from tests.error_contract import DOCUMENTED, assert_handled
 from tests.test_slack_bot import SlackRecorder
@@ -43,7 +44,7 @@ KEY = "hostile-suite-key"
 AUTH = {"Authorization": f"Bearer {KEY}"}
 SECRET = "hostile-suite-signing-secret"
 SEED = "001_60d84da894ed2980.txt"
-EXAMPLES = int(os.environ.get("SANAD_HOSTILE_EXAMPLES", "60"))
+EXAMPLES = HarnessSettings().hostile_examples
 HEALTH = [HealthCheck.too_slow, HealthCheck.filter_too_much, HealthCheck.data_too_large]
 
 
@@ -275,7 +276,7 @@ def test_signed_slack_unknown_action_is_documented_404(client) -> None:  # noqa:
 @pytest.mark.parametrize("name", ["a\u0085b.txt", "evil\u202egnp.txt", "line\u2028sep.txt", "\ufeffbom.txt",
                                   "zw\u200dj.txt", "para\u2029.md", "dir\u202a/x.txt", "soft\u00adhyphen.txt"])
 def test_control_and_format_characters_in_names_refused(client, world, name: str) -> None:  # noqa: ANN001
-    """Item 8: names with Cc, Cf, Zl, Zp characters are refused as the README says."""
+    """Item 8: names with Cc, Cf, Zl, Zp characters are refused as docs/http-api.md says."""
     r = upload(client, name)
     assert_handled(r, allowed={400})
     assert r.json()["error"]["code"] == "invalid_file_name"

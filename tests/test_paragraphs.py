@@ -87,7 +87,7 @@ def test_seed_001_known_facts() -> None:
     doc = load_document(SEED_001, root=SEEDS)
     by_line = {p.line_start: p for p in doc.paragraphs}
     assert "ويترأس الاجتماع أمين عام حلف" in by_line[19].text
-    assert by_line[19].paragraph == 13  # the example citation in DESIGN.md
+    assert by_line[19].paragraph == 13  # the example citation of docs/http-api.md
     assert "سفيرة واشنطن الجديدة لدى حلف شمال الأطلسي" in by_line[25].text
     assert "جوليان سميث" in by_line[25].text
 
@@ -416,7 +416,7 @@ def test_kind_for() -> None:
     assert kind_for("x.htm") == "html"
     assert kind_for("r/Report.PDF") == "pdf"
     assert kind_for("memo.docx") == "docx"
-    assert set(SUPPORTED_SUFFIXES) == {".txt", ".md", ".markdown", ".html", ".htm", ".pdf", ".docx"}
+    assert {".txt", ".md", ".markdown", ".html", ".htm", ".pdf", ".docx"} <= set(SUPPORTED_SUFFIXES)
     for bad in ("x.doc", "README", "archive.txt.gz", ".txt"):
         with pytest.raises(DocumentError, match="unsupported"):
             kind_for(bad)

@@ -3,8 +3,8 @@
 The app runs under a real uvicorn on 127.0.0.1 (tests/api_fixtures.LiveServer) over a small
 corpus (two seed articles) indexed with the hashing embedder, with the Slack route on;
 rate limiting is off and no API keys are set. Every response is also held to the error
-contract (``documented_error``: a 4xx is ``{"error": {"code", "message"}}`` with a code the
-README documents for that status). Two parts:
+contract (``documented_error``: a 4xx is ``{"error": {"code", "message"}}`` with a code
+docs/errors.md documents for that status). Two parts:
 
 - stateless: schemathesis generates requests for every operation (valid and invalid bodies,
   odd path parameters, Unicode file names, wrong content types) and checks
@@ -20,7 +20,6 @@ Bounded by ``max_examples`` (the whole file takes well under three minutes here)
 from __future__ import annotations
 
 import copy
-import os
 import shutil
 from urllib.parse import quote
 
@@ -38,6 +37,7 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from api.slack.options import SlackOptions
+from settings import HarnessSettings
 from tests.api_fixtures import SEEDS, LiveServer, make_settings
 from tests.error_contract import error_problem
 
@@ -48,7 +48,7 @@ CORPUS_FILES = ("001_60d84da894ed2980.txt", "003_9157ba4207286d92.txt")
 
 @schemathesis.check
 def documented_error(ctx, response, case) -> None:  # noqa: ANN001 - schemathesis' check signature
-    """A 4xx is JSON ``{"error": {"code", "message"}}`` with a code the README documents for it."""
+    """A 4xx is JSON ``{"error": {"code", "message"}}`` with a code docs/errors.md documents for it."""
     content_type = (response.headers.get("content-type") or [""])[0]
     problem = error_problem(response.status_code, content_type, response.content)
     if problem:
@@ -57,8 +57,8 @@ def documented_error(ctx, response, case) -> None:  # noqa: ANN001 - schemathesi
 
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance,
           documented_error]
-STATELESS_EXAMPLES = int(os.environ.get("SANAD_SCHEMATHESIS_EXAMPLES", "30"))
-STATEFUL_EXAMPLES = int(os.environ.get("SANAD_SCHEMATHESIS_STATEFUL_EXAMPLES", "15"))
+STATELESS_EXAMPLES = HarnessSettings().schemathesis_examples
+STATEFUL_EXAMPLES = HarnessSettings().schemathesis_stateful_examples
 HEALTH = [HealthCheck.too_slow, HealthCheck.filter_too_much, HealthCheck.data_too_large]
 
 

@@ -1,6 +1,6 @@
 """``bench/throughput.py`` runs end to end (hashing embedder, small sizes): bare encodes per
 layout and batch, cold start with a cached repeat, the real server at two client levels, and
-the ratios; the figures themselves come from the real model (README "Throughput")."""
+the ratios; the figures themselves come from the real model (docs/throughput.md)."""
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ ROOT = Path(__file__).resolve().parents[1]
 @pytest.mark.integration
 def test_the_throughput_benchmark_runs_and_reports_every_part(tmp_path: Path) -> None:
     report_path = tmp_path / "report.json"
-    env = {**os.environ, "HF_HUB_OFFLINE": "1"}  # run as the README says (no PYTHONPATH)
+    env = {**os.environ, "HF_HUB_OFFLINE": "1"}  # run as docs/throughput.md says (no PYTHONPATH)
     env.pop("PYTHONPATH", None)
     proc = subprocess.run(
         [sys.executable, "bench/throughput.py", "--embed-model", "hash", "--configs", "1x1", "--clients", "1,4",

@@ -20,11 +20,12 @@ import httpx
 import pytest
 from playwright.sync_api import expect
 
+from settings import HarnessSettings
 from tests.api_fixtures import HTTP_DEFAULTS, ROOT, LiveServer, make_settings
 
 pytestmark = [pytest.mark.integration, pytest.mark.browser]
 
-CHROMIUM = os.environ.get("SANAD_TEST_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM = str(HarnessSettings().test_chromium)
 ARTIFACTS = ROOT / "reports" / "web"
 
 DOC = "001_60d84da894ed2980.txt"

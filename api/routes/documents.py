@@ -15,9 +15,9 @@ from fastapi import APIRouter, Request, Response
 from fastapi.concurrency import run_in_threadpool
 
 from api.deps import ServiceDep
-from api.documents import BINARY_SUFFIXES
 from api.errors import ERROR_SCHEMA, ApiError
 from api.schemas import DocumentInfo, DocumentList, DocumentText, ParagraphOut, UploadJson
+from index.readers import BINARY_SUFFIXES
 
 _ERR = {"description": "error", "content": {"application/json": {"schema": ERROR_SCHEMA}}}
 

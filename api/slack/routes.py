@@ -31,7 +31,7 @@ from api.errors import CODES, ERROR_SCHEMA, error_response
 from api.slack.bolt_app import SlackBot
 from api.slack.health import SlackUnavailable
 from api.slack.inbound import SeenSet
-from qa.text_rules import first_unencodable
+from qa.text_rules import first_unencodable, is_utf8
 
 log = logging.getLogger("sanad.slack")
 
@@ -60,7 +60,7 @@ class SlackEventsHandler:
             return "missing or malformed Slack signature headers"
         if abs(time.time() - int(timestamp)) > REPLAY_WINDOW_S:
             return "stale Slack request timestamp"
-        if not _is_utf8(body):  # Slack signs UTF-8 text (slack_sdk's verifier decodes it first)
+        if not is_utf8(body):  # Slack signs UTF-8 text (slack_sdk's verifier decodes it first)
             return "invalid Slack request signature"
         if not self.verifier.is_valid(body=body, timestamp=timestamp, signature=signature):
             return "invalid Slack request signature"
@@ -133,14 +133,6 @@ def payload_problem(body: bytes, content_type: str | None) -> tuple[int, str, st
     if first_unencodable(value) is not None:
         return 422, "invalid_request", "the Slack request contains text that is not valid Unicode"
     return None
-
-
-def _is_utf8(body: bytes) -> bool:
-    try:
-        body.decode("utf-8")
-    except UnicodeDecodeError:
-        return False
-    return True
 
 
 def _is_event(body: bytes) -> bool:
