@@ -62,9 +62,6 @@ def test_the_readme_is_short() -> None:
     assert len((ROOT / "README.md").read_text(encoding="utf-8").splitlines()) <= 300
 
 
-#: files that still name a design document outside the repository, each to be fixed in its own
-#: branch (qa/retrieval.py: the retrieval-stages change of issue 27); each must still name one
-PENDING = {"qa/retrieval.py"}
 
 
 def test_no_project_file_points_outside_the_repository() -> None:
@@ -79,4 +76,4 @@ def test_no_project_file_points_outside_the_repository() -> None:
         if any(ref in text for ref in ("DESIGN.md", "MODELS.md", "../shared/DESIGN", "../shared/MODELS")):
             pointing.add(name)
     pointing.discard(Path(__file__).relative_to(ROOT).as_posix())
-    assert pointing == PENDING
+    assert pointing == set()
