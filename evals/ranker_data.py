@@ -21,6 +21,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from evals.kept_index import kept_index
 from evals.sets import EvalSet, load_set, resolve_gold
 from qa.ranking_features import FEATURES, FEATURES_VERSION, candidate_features
 from qa.ranker_model import settings_fingerprint
@@ -75,21 +76,12 @@ def article_of(item: Any) -> str:
 def extract(eval_set: EvalSet, settings: Settings, embedder: Any, *, name: str, index_dir: Path,
             progress: bool = True) -> SetData:
     """Index ``eval_set`` (kept in ``index_dir``) and make its rows."""
-    from index.indexer import Indexer
     from qa.answerer import Answerer
     from qa.question import QuestionBundle, parse_question
     from qa.retrieval import exclude_files
 
-    run = settings.model_copy(update={
-        "data_dir": index_dir, "chroma_url": None, "chroma_collection": "sanad_eval",
-        "postprocessors": [p for p in settings.postprocessors if p != "learned_ranker"]})
-    indexer = Indexer(run, embedder=embedder)
-    try:
-        report = indexer.index(eval_set.corpus_paths)
-    finally:
-        indexer.close()
-    if report.errors:
-        raise RuntimeError(f"{name}: indexing errors: {report.errors}")
+    run = kept_index(eval_set, settings, embedder, index_dir,
+                     postprocessors=[p for p in settings.postprocessors if p != "learned_ranker"])
     answerer = Answerer(run, embedder=embedder)
     xs: list[np.ndarray] = []
     ys: list[np.ndarray] = []

@@ -24,6 +24,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from evals.kept_index import KeptIndexError, kept_index
 from evals.metrics import summarize
 from evals.runner import QueryCachingEmbedding, evaluate
 from evals.sets import load_set, resolve_gold
@@ -68,7 +69,6 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     apply_runtime_defaults()
     from index.embedding import build_embedder
-    from index.indexer import Indexer
     from qa.answerer import Answerer
 
     base = Settings()
@@ -80,15 +80,10 @@ def main(argv: list[str] | None = None) -> int:
         name, _, limit = spec.partition(":")
         eval_set = load_set(name, limit=int(limit) if limit else None)
         data_dir = args.index_dir / args.index_tag / f"{name}-{limit or 'all'}"
-        run = base.model_copy(update={"data_dir": data_dir, "chroma_url": None, "chroma_collection": "sanad_eval",
-                                      **index_update})
-        indexer = Indexer(run, embedder=embedder)
         try:
-            report = indexer.index(eval_set.corpus_paths)
-        finally:
-            indexer.close()
-        if report.errors:
-            print(f"{name}: indexing errors: {report.errors}", file=sys.stderr)
+            run = kept_index(eval_set, base, embedder, data_dir, **index_update)
+        except KeptIndexError as exc:
+            print(exc, file=sys.stderr)
             return 2
         results[spec] = {}
         for n, (label, update) in enumerate(variants):
