@@ -222,6 +222,10 @@ class HTTPSettings(BaseSettings):
     )
     max_body_bytes: int = Field(2_000_000, gt=0, description="larger request bodies get 413 (uploads excepted)")
     max_upload_bytes: int = Field(10_000_000, gt=0, description="largest document POST /v1/documents accepts")
+    max_json_depth: int = Field(
+        64, ge=1, le=500, description="JSON bodies (the API's, uploads', chat's, Slack's and its form `payload`) "
+        "nested deeper than this get 400 `invalid_json`, before anything parses them",
+    )
     upload_embedder: Literal["separate", "shared"] = Field(
         "separate", description="`separate`: uploads are embedded by a second copy of the model (about 1.4 GB "
         "more memory), so questions are answered while a document is indexed; `shared`: one model, and "
