@@ -246,11 +246,11 @@ FORM = "application/x-www-form-urlencoded"
 @pytest.mark.parametrize(("body", "content_type", "status", "code"), [
     ("payload={not json", FORM, 400, "invalid_json"),
     ("{not json", "application/json", 400, "invalid_json"),
-    ("[1, 2]", "application/json", 422, "invalid_request"),
-    ("payload=%5B1%5D", FORM, 422, "invalid_request"),
-    ('payload="text"', FORM, 422, "invalid_request"),
+    ("[1, 2]", "application/json", 400, "invalid_body"),
+    ("payload=%5B1%5D", FORM, 400, "invalid_body"),
+    ('payload="text"', FORM, 400, "invalid_body"),
     ('{"type": "event_callback", "event": "\\ud800"}', "application/json", 422, "invalid_request"),
-    ('{"type": "block_actions", "team": 5, "enterprise": 7}', "application/json", 422, "invalid_request"),
+    ('{"type": "block_actions", "team": 5, "enterprise": 7}', "application/json", 400, "invalid_body"),
 ])
 def test_signed_slack_bad_payloads(client, body: str, content_type: str, status: int,  # noqa: ANN001
                                    code: str) -> None:
@@ -345,6 +345,164 @@ def test_document_text_cannot_inject_citation_markers(client, world) -> None:  #
     finally:
         assert client.delete("/v1/documents/inject.txt").status_code == 204
     assert_contained(world)
+
+
+# --------------------------------------------------------------- regressions (issue 28)
+
+
+def deep_json(depth: int, opener: str = "[") -> str:
+    """``[[[...]]]`` (or ``{"a": {"a": ...}}``) ``depth`` levels deep."""
+    if opener == "[":
+        return "[" * depth + "]" * depth
+    return '{"a": ' * depth + "1" + "}" * depth
+
+
+#: every route that reads a JSON body (the Slack route is signed: below)
+JSON_ROUTES = ["/v1/documents", "/v1/ask", "/v1/chat/completions", "/v1/feedback"]
+
+
+@pytest.mark.parametrize("path", JSON_ROUTES)
+@pytest.mark.parametrize("body", [deep_json(1000), deep_json(3000, "{"), '{"file": "a.txt", "text": "x", "more": '
+                                  + deep_json(1000) + "}", deep_json(100_000)], ids=["list", "object", "inside", "huge"])
+@pytest.mark.parametrize("content_type", ["application/json", None])
+def test_deeply_nested_json_is_400_on_every_route(client, path: str, body: str,  # noqa: ANN001
+                                                  content_type: str | None) -> None:
+    """Item 1: ``[`` x 1000 then ``]`` x 1000 on ``POST /v1/documents`` was a 500 (RecursionError);
+    every JSON route answers 400 ``invalid_json`` before parsing (with or without a content type)."""
+    headers = {"Content-Type": content_type} if content_type else {}
+    r = client.post(path, content=body.encode(), headers=headers)
+    assert_handled(r, allowed={400})
+    assert r.json()["error"]["code"] == "invalid_json"
+    assert "nested" in r.json()["error"]["message"]
+
+
+def test_nesting_within_the_limit_still_parses(client) -> None:  # noqa: ANN001
+    """The limit refuses depth, not JSON: a question with a 20-deep extra field is answered."""
+    body = '{"question": "who chaired the meeting?", "extra": ' + deep_json(20) + "}"
+    r = client.post("/v1/ask", content=body.encode(), headers={"Content-Type": "application/json"})
+    assert r.status_code == 200, r.text
+
+
+@pytest.mark.parametrize(("body", "content_type"), [
+    ('{"type": "url_verification", "challenge": ' + deep_json(3000) + "}", "application/json"),
+    ('{"type": "event_callback", "team_id": "T1", "event": ' + deep_json(3000, "{") + "}", "application/json"),
+    ("payload=" + quote('{"type": "block_actions", "actions": ' + deep_json(1000) + "}"), FORM),
+    ('{"type": "event_callback", "event": ' + deep_json(3000) + "}", "text/plain"),
+], ids=["url_verification", "event_callback", "form-payload", "sniffed-json"])
+def test_signed_slack_deep_nesting_is_400(client, body: str, content_type: str) -> None:  # noqa: ANN001
+    """Item 2: signed Slack bodies nested 3,000 deep (or a form ``payload=`` 1,000 deep) were 500s."""
+    r = post_slack(client, body, content_type=content_type)
+    assert_handled(r, allowed={400})
+    assert r.json()["error"]["code"] == "invalid_json"
+
+
+def _signed_action(**changes: Any) -> str:
+    payload = {"type": "block_actions", "team": {"id": "T1"}, "user": {"id": "U1", "team_id": "T1"},
+               "api_app_id": "A1", "token": "t", "trigger_id": "1", "response_url": "",
+               "container": {"type": "message", "message_ts": "1.1", "channel_id": "C1"}, "channel": {"id": "C1"},
+               "actions": [{"action_id": "sanad_feedback_up", "block_id": "sanad_feedback", "type": "button",
+                            "value": "en", "action_ts": "1.2"}]}
+    payload.update(changes)
+    return urlencode({"payload": json.dumps(payload)})
+
+
+def _signed_event(**changes: Any) -> str:
+    body = {"type": "event_callback", "team_id": "T1", "api_app_id": "A1", "event_id": f"Ev{time.monotonic_ns()}",
+            "event": {"type": "app_mention", "text": "<@UBOT> hi", "channel": "C-SHAPE", "user": "U1",
+                      "ts": "1.1"}}
+    body.update(changes)
+    return json.dumps(body)
+
+
+@pytest.mark.parametrize(("body", "content_type"), [
+    (_signed_event(event=None), "application/json"),
+    (_signed_event(event=[1]), "application/json"),
+    (_signed_event(event="x"), "application/json"),
+    (_signed_event(event={"type": "app_mention", "channel": ["C1"], "user": "U1", "ts": "1.1"}), "application/json"),
+    (_signed_event(team_id=["T1"]), "application/json"),
+    (_signed_action(actions=[]), FORM),
+    (_signed_action(actions="x"), FORM),
+    (_signed_action(actions=[{"value": "x"}]), FORM),
+    (_signed_action(actions=[{"action_id": 5, "value": "x"}]), FORM),
+    (_signed_action(team={"id": ["T1"]}), FORM),
+    (_signed_action(user="U1", channel="C1"), FORM),
+], ids=["event-null", "event-list", "event-str", "event-channel-list", "team-id-list", "actions-empty",
+        "actions-str", "no-action-id", "action-id-int", "team-id-list-action", "user-str"])
+def test_signed_slack_payload_of_the_wrong_shape_is_400(client, body: str, content_type: str) -> None:  # noqa: ANN001
+    """Item 3: these were 503 ``not_ready`` with ``Retry-After: 30`` (bolt's middleware failed on
+    them), telling Slack to retry a request that can never succeed; item 7: a ``team_id`` sent
+    as a list was stored as the owner ``slack:['T1']``."""
+    r = post_slack(client, body, content_type=content_type)
+    assert_handled(r, allowed={400})
+    assert r.json()["error"]["code"] == "invalid_body" and "retry-after" not in r.headers
+
+
+def test_upload_raced_by_delete_of_the_same_name(client, world) -> None:  # noqa: ANN001
+    """Item 4: a delete of the name being uploaded made the upload a 500 (``assert rec is not
+    None``) in 5 of 5 rounds. Now each side gets a success or a clean 404/409, and the end
+    state agrees: listed exactly when the uploaded file is there."""
+    import threading
+
+    text = "".join(f"Line {i} of the raced note, about the boathouse budget and its {i} oars.\n" for i in range(1500))
+    name = "raced.txt"
+    for _ in range(5):
+        result: dict[str, httpx.Response] = {}
+        uploader = threading.Thread(target=lambda: result.__setitem__("upload", upload(client, name, text)))
+        uploader.start()
+        deadline = time.monotonic() + 60
+        while not list(world["uploads"].glob(f".{name}.*.part")) and uploader.is_alive() \
+                and time.monotonic() < deadline:
+            time.sleep(0.002)
+        deleted = client.delete(f"/v1/documents/{name}")
+        uploader.join(120)
+        assert_handled(result["upload"], allowed={200, 201, 404, 409})
+        assert_handled(deleted, allowed={204, 404})
+        docs = {d["file"]: d for d in client.get("/v1/documents").json()["documents"]}
+        on_disk = (world["uploads"] / name).is_file()
+        assert (name in docs) == on_disk, (docs.get(name), on_disk)
+        if name in docs:
+            assert docs[name]["uploaded"] is True
+            assert client.delete(f"/v1/documents/{name}").status_code == 204
+        assert_contained(world)
+
+
+def test_unknown_answer_id_click_is_not_counted(client, recorder) -> None:  # noqa: ANN001
+    """Item 7: a signed click whose ``answer_id`` the answer log does not hold was counted in
+    ``sanad_feedback_total``; now it is not, and the clicker is told the answer cannot be rated."""
+    def helpful() -> float:
+        m = re.search(r'^sanad_feedback_total\{value="helpful"\} ([0-9.e+]+)$', client.get("/metrics").text, re.M)
+        assert m
+        return float(m.group(1))
+
+    before = helpful()
+    hook = f"unknown-{time.monotonic_ns()}"
+    body = _signed_action(response_url=f"{recorder.url}/respond/{hook}", actions=[{
+        "action_id": "sanad_feedback_up", "block_id": "sanad_feedback", "type": "button",
+        "value": "en:ans_never_issued_0000", "action_ts": "1.2"}])
+    r = post_slack(client, body, content_type=FORM)
+    assert r.status_code == 200, r.text
+    (reply,) = recorder.wait(lambda: recorder.responses(hook))
+    assert "Thanks" not in reply["body"]["text"]
+    assert helpful() == before
+
+
+def test_swagger_ui_is_served_from_the_package_under_the_page_csp(client) -> None:  # noqa: ANN001
+    """Item 7: ``/docs`` loaded Swagger UI from a public CDN and had no CSP. Its HTML, scripts
+    and styles now come from this server, under the web page's Content-Security-Policy."""
+    from api.web import CONTENT_SECURITY_POLICY
+
+    r = client.get("/docs")
+    assert r.status_code == 200 and r.headers["content-type"].startswith("text/html")
+    assert r.headers["content-security-policy"] == CONTENT_SECURITY_POLICY
+    assert "<script>" not in r.text and " style=" not in r.text  # no inline code the CSP would block
+    assets = re.findall(r'(?:src|href)="([^"]+)"', r.text)
+    assert assets and all(a.startswith("/") and not a.startswith("//") for a in assets), assets
+    for asset in assets:
+        got = client.get(asset)
+        assert got.status_code == 200 and len(got.content) > 0, asset
+        assert got.headers["content-security-policy"] == CONTENT_SECURITY_POLICY
+    assert any(a.endswith(".js") for a in assets) and any(a.endswith(".css") for a in assets)
+    assert client.get("/redoc").status_code == 404  # ReDoc needs inline styles: not served
 
 
 # ------------------------------------------------------------------- brute-force limit (7)
