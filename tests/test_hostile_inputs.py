@@ -766,6 +766,75 @@ def test_any_signed_slack_payload(client, world) -> None:  # noqa: ANN001
     assert 200 in seen and seen & {400, 422}, seen
 
 
+def json_body_routes(client: httpx.Client) -> list[str]:
+    """Every operation of ``/openapi.json`` that reads a JSON body, and the signed Slack route."""
+    spec = client.get("/openapi.json").json()
+    routes = [path for path, ops in spec["paths"].items() for method, op in ops.items()
+              if method == "post" and "application/json" in op.get("requestBody", {}).get("content", {})]
+    return sorted(routes) + ["/slack/events"]
+
+
+def nest(depth: int, pattern: str, leaf: str) -> str:
+    """``leaf`` inside ``depth`` arrays / objects, in the order ``pattern`` repeats."""
+    openers = (pattern * (depth // len(pattern) + 1))[:depth]
+    head = "".join("[" if o == "[" else '{"k": ' for o in openers)
+    return head + leaf + "".join("]" if o == "[" else "}" for o in reversed(openers))
+
+
+wide_values = st.recursive(
+    st.none() | st.booleans() | st.integers(-2**70, 2**70) | st.floats(allow_nan=False) | any_text
+    | st.builds(lambda ch, n: ch * n, st.sampled_from(["a", "ب", "😀", "\\", '"', "["]), st.integers(0, 100_000)),
+    lambda inner: st.one_of(st.lists(inner, max_size=4), st.dictionaries(any_text, inner, max_size=4)),
+    max_leaves=12)
+deep_bodies = st.builds(nest, st.one_of(st.integers(0, 80), st.integers(50, 5000)),
+                        st.sampled_from(["[", "{", "[{", "{{[", "[[{"]), wide_values.map(json.dumps))
+#: bodies shaped like each route's, with something hostile inside
+shaped_bodies = st.builds(
+    lambda base, key, value: json.dumps({**base, key: "\0hole"}).replace('"\\u0000hole"', value),
+    st.sampled_from([{"file": "fuzzed.txt", "text": "A fuzzed note.\n"}, {"question": "who chaired the meeting?"},
+                     {"messages": [{"role": "user", "content": "who chaired the meeting?"}]},
+                     {"answer_id": "ans_x", "value": "helpful"}, {"type": "event_callback", "team_id": "T1"},
+                     {"type": "block_actions", "actions": [{"action_id": "sanad_feedback_up"}]},
+                     {"type": "url_verification", "challenge": "c"}]),
+    st.sampled_from(["file", "text", "question", "messages", "top_k", "stream", "answer_id", "value", "event",
+                     "actions", "team", "user", "challenge", "extra"]),
+    st.one_of(wide_values.map(json.dumps), deep_bodies))
+json_bodies = st.one_of(wide_values.map(json.dumps), deep_bodies, shaped_bodies,
+                        any_text.map(lambda t: t.encode("utf-8", "surrogatepass").decode("latin-1")))
+
+
+def test_any_json_body_on_every_route(client, world) -> None:  # noqa: ANN001
+    """The fuzz pass of issue 28: random nesting (up to 5,000 deep, arrays and objects mixed),
+    types, sizes and Unicode, as the body of every route that reads JSON (the Slack route
+    signed, as JSON and as a form's ``payload``): never a 5xx other than 503 ``overloaded``,
+    always the JSON error body."""
+    import itertools
+
+    routes = json_body_routes(client)
+    assert {"/v1/ask", "/v1/chat/completions", "/v1/documents", "/v1/feedback", "/slack/events"} <= set(routes)
+    ages = itertools.cycle(range(240))  # a distinct signature per request: a re-run is no replay
+
+    def check(route: str, body: str, content_type: str) -> int:
+        raw = body.encode("utf-8", "surrogatepass")
+        headers = {"Content-Type": content_type} if content_type else {}
+        if route == "/slack/events":
+            if content_type == FORM:
+                raw = ("payload=" + quote(raw)).encode()
+            headers.update(slack_signed(raw, ts=str(int(time.time()) - next(ages))))
+        r = client.post(route, content=raw, headers=headers)
+        if r.status_code == 503 and r.json()["error"]["code"] == "overloaded":
+            return 503
+        assert_handled(r)
+        if route == "/v1/documents" and r.status_code in (200, 201):
+            assert client.delete(f"/v1/documents/{url_name(r.json()['file'])}").status_code == 204
+        assert_contained(world)
+        return r.status_code
+
+    seen = fuzz(check, max_examples=EXAMPLES * 3, route=st.sampled_from(routes), body=json_bodies,
+                content_type=st.sampled_from(["application/json", "", "text/plain", FORM]))
+    assert 400 in seen and 422 in seen, seen
+
+
 def test_nothing_was_written_outside_the_data_dir(world) -> None:  # noqa: ANN001
     assert_contained(world)
     assert world["client"].get("/readyz").status_code == 200
