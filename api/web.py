@@ -9,9 +9,10 @@ to any other client's; the page itself and its files load without a key.
 Every response carries a strict Content-Security-Policy: scripts and styles only from this
 origin (no inline code), requests only to this origin, no frames, plugins or form posts.
 
-``/docs`` is Swagger UI over ``/openapi.json`` under the same policy: its bundle and styles
-are the ones the ``fastapi-offline`` package ships (served from this server, never a CDN),
-and it is started by ``static/docs.js`` rather than FastAPI's inline script. FastAPI's own
+``/docs`` is Swagger UI over ``/openapi.json`` under the same policy (images may also be
+``data:`` URLs there: Swagger UI's stylesheet draws its icons so): its bundle and styles are
+the ones the ``fastapi-offline`` package ships (served from this server, never a CDN), and
+it is started by ``static/docs.js`` rather than FastAPI's inline script. FastAPI's own
 ``/docs`` and ``/redoc`` (CDN scripts, inline code) are turned off in ``api.app``.
 """
 
@@ -62,6 +63,10 @@ SECURITY_HEADERS: dict[str, str] = {
     "Cache-Control": "no-cache",
 }
 
+#: ``/docs``: the same policy, but Swagger UI's stylesheet draws its icons as ``data:`` SVG images
+DOCS_CONTENT_SECURITY_POLICY = CONTENT_SECURITY_POLICY.replace("img-src 'self';", "img-src 'self' data:;")
+DOCS_HEADERS: dict[str, str] = {**SECURITY_HEADERS, "Content-Security-Policy": DOCS_CONTENT_SECURITY_POLICY}
+
 
 @lru_cache(maxsize=None)
 def _static_bytes(name: str) -> bytes:
@@ -89,7 +94,7 @@ def build_router() -> APIRouter:
     @router.get("/docs")
     async def docs() -> Response:
         return Response((STATIC_DIR / "docs.html").read_bytes(), media_type="text/html; charset=utf-8",
-                        headers=SECURITY_HEADERS)
+                        headers=DOCS_HEADERS)
 
     @router.get("/static/{name}")
     async def static(name: str) -> Response:
