@@ -2,19 +2,22 @@
 the service is ready (``Service._load`` runs :func:`recover` before ``/readyz`` is 200).
 
 An upload's steps (``api.service``) are: write ``uploads/.NAME.PID.TID.part``, store its
-vectors, move the ``.part`` onto ``uploads/NAME``, commit the catalog. A ``kill -9`` between
-two of them leaves, and this removes (each logged):
+vectors, move the ``.part`` onto ``uploads/NAME``, commit the catalog; a delete's: move
+``uploads/NAME`` to such a ``.part``, commit, delete the ``.part``. A ``kill -9`` between two
+of them leaves, and this puts right (each logged):
 
 - **``.part`` files** whose writer is gone (the PID in the name is no running process, or is
   this one, which has written nothing yet): deleted. One whose bytes are exactly the version
-  the catalog lists for its name while ``uploads/NAME`` is missing (what versions before the
-  upload steps were reordered left) is moved onto its name instead: the upload is completed.
-- **uploaded files the catalog does not list** (in that version): an upload killed between
-  moving its file into place and its commit has every vector stored, and is committed now
-  (no model call); a delete killed between its commit and removing the file has lost
-  vectors, and the file is deleted. A file that differs from a listed version is committed
-  only when it was written after that version was indexed (in server mode another replica
-  may have replaced the document since, with a newer version than this file).
+  the catalog lists for its name while ``uploads/NAME`` is missing (a delete killed before
+  its commit; or what versions before the upload steps were reordered left) is moved back
+  onto its name: the document is as it was.
+- **an uploaded file the catalog does not hold** (in that version): an upload killed between
+  moving its file into place and its commit, with every vector stored; it is committed now
+  (no model call). A file that differs from a listed version is committed only when it was
+  written after that version was indexed (in server mode another replica may have replaced
+  the document since, with a newer version than this file). Other files are left as they
+  are, with a warning (``sanad index`` indexes them): recovery never deletes a document's
+  only copy.
 - **orphan vectors**: Chroma vectors whose chunk the catalog does not hold, deleted under the
   index lock (and, in server mode, the write lease), so a writer in another process is never
   cut short; when one holds them, this step is left to a later start (``sanad index`` also
@@ -47,7 +50,7 @@ class RecoveryReport:
     parts_removed: list[str] = field(default_factory=list)
     parts_completed: list[str] = field(default_factory=list)
     uploads_committed: list[str] = field(default_factory=list)
-    uploads_removed: list[str] = field(default_factory=list)
+    uploads_left: list[str] = field(default_factory=list)
     orphan_vectors: int = 0
     skipped: str | None = None
 
@@ -99,7 +102,8 @@ def _parts(uploads: Path, catalog: Catalog, report: RecoveryReport) -> None:
         if rec is not None and not target.exists() and _sha256(part) == rec.sha256:
             os.replace(part, target)
             report.parts_completed.append(rel)
-            log.warning("completed the upload of %s: its file was still %s", rel, part.name)
+            log.warning("moved %s back onto uploads/%s: the catalog lists that version (a write killed before "
+                        "its commit)", part.name, rel)
             continue
         part.unlink(missing_ok=True)
         upload_paths.prune_empty_dirs(uploads, part.parent)
@@ -130,13 +134,10 @@ def _uploads(uploads: Path, indexer: Indexer, settings: Settings, report: Recove
                 continue
             report.uploads_committed.append(rel)
             log.warning("committed the upload of %s: it was killed after storing its vectors", rel)
-        elif rec is None:
-            path.unlink()
-            upload_paths.prune_empty_dirs(uploads, path.parent)
-            report.uploads_removed.append(rel)
-            log.warning("removed uploads/%s: no indexed document has it (a delete that was killed)", rel)
         else:
-            log.warning("uploads/%s differs from its indexed version; `sanad index` indexes it again", rel)
+            report.uploads_left.append(rel)
+            log.warning("uploads/%s is not the indexed version (or not indexed) and its vectors are not all "
+                        "stored; left as it is: `sanad index` indexes it", rel)
 
 
 def _writer_gone(pid: int) -> bool:

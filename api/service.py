@@ -14,8 +14,9 @@ connection and never wait for the model. Asking is ``api.asking``.
 An upload is visible only once it is complete: its file is written to a ``.part`` beside its
 name, its vectors are stored, the file is moved onto its name, and only then is the catalog
 commit made (``Indexer.add_document(publish=...)``), so a listed upload is ``uploaded: true``
-from its first moment. What a killed process leaves (a ``.part``, vectors no commit names)
-is removed at the next start, before ``/readyz`` is 200 (``api.recovery``).
+from its first moment; a delete sets the file aside (a ``.part``) just before the commit that
+removes the document. What a killed process leaves (a ``.part``, vectors no commit names)
+is put right at the next start, before ``/readyz`` is 200 (``api.recovery``).
 """
 
 from __future__ import annotations
@@ -316,14 +317,32 @@ class Service:
         assert path is not None and self.catalog is not None
         indexer = self.require_indexer()
         with self.write_lock:
+            aside: list[Path] = []
+
+            def set_aside() -> None:  # just before the commit: the file goes with its document
+                if path.is_file():
+                    aside.append(upload_paths.set_aside(path))
+
             try:
-                removed = indexer.remove(name)
-            except IndexerError as exc:
-                raise ApiError(503, str(exc), code="index_busy", headers={"Retry-After": "10"}) from None
-            had_file = path.is_file()
-            if had_file:
+                removed = indexer.remove(name, before=set_aside)
+            except BaseException as exc:
+                with self.read_lock:
+                    still_listed = self.catalog.document(name) is not None
+                for tmp in aside:
+                    if still_listed:
+                        upload_paths.restore(tmp, path)
+                    else:
+                        upload_paths.discard(self.uploads_dir, tmp)
+                if isinstance(exc, IndexerError):
+                    raise ApiError(503, str(exc), code="index_busy", headers={"Retry-After": "10"}) from None
+                raise
+            for tmp in aside:
+                upload_paths.discard(self.uploads_dir, tmp)
+            had_file = bool(aside)
+            if not removed and path.is_file():  # a file no document names (left by an older version)
                 path.unlink()
                 upload_paths.prune_empty_dirs(self.uploads_dir, path.parent)
+                had_file = True
             if not removed and not had_file:
                 raise ApiError(404, f"no such document: {name}")
         answerer.reload()

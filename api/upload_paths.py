@@ -14,7 +14,9 @@ On every failure the temporary file and the folders made for it are removed agai
 
 The service calls, in order: :func:`write_temp` (before indexing), then :func:`commit`
 (from the indexer, between storing the vectors and the commit) or :func:`discard` (when
-indexing failed).
+indexing failed). A delete moves the file to a ``.part`` name with :func:`set_aside` just
+before the commit that removes the document, then discards it (or :func:`restore`\ s it
+when that commit did not happen): a file in ``uploads/`` is always a listed document's.
 """
 
 from __future__ import annotations
@@ -85,6 +87,18 @@ def commit(root: Path, tmp: Path, path: Path) -> None:
     except OSError as exc:
         discard(root, tmp)
         raise _as_api_error(exc, root.resolve(), path) from None
+
+
+def set_aside(path: Path) -> Path:
+    """Move an uploaded file to its :func:`temp_path` (a delete does, just before its commit)."""
+    tmp = temp_path(path)
+    os.replace(path, tmp)
+    return tmp
+
+
+def restore(tmp: Path, path: Path) -> None:
+    """Undo :func:`set_aside` (the delete's commit did not happen)."""
+    os.replace(tmp, path)
 
 
 def discard(root: Path, tmp: Path) -> None:

@@ -381,14 +381,16 @@ class Indexer:
         report.seconds = time.perf_counter() - started
         return report
 
-    def remove(self, file: str) -> bool:
-        """Remove one indexed document from every store; False if it was not indexed."""
+    def remove(self, file: str, *, before: Callable[[], None] | None = None) -> bool:
+        """Remove one indexed document from every store; False if it was not indexed.
+        ``before`` runs just before the commit that removes it (an upload's file is set aside
+        there; raising leaves the document as it was)."""
         with self._writing():
             if self.catalog.document(file) is None:
                 return False
             pending = _Pending()
             pending.removes.add(file)
-            self._commit(pending)
+            self._commit(pending, before=before)
             self.refresh_lexical()
             return True
 
@@ -409,7 +411,11 @@ class Indexer:
                     pass
                 self._commit(pending, before=publish)
             except BaseException:
-                if not self._is_committed(doc):  # what this call stored names nothing
+                try:
+                    committed = self._is_committed(doc)
+                except Exception:  # noqa: BLE001 - unknown: the orphan clean-up removes them later
+                    committed = True
+                if not committed:  # what this call stored names nothing
                     self._discard(work)
                 raise
             self.refresh_lexical()

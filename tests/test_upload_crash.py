@@ -189,7 +189,31 @@ def test_kill_after_commit_with_an_old_style_part_file_completes_it(tmp_path: Pa
     server.start()
     try:
         assert check_recovered(server, [version(3)]) == version(3)
-        assert "completed the upload of notes/crash.txt" in server.log.read_text()
+        assert f"moved {part.name} back onto uploads/notes/crash.txt" in server.log.read_text()
+    finally:
+        server.stop()
+
+
+@pytest.mark.parametrize("point", ["published:1", "after_commit:1", "stale_deletion:1"])
+def test_kill_during_a_delete_then_restart_is_clean(tmp_path: Path, point: str) -> None:
+    """A delete sets the file aside just before its commit: killed there (``published``) the
+    restart puts it back (the document as it was), killed after the commit it is gone; never
+    a listed document without its file, nor a file no document names."""
+    server = Server(tmp_path / "data", tmp_path / "serve.log")
+    server.start()
+    try:
+        assert server.upload(version(1)).status_code == 201
+    finally:
+        server.stop()
+    server.start(crash_at=point)
+    try:
+        with pytest.raises(httpx.TransportError):
+            httpx.delete(f"{server.url}/v1/documents/{NAME}", timeout=300)
+        server.proc.wait(timeout=60)
+        assert server.proc.returncode == -signal.SIGKILL, server.log.read_text()[-3000:]
+        server.start()
+        text = check_recovered(server, [version(1)])
+        assert text == (version(1) if point == "published:1" else None)
     finally:
         server.stop()
 
