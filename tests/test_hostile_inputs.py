@@ -5,9 +5,12 @@ One real uvicorn server on 127.0.0.1 (tests/api_fixtures.LiveServer) over one se
 indexed with the hashing embedder, with an API key and the Slack bot configured (its Web
 API calls go to tests/test_slack_bot.SlackRecorder, a local fake of Slack). Two parts:
 
-- a regression test for each defect reproduced in issue 19 (items 2-8);
+- a regression test for each defect reproduced in issue 19 (items 2-8) and in issue 28
+  (items 1-4 and 7: deep nesting, wrong-shaped signed Slack payloads, an upload raced by a
+  delete, unknown-answer clicks, ``/docs``; items 5-6, kills, are in tests/test_upload_crash.py);
 - property-based tests (Hypothesis, bounded by ``SANAD_HOSTILE_EXAMPLES``) over document
-  names, question text, chat messages, Slack headers and signed Slack payloads.
+  names, question text, chat messages, Slack headers, signed Slack payloads, and every
+  route's JSON body (random nesting, types, sizes, Unicode).
 
 Every response is checked by ``tests.error_contract.assert_handled``: a success, or a 4xx
 whose JSON body is ``{"error": {"code", "message"}}`` with a code the README's error table
