@@ -16,6 +16,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from api import openai_compat, web
 from api.asking import ask_service_for
 from api.errors import install_error_handlers
+from api.json_limits import JsonDepthMiddleware
 from api.metrics import Metrics, MetricsMiddleware
 from api.routes import ask, conversations, documents, feedback, operations
 from api.security import BodySizeLimitMiddleware, GuardMiddleware, TrailingNewlinePathMiddleware
@@ -63,6 +64,7 @@ def create_app(settings: Settings, *, answerer: Answerer | None = None, loader: 
 
     app = FastAPI(
         title="Sanad", version=API_VERSION, lifespan=lifespan,
+        docs_url=None, redoc_url=None,  # /docs is served by api.web (no CDN, no inline code: the page's CSP)
         description="Cited answers over Arabic and English documents: every answer quotes the file, "
         "paragraph, lines and characters it rests on.",
     )
@@ -73,11 +75,13 @@ def create_app(settings: Settings, *, answerer: Answerer | None = None, loader: 
     install_error_handlers(app)
 
     # --- middleware (added inner first): CORS > metrics > keys + rate limit > path check > body size
+    #     > JSON depth (every JSON body, before anything parses it: api.json_limits)
     def body_limit(scope: Any) -> int:
         if scope.get("path") == "/v1/documents" and scope.get("method") == "POST":
             return settings.max_body_bytes + settings.max_upload_bytes
         return settings.max_body_bytes
 
+    app.add_middleware(JsonDepthMiddleware, max_depth=settings.max_json_depth)
     app.add_middleware(BodySizeLimitMiddleware, limit_for=body_limit)
     app.add_middleware(TrailingNewlinePathMiddleware)
     app.add_middleware(GuardMiddleware, api_keys=settings.api_keys,

@@ -10,6 +10,13 @@ before its catalog commit, and see the old or the new version in one snapshot. W
 wait for the write, and their encodes take turns with the upload's: the embedder makes one
 model call at a time). Reads of the catalog for ``/documents`` and ``/paragraphs`` go through a separate
 connection and never wait for the model. Asking is ``api.asking``.
+
+An upload is visible only once it is complete: its file is written to a ``.part`` beside its
+name, its vectors are stored, the file is moved onto its name, and only then is the catalog
+commit made (``Indexer.add_document(publish=...)``), so a listed upload is ``uploaded: true``
+from its first moment; a delete sets the file aside (a ``.part``) just before the commit that
+removes the document. What a killed process leaves (a ``.part``, vectors no commit names)
+is put right at the next start, before ``/readyz`` is 200 (``api.recovery``).
 """
 
 from __future__ import annotations
@@ -24,6 +31,7 @@ from api import upload_paths
 from api.documents import FileNameError, checked_name, validate_filename
 from api.errors import ApiError
 from api.metrics import Metrics
+from api.recovery import recover
 from api.schemas import DocumentInfo, DocumentText, ParagraphOut
 from api.worker_readiness import WorkerReadiness
 from index.catalog import Catalog, DocumentRecord
@@ -86,6 +94,8 @@ class Service:
                 self.answerer = self.loader(self.settings)
             self.metrics.watch_answer_cache(self.answerer.cache)
             self.metrics.watch_query_batcher(self.answerer.query_batcher)
+            if recover(self.settings, embedder=self.answerer.embedder).committed:
+                self.answerer.reload()  # an upload killed just before its commit was committed
             if self.settings.upload_embedder == "shared":
                 self.indexer = Indexer(self.settings, embedder=self.answerer.embedder)
                 self._indexer_ready.set()
@@ -276,22 +286,27 @@ class Service:
                 raise ApiError(409, f"{name} is a corpus document indexed by `sanad index`; "
                                "upload under another name", code="conflict")
             tmp = upload_paths.write_temp(self.uploads_dir, path, data)  # 409/400 before indexing
-            try:
-                indexer.add_document(doc, size_bytes=len(data))
+            try:  # the file moves into place once every vector is stored, just before the commit
+                indexer.add_document(doc, size_bytes=len(data),
+                                     publish=lambda: upload_paths.commit(self.uploads_dir, tmp, path))
             except IndexerError as exc:
                 upload_paths.discard(self.uploads_dir, tmp)
                 raise ApiError(503, str(exc), code="index_busy", headers={"Retry-After": "10"}) from None
             except BaseException:
                 upload_paths.discard(self.uploads_dir, tmp)
                 raise
-            upload_paths.commit(self.uploads_dir, tmp, path)
+            # read back under the write lock: a delete of this name waits for it (and answers
+            # 204 after), so the record is the one just committed, unless another process wrote it
+            with self.read_lock:
+                rec = self.catalog.document(name)
+                self.metrics.set_counts(self.catalog.counts())
+            if rec is None or rec.sha256 != doc.sha256:
+                raise ApiError(409, f"{name} was deleted or replaced by another process while it was being "
+                               "uploaded; upload it again if it is still wanted", code="conflict")
+            info = self._info(rec)
         answerer.reload()  # the new version is committed: have its lexical index built
-        with self.read_lock:
-            rec = self.catalog.document(name)
-            self.metrics.set_counts(self.catalog.counts())
-        assert rec is not None
         log.info("indexed upload %s (%d paragraphs)", name, rec.n_paragraphs)
-        return self._info(rec), existing is None
+        return info, existing is None
 
     def delete_document(self, name: str) -> None:
         answerer = self.require_answerer()
@@ -300,14 +315,32 @@ class Service:
         assert path is not None and self.catalog is not None
         indexer = self.require_indexer()
         with self.write_lock:
+            aside: list[Path] = []
+
+            def set_aside() -> None:  # just before the commit: the file goes with its document
+                if path.is_file():
+                    aside.append(upload_paths.set_aside(path))
+
             try:
-                removed = indexer.remove(name)
-            except IndexerError as exc:
-                raise ApiError(503, str(exc), code="index_busy", headers={"Retry-After": "10"}) from None
-            had_file = path.is_file()
-            if had_file:
+                removed = indexer.remove(name, before=set_aside)
+            except BaseException as exc:
+                with self.read_lock:
+                    still_listed = self.catalog.document(name) is not None
+                for tmp in aside:
+                    if still_listed:
+                        upload_paths.restore(tmp, path)
+                    else:
+                        upload_paths.discard(self.uploads_dir, tmp)
+                if isinstance(exc, IndexerError):
+                    raise ApiError(503, str(exc), code="index_busy", headers={"Retry-After": "10"}) from None
+                raise
+            for tmp in aside:
+                upload_paths.discard(self.uploads_dir, tmp)
+            had_file = bool(aside)
+            if not removed and path.is_file():  # a file no document names (left by an older version)
                 path.unlink()
                 upload_paths.prune_empty_dirs(self.uploads_dir, path.parent)
+                had_file = True
             if not removed and not had_file:
                 raise ApiError(404, f"no such document: {name}")
         answerer.reload()

@@ -1,7 +1,9 @@
 """Where an upload is written on disk, and the file-system clashes that must not become 500s.
 
 An upload named ``a/b.txt`` is written to ``uploads/a/.b.txt.{pid}.{tid}.part`` first and
-moved over ``uploads/a/b.txt`` only after it is indexed. Names themselves are checked by
+moved over ``uploads/a/b.txt`` once its vectors are stored, just before the catalog commit
+that lists it (a ``.part`` left by a killed process is removed at the next start:
+``api.recovery``). Names themselves are checked by
 ``api.documents.validate_filename`` (which leaves room for that temporary name); what a
 name cannot tell is the state of the folder: ``c2.txt`` cannot be stored while
 ``c2.txt/inner.txt`` is (``uploads/c2.txt`` is a folder), nor ``c2.txt/inner.txt`` while
@@ -11,13 +13,17 @@ refusal of a name (a file system with a shorter name limit) is ``400 invalid_fil
 On every failure the temporary file and the folders made for it are removed again.
 
 The service calls, in order: :func:`write_temp` (before indexing), then :func:`commit`
-(after indexing) or :func:`discard` (when indexing failed).
+(from the indexer, between storing the vectors and the commit) or :func:`discard` (when
+indexing failed). A delete moves the file to a ``.part`` name with :func:`set_aside` just
+before the commit that removes the document, then discards it (or :func:`restore`\ s it
+when that commit did not happen): a file in ``uploads/`` is always a listed document's.
 """
 
 from __future__ import annotations
 
 import errno
 import os
+import re
 import threading
 from pathlib import Path
 
@@ -25,6 +31,10 @@ from api.errors import ApiError
 
 #: errno values meaning "a file and a folder of the same name" (or a file where a folder must be)
 _CLASH_ERRNOS = frozenset({errno.EEXIST, errno.EISDIR, errno.ENOTDIR, errno.ENOTEMPTY})
+
+
+#: a temporary upload file's name: ``.NAME.PID.TID.part`` (:func:`temp_path`)
+TEMP_NAME = re.compile(r"\.(?P<name>.+)\.(?P<pid>[0-9]+)\.(?P<tid>[0-9]+)\.part")
 
 
 def temp_path(path: Path) -> Path:
@@ -77,6 +87,18 @@ def commit(root: Path, tmp: Path, path: Path) -> None:
     except OSError as exc:
         discard(root, tmp)
         raise _as_api_error(exc, root.resolve(), path) from None
+
+
+def set_aside(path: Path) -> Path:
+    """Move an uploaded file to its :func:`temp_path` (a delete does, just before its commit)."""
+    tmp = temp_path(path)
+    os.replace(path, tmp)
+    return tmp
+
+
+def restore(tmp: Path, path: Path) -> None:
+    """Undo :func:`set_aside` (the delete's commit did not happen)."""
+    os.replace(tmp, path)
 
 
 def discard(root: Path, tmp: Path) -> None:

@@ -61,8 +61,8 @@ log = logging.getLogger("sanad.index")
 #: the crash-test hook's environment variable
 CRASH_ENV = env_name("test_crash_at")
 #: the named points of the hook, in the order a run passes them
-CRASH_POINTS = ("embed_batch", "document_record", "before_commit", "after_server_commit", "after_commit",
-                "stale_deletion", "before_lexical")
+CRASH_POINTS = ("embed_batch", "document_record", "before_commit", "published", "after_server_commit",
+                "after_commit", "stale_deletion", "before_lexical")
 _crash_counts: dict[str, int] = {}
 
 
@@ -382,28 +382,57 @@ class Indexer:
         report.seconds = time.perf_counter() - started
         return report
 
-    def remove(self, file: str) -> bool:
-        """Remove one indexed document from every store; False if it was not indexed."""
+    def remove(self, file: str, *, before: Callable[[], None] | None = None) -> bool:
+        """Remove one indexed document from every store; False if it was not indexed.
+        ``before`` runs just before the commit that removes it (an upload's file is set aside
+        there; raising leaves the document as it was)."""
         with self._writing():
             if self.catalog.document(file) is None:
                 return False
             pending = _Pending()
             pending.removes.add(file)
-            self._commit(pending)
+            self._commit(pending, before=before)
             self.refresh_lexical()
             return True
 
-    def add_document(self, doc: ParsedDocument, *, size_bytes: int) -> int:
-        """Index one already-parsed document (API uploads); returns chunks embedded."""
+    def add_document(self, doc: ParsedDocument, *, size_bytes: int,
+                     publish: Callable[[], None] | None = None) -> int:
+        """Index one already-parsed document (API uploads); returns chunks embedded.
+
+        ``publish`` runs once every vector is stored and just before the commit that makes
+        the document visible (an upload moves its file into place there), so a reader never
+        sees the document before ``publish`` is done. If anything fails before the commit,
+        the vectors this call stored are deleted again and the error is raised."""
         with self._writing():
             chunks = build_chunks(doc)
             pending = _Pending()
             work = _FileWork(doc, chunks, size_bytes, False, self._missing_ids(chunks))
-            for _ in self._write_files([work], ProgressSink(), pending, uploaded=True):
-                pass
-            self._commit(pending)
+            try:
+                for _ in self._write_files([work], ProgressSink(), pending, uploaded=True, commit=False):
+                    pass
+                self._commit(pending, before=publish)
+            except BaseException:
+                try:
+                    committed = self._is_committed(doc)
+                except Exception:  # noqa: BLE001 - unknown: the orphan clean-up removes them later
+                    committed = True
+                if not committed:  # what this call stored names nothing
+                    self._discard(work)
+                raise
             self.refresh_lexical()
             return len(work.missing)
+
+    def chunks_stored(self, doc: ParsedDocument) -> bool:
+        """Every chunk of ``doc`` has its vector in Chroma (an upload killed between storing
+        them and its commit can then be committed without the model)."""
+        chunks = build_chunks(doc)
+        return bool(chunks) and not self._missing_ids(chunks)
+
+    def remove_orphans(self) -> int:
+        """Delete the vectors (and, in server mode, document records) that no committed
+        document names: what a run killed before its commit left. Returns vectors deleted."""
+        with self._writing():
+            return self._remove_orphans()
 
     # ------------------------------------------------------------------------------------
     def _missing_ids(self, chunks: Sequence[Chunk]) -> set[str]:
@@ -444,14 +473,15 @@ class Indexer:
             raise failed[0]
 
     def _write_files(self, work: Sequence[_FileWork], sink: ProgressSink, pending: _Pending, *,
-                     uploaded: bool | None = None) -> Iterator[_FileWork]:
+                     uploaded: bool | None = None, commit: bool = True) -> Iterator[_FileWork]:
         """Embed the files' new chunks into Chroma and stage each file once all of its chunks
         are stored (committing when due); yields each file as it is staged, in order.
 
         The new chunks of consecutive files are encoded together, ``index_group_size`` at a
         time (the model sorts a call's texts by length and batches them, so many small files
         share batches padded to like lengths; a large file spans several groups). Vectors
-        stored before a crash and not committed are orphans the next run removes."""
+        stored before a crash and not committed are orphans the next run removes. With
+        ``commit=False`` the caller commits ``pending`` itself."""
         late = self.settings.sentence_vectors == "late"
         titles = [embedding_title(w.doc.own_title, w.doc.file, mode=self.settings.embed_title) for w in work]
         queue = [(n, c) for n, w in enumerate(work) for c in w.chunks if c.id in w.missing]
@@ -473,12 +503,12 @@ class Indexer:
                 crash_point("embed_batch")
                 self._renew()
             while staged < len(work) and left[staged] == 0:
-                self._stage(work[staged], pending, uploaded=uploaded)
+                self._stage(work[staged], pending, uploaded=uploaded, commit=commit)
                 yield work[staged]
                 staged += 1
 
-    def _stage(self, work: _FileWork, pending: _Pending, *, uploaded: bool | None) -> None:
-        """Stage one file whose chunks are all stored; commits when due."""
+    def _stage(self, work: _FileWork, pending: _Pending, *, uploaded: bool | None, commit: bool = True) -> None:
+        """Stage one file whose chunks are all stored; commits when due (and ``commit``)."""
         doc = work.doc
         stored = StoredDocument(doc, tuple(work.chunks), work.size, time.time())
         entry = None
@@ -490,15 +520,34 @@ class Indexer:
             crash_point("document_record")
         pending.removes.discard(doc.file)
         pending.puts[doc.file] = (stored, entry)
-        if self.shared is None or time.monotonic() - pending.since >= self.commit_interval_s:
+        if commit and (self.shared is None or time.monotonic() - pending.since >= self.commit_interval_s):
             self._commit(pending)
 
-    def _commit(self, pending: _Pending) -> None:
+    def _is_committed(self, doc: ParsedDocument) -> bool:
+        """This version of ``doc`` is the committed one (server: in the manifest written last)."""
+        if self.shared is not None:
+            entry = self._manifest.files.get(doc.file)
+            return entry is not None and entry.sha256 == doc.sha256
+        rec = self.catalog.document(doc.file)
+        return rec is not None and rec.sha256 == doc.sha256
+
+    def _discard(self, work: _FileWork) -> None:
+        """Undo a file that was stored but not committed: the vectors it added (and, server,
+        its document record)."""
+        try:
+            self.vectors.delete_ids(sorted(work.missing))
+            if self.shared is not None:
+                self.shared.delete_unreferenced(self._manifest)
+        except Exception:  # noqa: BLE001 - the next start-up or index run removes them
+            log.warning("could not delete the vectors of %s after a failed write", work.doc.file, exc_info=True)
+
+    def _commit(self, pending: _Pending, *, before: Callable[[], None] | None = None) -> None:
         """Make ``pending`` visible to readers at once, then drop what it replaced.
 
         Embedded: one SQLite transaction. Server: one upsert of the manifest record on the
         server (the commit every replica syncs to), then the same change in the local
-        cache. Stale vectors and document records are deleted only after that.
+        cache. Stale vectors and document records are deleted only after that. ``before``
+        runs just before the commit (raising there leaves nothing committed).
         """
         if not pending:
             pending.since = time.monotonic()
@@ -506,6 +555,9 @@ class Indexer:
         files = sorted(set(pending.puts) | pending.removes)
         old_ids = {f: self.catalog.chunk_ids_of(f) for f in files}
         crash_point("before_commit")
+        if before is not None:
+            before()
+            crash_point("published")
         meta: dict[str, str] = {}
         old_manifest = self._manifest
         if self.shared is not None:

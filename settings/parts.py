@@ -354,6 +354,10 @@ class HTTPSettings(BaseSettings):
     max_upload_bytes: int = Field(10_000_000, gt=0, description=(
             "largest uploaded document, `POST /v1/documents` (`413`); the upload route's body "
             "limit is this plus `SANAD_MAX_BODY_BYTES`"))
+    max_json_depth: int = Field(
+        64, ge=1, le=500, description="JSON bodies (the API's, uploads', chat's, Slack's and its form `payload`) "
+        "nested deeper than this get `400 invalid_json`, before anything parses them",
+    )
     upload_embedder: Literal["separate", "shared"] = Field(
         "separate", description=(
             "`separate`: uploads are embedded by a second copy of the model (about 1.4 GB more "
@@ -469,6 +473,7 @@ class HarnessSettings(BaseSettings):
     schemathesis_examples: int = Field(30, ge=1, description="examples per operation, stateless API fuzzing")
     schemathesis_stateful_examples: int = Field(15, ge=1, description="examples of the stateful API fuzzing")
     hostile_examples: int = Field(60, ge=1, description="examples per property of the hostile-input tests")
+    crash_rounds: int = Field(20, ge=1, description="random-point kills of tests/test_upload_crash.py")
 
     @field_validator("test_crash_at", mode="before")
     @classmethod

@@ -5,9 +5,12 @@ One real uvicorn server on 127.0.0.1 (tests/api_fixtures.LiveServer) over one se
 indexed with the hashing embedder, with an API key and the Slack bot configured (its Web
 API calls go to tests/test_slack_bot.SlackRecorder, a local fake of Slack). Two parts:
 
-- a regression test for each defect reproduced in issue 19 (items 2-8);
+- a regression test for each defect reproduced in issue 19 (items 2-8) and in issue 28
+  (items 1-4 and 7: deep nesting, wrong-shaped signed Slack payloads, an upload raced by a
+  delete, unknown-answer clicks, ``/docs``; items 5-6, kills, are in tests/test_upload_crash.py);
 - property-based tests (Hypothesis, bounded by ``SANAD_HOSTILE_EXAMPLES``) over document
-  names, question text, chat messages, Slack headers and signed Slack payloads.
+  names, question text, chat messages, Slack headers, signed Slack payloads, and every
+  route's JSON body (random nesting, types, sizes, Unicode).
 
 Every response is checked by ``tests.error_contract.assert_handled``: a success, or a 4xx
 whose JSON body is ``{"error": {"code", "message"}}`` with a code the error table of docs/errors.md
@@ -247,11 +250,11 @@ FORM = "application/x-www-form-urlencoded"
 @pytest.mark.parametrize(("body", "content_type", "status", "code"), [
     ("payload={not json", FORM, 400, "invalid_json"),
     ("{not json", "application/json", 400, "invalid_json"),
-    ("[1, 2]", "application/json", 422, "invalid_request"),
-    ("payload=%5B1%5D", FORM, 422, "invalid_request"),
-    ('payload="text"', FORM, 422, "invalid_request"),
+    ("[1, 2]", "application/json", 400, "invalid_body"),
+    ("payload=%5B1%5D", FORM, 400, "invalid_body"),
+    ('payload="text"', FORM, 400, "invalid_body"),
     ('{"type": "event_callback", "event": "\\ud800"}', "application/json", 422, "invalid_request"),
-    ('{"type": "block_actions", "team": 5, "enterprise": 7}', "application/json", 422, "invalid_request"),
+    ('{"type": "block_actions", "team": 5, "enterprise": 7}', "application/json", 400, "invalid_body"),
 ])
 def test_signed_slack_bad_payloads(client, body: str, content_type: str, status: int,  # noqa: ANN001
                                    code: str) -> None:
@@ -346,6 +349,167 @@ def test_document_text_cannot_inject_citation_markers(client, world) -> None:  #
     finally:
         assert client.delete("/v1/documents/inject.txt").status_code == 204
     assert_contained(world)
+
+
+# --------------------------------------------------------------- regressions (issue 28)
+
+
+def deep_json(depth: int, opener: str = "[") -> str:
+    """``[[[...]]]`` (or ``{"a": {"a": ...}}``) ``depth`` levels deep."""
+    if opener == "[":
+        return "[" * depth + "]" * depth
+    return '{"a": ' * depth + "1" + "}" * depth
+
+
+#: every route that reads a JSON body (the Slack route is signed: below)
+JSON_ROUTES = ["/v1/documents", "/v1/ask", "/v1/chat/completions", "/v1/feedback"]
+
+
+@pytest.mark.parametrize("path", JSON_ROUTES)
+@pytest.mark.parametrize("body", [deep_json(1000), deep_json(3000, "{"), '{"file": "a.txt", "text": "x", "more": '
+                                  + deep_json(1000) + "}", deep_json(100_000)], ids=["list", "object", "inside", "huge"])
+@pytest.mark.parametrize("content_type", ["application/json", None])
+def test_deeply_nested_json_is_400_on_every_route(client, path: str, body: str,  # noqa: ANN001
+                                                  content_type: str | None) -> None:
+    """Item 1: ``[`` x 1000 then ``]`` x 1000 on ``POST /v1/documents`` was a 500 (RecursionError);
+    every JSON route answers 400 ``invalid_json`` before parsing (with or without a content type)."""
+    headers = {"Content-Type": content_type} if content_type else {}
+    r = client.post(path, content=body.encode(), headers=headers)
+    assert_handled(r, allowed={400})
+    assert r.json()["error"]["code"] == "invalid_json"
+    assert "nested" in r.json()["error"]["message"]
+
+
+def test_nesting_within_the_limit_still_parses(client) -> None:  # noqa: ANN001
+    """The limit refuses depth, not JSON: a question with a 20-deep extra field is answered."""
+    body = '{"question": "who chaired the meeting?", "extra": ' + deep_json(20) + "}"
+    r = client.post("/v1/ask", content=body.encode(), headers={"Content-Type": "application/json"})
+    assert r.status_code == 200, r.text
+
+
+@pytest.mark.parametrize(("body", "content_type"), [
+    ('{"type": "url_verification", "challenge": ' + deep_json(3000) + "}", "application/json"),
+    ('{"type": "event_callback", "team_id": "T1", "event": ' + deep_json(3000, "{") + "}", "application/json"),
+    ("payload=" + quote('{"type": "block_actions", "actions": ' + deep_json(1000) + "}"), FORM),
+    ('{"type": "event_callback", "event": ' + deep_json(3000) + "}", "text/plain"),
+], ids=["url_verification", "event_callback", "form-payload", "sniffed-json"])
+def test_signed_slack_deep_nesting_is_400(client, body: str, content_type: str) -> None:  # noqa: ANN001
+    """Item 2: signed Slack bodies nested 3,000 deep (or a form ``payload=`` 1,000 deep) were 500s."""
+    r = post_slack(client, body, content_type=content_type)
+    assert_handled(r, allowed={400})
+    assert r.json()["error"]["code"] == "invalid_json"
+
+
+def _signed_action(**changes: Any) -> str:
+    payload = {"type": "block_actions", "team": {"id": "T1"}, "user": {"id": "U1", "team_id": "T1"},
+               "api_app_id": "A1", "token": "t", "trigger_id": "1", "response_url": "",
+               "container": {"type": "message", "message_ts": "1.1", "channel_id": "C1"}, "channel": {"id": "C1"},
+               "actions": [{"action_id": "sanad_feedback_up", "block_id": "sanad_feedback", "type": "button",
+                            "value": "en", "action_ts": "1.2"}]}
+    payload.update(changes)
+    return urlencode({"payload": json.dumps(payload)})
+
+
+def _signed_event(**changes: Any) -> str:
+    body = {"type": "event_callback", "team_id": "T1", "api_app_id": "A1", "event_id": f"Ev{time.monotonic_ns()}",
+            "event": {"type": "app_mention", "text": "<@UBOT> hi", "channel": "C-SHAPE", "user": "U1",
+                      "ts": "1.1"}}
+    body.update(changes)
+    return json.dumps(body)
+
+
+@pytest.mark.parametrize(("body", "content_type"), [
+    (_signed_event(event=None), "application/json"),
+    (_signed_event(event=[1]), "application/json"),
+    (_signed_event(event="x"), "application/json"),
+    (_signed_event(event={"type": "app_mention", "channel": ["C1"], "user": "U1", "ts": "1.1"}), "application/json"),
+    (_signed_event(team_id=["T1"]), "application/json"),
+    (_signed_action(actions=[]), FORM),
+    (_signed_action(actions="x"), FORM),
+    (_signed_action(actions=[{"value": "x"}]), FORM),
+    (_signed_action(actions=[{"action_id": 5, "value": "x"}]), FORM),
+    (_signed_action(team={"id": ["T1"]}), FORM),
+    (_signed_action(user="U1", channel="C1"), FORM),
+], ids=["event-null", "event-list", "event-str", "event-channel-list", "team-id-list", "actions-empty",
+        "actions-str", "no-action-id", "action-id-int", "team-id-list-action", "user-str"])
+def test_signed_slack_payload_of_the_wrong_shape_is_400(client, body: str, content_type: str) -> None:  # noqa: ANN001
+    """Item 3: these were 503 ``not_ready`` with ``Retry-After: 30`` (bolt's middleware failed on
+    them), telling Slack to retry a request that can never succeed; item 7: a ``team_id`` sent
+    as a list was stored as the owner ``slack:['T1']``."""
+    r = post_slack(client, body, content_type=content_type)
+    assert_handled(r, allowed={400})
+    assert r.json()["error"]["code"] == "invalid_body" and "retry-after" not in r.headers
+
+
+def test_upload_raced_by_delete_of_the_same_name(client, world) -> None:  # noqa: ANN001
+    """Item 4: a delete of the name being uploaded made the upload a 500 (``assert rec is not
+    None``) in 5 of 5 rounds. Now each side gets a success or a clean 404/409, and the end
+    state agrees: listed exactly when the uploaded file is there."""
+    import threading
+
+    text = "".join(f"Line {i} of the raced note, about the boathouse budget and its {i} oars.\n" for i in range(1500))
+    name = "raced.txt"
+    for _ in range(5):
+        result: dict[str, httpx.Response] = {}
+        uploader = threading.Thread(target=lambda: result.__setitem__("upload", upload(client, name, text)))
+        uploader.start()
+        deadline = time.monotonic() + 60
+        while not list(world["uploads"].glob(f".{name}.*.part")) and uploader.is_alive() \
+                and time.monotonic() < deadline:
+            time.sleep(0.002)
+        deleted = client.delete(f"/v1/documents/{name}")
+        uploader.join(120)
+        assert_handled(result["upload"], allowed={200, 201, 404, 409})
+        assert_handled(deleted, allowed={204, 404})
+        docs = {d["file"]: d for d in client.get("/v1/documents").json()["documents"]}
+        on_disk = (world["uploads"] / name).is_file()
+        assert (name in docs) == on_disk, (docs.get(name), on_disk)
+        if name in docs:
+            assert docs[name]["uploaded"] is True
+            assert client.delete(f"/v1/documents/{name}").status_code == 204
+        assert_contained(world)
+
+
+def test_unknown_answer_id_click_is_not_counted(client, recorder) -> None:  # noqa: ANN001
+    """Item 7: a signed click whose ``answer_id`` the answer log does not hold was counted in
+    ``sanad_feedback_total``; now it is not, and the clicker is told the answer cannot be rated."""
+    def helpful() -> float:
+        m = re.search(r'^sanad_feedback_total\{value="helpful"\} ([0-9.e+]+)$', client.get("/metrics").text, re.M)
+        assert m
+        return float(m.group(1))
+
+    before = helpful()
+    hook = f"unknown-{time.monotonic_ns()}"
+    body = _signed_action(response_url=f"{recorder.url}/respond/{hook}", actions=[{
+        "action_id": "sanad_feedback_up", "block_id": "sanad_feedback", "type": "button",
+        "value": "en:ans_never_issued_0000", "action_ts": "1.2"}])
+    r = post_slack(client, body, content_type=FORM)
+    assert r.status_code == 200, r.text
+    (reply,) = recorder.wait(lambda: recorder.responses(hook))
+    assert "Thanks" not in reply["body"]["text"]
+    assert helpful() == before
+
+
+def test_swagger_ui_is_served_from_the_package_under_the_page_csp(client) -> None:  # noqa: ANN001
+    """Item 7: ``/docs`` loaded Swagger UI from a public CDN and had no CSP. Its HTML, scripts
+    and styles now come from this server, under the web page's Content-Security-Policy."""
+    from api.web import CONTENT_SECURITY_POLICY
+
+    r = client.get("/docs")
+    assert r.status_code == 200 and r.headers["content-type"].startswith("text/html")
+    # the page's policy; only images may also be data: URLs (Swagger UI's CSS draws its icons so)
+    page_policy = dict(d.split(" ", 1) for d in CONTENT_SECURITY_POLICY.split("; "))
+    docs_policy = dict(d.split(" ", 1) for d in r.headers["content-security-policy"].split("; "))
+    assert docs_policy == {**page_policy, "img-src": "'self' data:"}
+    assert "<script>" not in r.text and " style=" not in r.text  # no inline code the CSP would block
+    assets = re.findall(r'(?:src|href)="([^"]+)"', r.text)
+    assert assets and all(a.startswith("/") and not a.startswith("//") for a in assets), assets
+    for asset in assets:
+        got = client.get(asset)
+        assert got.status_code == 200 and len(got.content) > 0, asset
+        assert got.headers["content-security-policy"] == CONTENT_SECURITY_POLICY
+    assert any(a.endswith(".js") for a in assets) and any(a.endswith(".css") for a in assets)
+    assert client.get("/redoc").status_code == 404  # ReDoc needs inline styles: not served
 
 
 # ------------------------------------------------------------------- brute-force limit (7)
@@ -607,6 +771,75 @@ def test_any_signed_slack_payload(client, world) -> None:  # noqa: ANN001
 
     seen = fuzz(check, body=slack_bodies, content_type=st.sampled_from(["application/json", FORM, "text/plain", ""]))
     assert 200 in seen and seen & {400, 422}, seen
+
+
+def json_body_routes(client: httpx.Client) -> list[str]:
+    """Every operation of ``/openapi.json`` that reads a JSON body, and the signed Slack route."""
+    spec = client.get("/openapi.json").json()
+    routes = [path for path, ops in spec["paths"].items() for method, op in ops.items()
+              if method == "post" and "application/json" in op.get("requestBody", {}).get("content", {})]
+    return sorted(routes) + ["/slack/events"]
+
+
+def nest(depth: int, pattern: str, leaf: str) -> str:
+    """``leaf`` inside ``depth`` arrays / objects, in the order ``pattern`` repeats."""
+    openers = (pattern * (depth // len(pattern) + 1))[:depth]
+    head = "".join("[" if o == "[" else '{"k": ' for o in openers)
+    return head + leaf + "".join("]" if o == "[" else "}" for o in reversed(openers))
+
+
+wide_values = st.recursive(
+    st.none() | st.booleans() | st.integers(-2**70, 2**70) | st.floats(allow_nan=False) | any_text
+    | st.builds(lambda ch, n: ch * n, st.sampled_from(["a", "ب", "😀", "\\", '"', "["]), st.integers(0, 100_000)),
+    lambda inner: st.one_of(st.lists(inner, max_size=4), st.dictionaries(any_text, inner, max_size=4)),
+    max_leaves=12)
+deep_bodies = st.builds(nest, st.one_of(st.integers(0, 80), st.integers(50, 5000)),
+                        st.sampled_from(["[", "{", "[{", "{{[", "[[{"]), wide_values.map(json.dumps))
+#: bodies shaped like each route's, with something hostile inside
+shaped_bodies = st.builds(
+    lambda base, key, value: json.dumps({**base, key: "\0hole"}).replace('"\\u0000hole"', value),
+    st.sampled_from([{"file": "fuzzed.txt", "text": "A fuzzed note.\n"}, {"question": "who chaired the meeting?"},
+                     {"messages": [{"role": "user", "content": "who chaired the meeting?"}]},
+                     {"answer_id": "ans_x", "value": "helpful"}, {"type": "event_callback", "team_id": "T1"},
+                     {"type": "block_actions", "actions": [{"action_id": "sanad_feedback_up"}]},
+                     {"type": "url_verification", "challenge": "c"}]),
+    st.sampled_from(["file", "text", "question", "messages", "top_k", "stream", "answer_id", "value", "event",
+                     "actions", "team", "user", "challenge", "extra"]),
+    st.one_of(wide_values.map(json.dumps), deep_bodies))
+json_bodies = st.one_of(wide_values.map(json.dumps), deep_bodies, shaped_bodies,
+                        any_text.map(lambda t: t.encode("utf-8", "surrogatepass").decode("latin-1")))
+
+
+def test_any_json_body_on_every_route(client, world) -> None:  # noqa: ANN001
+    """The fuzz pass of issue 28: random nesting (up to 5,000 deep, arrays and objects mixed),
+    types, sizes and Unicode, as the body of every route that reads JSON (the Slack route
+    signed, as JSON and as a form's ``payload``): never a 5xx other than 503 ``overloaded``,
+    always the JSON error body."""
+    import itertools
+
+    routes = json_body_routes(client)
+    assert {"/v1/ask", "/v1/chat/completions", "/v1/documents", "/v1/feedback", "/slack/events"} <= set(routes)
+    ages = itertools.cycle(range(240))  # a distinct signature per request: a re-run is no replay
+
+    def check(route: str, body: str, content_type: str) -> int:
+        raw = body.encode("utf-8", "surrogatepass")
+        headers = {"Content-Type": content_type} if content_type else {}
+        if route == "/slack/events":
+            if content_type == FORM:
+                raw = ("payload=" + quote(raw)).encode()
+            headers.update(slack_signed(raw, ts=str(int(time.time()) - next(ages))))
+        r = client.post(route, content=raw, headers=headers)
+        if r.status_code == 503 and r.json()["error"]["code"] == "overloaded":
+            return 503
+        assert_handled(r)
+        if route == "/v1/documents" and r.status_code in (200, 201):
+            assert client.delete(f"/v1/documents/{url_name(r.json()['file'])}").status_code == 204
+        assert_contained(world)
+        return r.status_code
+
+    seen = fuzz(check, max_examples=EXAMPLES * 3, route=st.sampled_from(routes), body=json_bodies,
+                content_type=st.sampled_from(["application/json", "", "text/plain", FORM]))
+    assert 400 in seen and 422 in seen, seen
 
 
 def test_nothing_was_written_outside_the_data_dir(world) -> None:  # noqa: ANN001

@@ -75,10 +75,11 @@ def test_feedback_counter_counts_first_vote_per_user_and_message():
     text = metrics.render().decode()
     assert 'sanad_feedback_total{value="helpful"} 0.0' in text
     assert 'sanad_feedback_total{value="not_helpful"} 0.0' in text
-    assert recorder.record(action_id=FEEDBACK_UP, user_id="U1", channel="C", message_ts="1.0") == ("helpful", True)
+    assert recorder.record(action_id=FEEDBACK_UP, user_id="U1", channel="C", message_ts="1.0") == \
+        ("helpful", "counted")
     assert recorder.record(action_id=FEEDBACK_DOWN, user_id="U1", channel="C", message_ts="1.0") == \
-        ("not_helpful", False)
-    assert recorder.record(action_id=FEEDBACK_DOWN, user_id="U2", channel="C", message_ts="1.0")[1]
+        ("not_helpful", "repeat")
+    assert recorder.record(action_id=FEEDBACK_DOWN, user_id="U2", channel="C", message_ts="1.0").outcome == "counted"
     text = metrics.render().decode()
     assert 'sanad_feedback_total{value="helpful"} 1.0' in text
     assert 'sanad_feedback_total{value="not_helpful"} 1.0' in text

@@ -457,3 +457,28 @@ def test_rate_limited_ask_is_retried(tmp_path, open_page):
         assert page.locator("#status").is_hidden()
     finally:
         server.stop()
+
+
+def test_swagger_ui_renders_offline_under_the_csp(tmp_path, open_page):  # noqa: ANN001
+    """``/docs`` (issue 28): Swagger UI from this server only (no request to another origin),
+    started without inline code, under the page's CSP (``open_page`` fails on any violation);
+    it lists the API's operations and can run one (``GET /healthz``) from the page."""
+    server = LiveServer(make_settings(tmp_path / "data", embed_model="hash")).start()
+    requests: list[str] = []
+    try:
+        page = open_page(server.url + "/docs")
+        page.on("request", lambda req: requests.append(req.url))
+        page.reload()
+        expect(page.locator(".opblock").first).to_be_visible(timeout=30_000)
+        paths = page.locator(".opblock-summary-path").all_inner_texts()
+        assert {"/v1/ask", "/v1/documents", "/healthz"} <= {p.replace("\u200b", "") for p in paths}, paths
+        health = page.locator(".opblock-get", has=page.locator('[data-path="/healthz"]')).first
+        health.locator(".opblock-summary").click()
+        health.locator(".try-out__btn").click()
+        health.locator(".execute").click()
+        expect(health.locator(".live-responses-table .response .response-col_status").first).to_have_text("200",
+                                                                                              timeout=30_000)
+        shot(page, "swagger-ui.png")
+    finally:
+        server.stop()
+    assert requests and all(url.startswith(server.url + "/") for url in requests), requests

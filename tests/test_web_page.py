@@ -59,8 +59,11 @@ def test_page_loads_without_a_key_with_a_strict_csp(client):
 
 def test_no_inline_code_and_nothing_from_another_origin():
     page = (STATIC_DIR / "index.html").read_text(encoding="utf-8")
-    assert re.search(r"<script(?![^>]*\bsrc=)", page) is None, "inline script"
-    assert "<style" not in page and " style=" not in page and re.search(r"\son[a-z]+=", page) is None
+    for name in ("index.html", "docs.html"):  # the chat page and Swagger UI's (/docs)
+        html = (STATIC_DIR / name).read_text(encoding="utf-8")
+        assert re.search(r"<script(?![^>]*\bsrc=)", html) is None, f"inline script in {name}"
+        assert "<style" not in html and " style=" not in html and re.search(r"\son[a-z]+=", html) is None, name
+        assert re.search(r"(?:src|href)=\"(?!/static/)", html) is None, f"{name} loads from elsewhere"
     for name in [*STATIC_TYPES, "index.html"]:
         text = (STATIC_DIR / name).read_text(encoding="utf-8")
         assert re.search(r"https?://(?!www\.w3\.org/2000/svg)", text) is None, name

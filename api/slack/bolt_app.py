@@ -208,10 +208,11 @@ class SlackBot:
         user = str((body.get("user") or {}).get("id") or "")
         language, _, answer_id = str(action.get("value") or "").partition(":")  # "ar" or "ar:<answer_id>"
         team_id = (body.get("team") or {}).get("id") or (body.get("user") or {}).get("team_id")
-        value, counted = self.feedback.record(action_id=action["action_id"], user_id=user, channel=channel,
+        value, outcome = self.feedback.record(action_id=action["action_id"], user_id=user, channel=channel,
                                               message_ts=message_ts, answer_id=answer_id, team_id=team_id)
         language = language if language in ("ar", "en") else "en"
-        text = render.text_for(f"thanks_{value}" if counted else "already_voted", language)
+        text = render.text_for({"counted": f"thanks_{value}", "repeat": "already_voted",
+                                "unknown_answer": "vote_not_kept"}[outcome], language)
         if body.get("response_url"):
             respond(response_type="ephemeral", replace_original=False, text=render.format_text(text))
 

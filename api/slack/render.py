@@ -78,6 +78,8 @@ _TEXTS: dict[str, dict[str, str]] = {
     "thanks_helpful": {"en": "Thanks, recorded as helpful.", "ar": "شكراً، سُجّلت الإجابة مفيدة."},
     "thanks_not_helpful": {"en": "Thanks, recorded as not helpful.", "ar": "شكراً، سُجّلت الإجابة غير مفيدة."},
     "already_voted": {"en": "You already rated this answer.", "ar": "لقد قيّمت هذه الإجابة من قبل."},
+    "vote_not_kept": {"en": "This answer can no longer be rated; please ask again.",
+                      "ar": "لم يعد بالإمكان تقييم هذه الإجابة؛ اسأل مرة أخرى من فضلك."},
     "open_web": {"en": "Open in Sanad", "ar": "افتح في سند"},
     "share": {"en": "Share with channel", "ar": "شارك مع القناة"},
     "share_expired": {"en": "This answer can no longer be shared; please ask again.",

@@ -10,16 +10,17 @@ Before bolt sees a request, its signature is checked with slack_sdk's ``Signatur
 the exact signed request is refused if it was already accepted (a replay inside the window;
 events are exempt, as the bot acks a repeated ``event_id`` without acting on it). So a
 forged, stale or replayed request gets ``401`` and has no effect at all: bolt is not even
-built for it. bolt verifies the signature again itself.
+built for it. bolt verifies the signature again itself. A signed body that is not what Slack
+sends (``api.slack.payloads``: parsed as bolt will parse it, then validated into typed
+models) gets ``400`` before bolt sees it; its nesting was bounded before anything parsed it
+(``api.json_limits``).
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 import time
-from urllib.parse import parse_qsl
 
 from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
@@ -31,7 +32,8 @@ from api.errors import CODES, ERROR_SCHEMA, error_response
 from api.slack.bolt_app import SlackBot
 from api.slack.health import SlackUnavailable
 from api.slack.inbound import SeenSet
-from qa.text_rules import first_unencodable, is_utf8
+from api.slack.payloads import Scope, SlackPayloadError, read_payload
+from qa.text_rules import is_utf8
 
 log = logging.getLogger("sanad.slack")
 
@@ -52,7 +54,7 @@ class SlackEventsHandler:
         self.accepted = SeenSet(max_items=100_000, ttl_s=REPLAY_WINDOW_S + 60)
 
     def check(self, request: Request, body: bytes) -> str | None:
-        """Why the request must be refused (401), or None."""
+        """Why the request's signature must be refused (401), or None."""
         timestamp = request.headers.get("x-slack-request-timestamp", "")
         signature = request.headers.get("x-slack-signature", "")
         # ASCII digits only: str.isdigit() also accepts "²", which int() then refuses
@@ -64,13 +66,27 @@ class SlackEventsHandler:
             return "invalid Slack request signature"
         if not self.verifier.is_valid(body=body, timestamp=timestamp, signature=signature):
             return "invalid Slack request signature"
-        if not _is_event(body) and not self.accepted.add((timestamp, signature)):
-            return "replayed Slack request"
         return None
+
+    def replayed(self, request: Request, payload: Scope) -> bool:
+        """The exact signed request was accepted before (events are exempt: the bot acks a
+        repeated ``event_id`` itself, and a Slack retry may carry the same signature)."""
+        if payload.type == "event_callback":
+            return False
+        key = (request.headers.get("x-slack-request-timestamp", ""), request.headers.get("x-slack-signature", ""))
+        return not self.accepted.add(key)
 
     async def handle(self, request: Request) -> Response:
         body = await request.body()
         reason = self.check(request, body)
+        if reason is None:
+            try:
+                payload = read_payload(body, request.headers.get("content-type"))
+            except SlackPayloadError as exc:
+                log.warning("refused a signed Slack request: %s", exc)
+                return error_response(exc.status, exc.code, str(exc))
+            if self.replayed(request, payload):
+                reason = "replayed Slack request"
         if reason:
             log.warning("refused a Slack request from %s: %s", request.client.host if request.client else "?", reason)
             return error_response(401, "unauthorized", reason)
@@ -83,9 +99,6 @@ class SlackEventsHandler:
             log.error("the Slack app could not start: %s", exc)
             return error_response(503, "not_ready", "the Slack integration could not start; see the server log",
                                   {"Retry-After": "30"})
-        problem = payload_problem(body, request.headers.get("content-type"))
-        if problem:
-            return error_response(*problem)
         try:
             bolt_response = await run_in_threadpool(app.dispatch, to_bolt_request(request, body))
         except Exception:  # noqa: BLE001 - bolt failed on a signed body of an unexpected shape
@@ -105,45 +118,6 @@ class SlackEventsHandler:
         return to_starlette_response(bolt_response)
 
 
-def payload_problem(body: bytes, content_type: str | None) -> tuple[int, str, str] | None:
-    """``(status, code, message)`` when a signed body is not what Slack sends, or None.
-
-    Mirrors bolt's ``parse_body``: a JSON body (or a form's ``payload`` field) must be a
-    JSON object, and the body UTF-8; bolt would otherwise fail on it with a 500."""
-    try:
-        text = body.decode("utf-8")
-    except UnicodeDecodeError:
-        return 422, "invalid_request", "the Slack request body is not UTF-8"
-    mime = (content_type or "").split(";")[0].strip().lower()
-    raw: str | None = None
-    if not text:
-        return None
-    if mime == "application/json" or text.startswith("{"):
-        raw = text
-    elif "payload" in text:
-        raw = dict(parse_qsl(text, keep_blank_values=True)).get("payload")
-    if raw is None:
-        return None
-    try:
-        value = json.loads(raw)
-    except ValueError:
-        return 400, "invalid_json", "the Slack request's JSON is not valid"
-    if not isinstance(value, dict):
-        return 422, "invalid_request", "the Slack request's JSON is not an object"
-    if first_unencodable(value) is not None:
-        return 422, "invalid_request", "the Slack request contains text that is not valid Unicode"
-    return None
-
-
-def _is_event(body: bytes) -> bool:
-    """An Events API callback: answered once per ``event_id`` by the bot, so a repeat of it
-    (a Slack retry, which may carry the same timestamp and signature) is acked, not refused."""
-    if not body.lstrip().startswith(b"{"):
-        return False
-    try:
-        return json.loads(body).get("type") == "event_callback"
-    except (ValueError, AttributeError):
-        return False
 
 
 def build_router(bot: SlackBot) -> APIRouter:

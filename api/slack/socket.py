@@ -4,12 +4,17 @@ bolt's ``SocketModeHandler`` with slack_sdk's built-in WebSocket client (no extr
 dependency) opens an outbound connection with the app-level token (``xapp-...``); events,
 the slash command and button clicks arrive over it and are handled by the same App as
 ``POST /slack/events``. The model loads in the background while the connection opens.
+Each envelope's payload is validated as ``POST /slack/events`` validates a body
+(``api.slack.payloads``) before bolt sees it; one of another shape is acknowledged (so Slack
+does not send it again) and dropped, with a warning in the log.
 """
 
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Callable
+
+from api.slack.payloads import SlackPayloadError, validate_payload
 
 if TYPE_CHECKING:
     from slack_bolt.adapter.socket_mode import SocketModeHandler
@@ -65,4 +70,25 @@ def socket_handler(bot: SlackBot) -> SocketModeHandler:
     API base (``SANAD_SLACK_API_URL``), which answers with the WebSocket URL to connect to."""
     from slack_bolt.adapter.socket_mode import SocketModeHandler
 
-    return SocketModeHandler(bot.app(), app_token=bot.settings.slack_app_token)
+    handler = SocketModeHandler(bot.app(), app_token=bot.settings.slack_app_token)
+    listeners = handler.client.socket_mode_request_listeners
+    listeners[:] = [checked_envelopes(listener) for listener in listeners]
+    return handler
+
+
+def checked_envelopes(listener: Callable[[Any, Any], None]) -> Callable[[Any, Any], None]:
+    """``listener`` (bolt's) called only for envelopes whose payload has the shape Slack sends."""
+    from slack_sdk.socket_mode.response import SocketModeResponse
+
+    def listen(client: Any, req: Any) -> None:
+        try:
+            if not isinstance(req.payload, dict):
+                raise SlackPayloadError("the payload is not a JSON object")
+            validate_payload(req.payload)
+        except SlackPayloadError as exc:
+            log.warning("dropped a Socket Mode %s envelope: %s", req.type, exc)
+            client.send_socket_mode_response(SocketModeResponse(envelope_id=req.envelope_id))
+            return
+        listener(client, req)
+
+    return listen
