@@ -308,9 +308,8 @@ def xquad_en_contexts(base: Path, cache: Path, files_by_id: dict[str, str]) -> t
 
 
 def eval_cache_dir() -> Path:
-    """Where derived eval data is written (``$XDG_CACHE_HOME/sanad/evaldata``, else ~/.cache)."""
-    root = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(root) / "sanad" / "evaldata"
+    """Where derived eval data is written (``SANAD_EVAL_CACHE_DIR``)."""
+    return EvalSettings().eval_cache_dir
 
 
 def load_xquad_en(*, limit: int | None = None) -> EvalSet:

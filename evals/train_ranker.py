@@ -6,7 +6,8 @@
    the figures printed for them are measured on articles the model never saw.
 3. Cross-validation by article (``--folds``): every figure printed for the dev sets is on
    held-out folds, against the fixed rules (the fused ranking) and dense retrieval alone.
-4. The probability thresholds (abstain below, cite a further candidate from) are set on the
+4. The ranking is LightGBM's lambdarank; its held-out scores are calibrated into a probability
+   (a logistic fit of the score and its gap to the question's best), and the probability thresholds (abstain below, cite a further candidate from) are set on the
    held-out predictions, then the model is trained on every row outside the holdout and
    written with its manifest (data, features, seed, library version, parameters, metrics,
    thresholds, the settings the candidates were made with) to ``--out``.
@@ -39,7 +40,7 @@ DEFAULT_SETS = "arcd-train,tydiqa-ar:300,xquad,xquad-en"
 DEFAULT_HOLDOUT = "arcd-train:12,tydiqa-ar:40,xquad:12,xquad-en:12"
 SEED = 20261207
 PARAMS: dict[str, Any] = {
-    "objective": "binary", "learning_rate": 0.05, "num_leaves": 15, "min_data_in_leaf": 20,
+    "objective": "lambdarank", "learning_rate": 0.05, "num_leaves": 15, "min_data_in_leaf": 20,
     "feature_fraction": 0.8, "bagging_fraction": 0.8, "bagging_freq": 1, "lambda_l2": 1.0,
     "deterministic": True, "force_row_wise": True, "num_threads": 2, "verbose": -1,
 }
@@ -97,11 +98,37 @@ def folds_by_article(questions: Sequence[int], articles: Sequence[str], k: int, 
 
 
 # --------------------------------------------------------------------------- model
-def train(x: np.ndarray, y: np.ndarray, *, seed: int) -> Any:
+def train(x: np.ndarray, y: np.ndarray, q: np.ndarray, *, seed: int) -> Any:
+    """LightGBM's lambdarank over the questions' candidate lists (``q``: each row's question,
+    rows of one question together)."""
     import lightgbm
 
     params = {**PARAMS, "seed": seed}
-    return lightgbm.train(params, lightgbm.Dataset(x, label=y, feature_name=list(FEATURES)), num_boost_round=ROUNDS)
+    _, first, counts = np.unique(q, return_index=True, return_counts=True)
+    data = lightgbm.Dataset(x, label=y, group=counts[np.argsort(first)], feature_name=list(FEATURES))
+    return lightgbm.train(params, data, num_boost_round=ROUNDS)
+
+
+def calibration_inputs(scores: np.ndarray, q: np.ndarray) -> np.ndarray:
+    """(score, score minus its question's best score) per row: what the calibration reads."""
+    best = np.full(q.max() + 1 if len(q) else 0, -np.inf)
+    np.maximum.at(best, q, scores)
+    return np.column_stack([scores, scores - best[q]])
+
+
+def calibrate(scores: np.ndarray, q: np.ndarray, y: np.ndarray) -> dict[str, Any]:
+    """A logistic calibration (scikit-learn) of held-out ranking scores into the probability
+    that a candidate answers: ``sigmoid(coef . (score, gap to the best) + intercept)``."""
+    from sklearn.linear_model import LogisticRegression
+
+    fit = LogisticRegression(C=10.0).fit(calibration_inputs(scores, q), y)
+    return {"coef": [float(c) for c in fit.coef_[0]], "intercept": float(fit.intercept_[0]),
+            "inputs": ["score", "gap_to_best"]}
+
+
+def probabilities(scores: np.ndarray, q: np.ndarray, calibration: dict[str, Any]) -> np.ndarray:
+    z = calibration_inputs(scores, q) @ np.asarray(calibration["coef"]) + calibration["intercept"]
+    return 1.0 / (1.0 + np.exp(-z))
 
 
 # --------------------------------------------------------------------------- figures
@@ -231,13 +258,17 @@ def main(argv: list[str] | None = None) -> int:
     t0 = time.perf_counter()
     oof = np.zeros(len(rows.y), dtype=np.float64)
     for k, fold in enumerate(folds_by_article(dev, [keys[i] for i in dev], args.folds, args.seed)):
-        train_q = np.setdiff1d(dev, fold)
-        model = train(rows.x[rows.rows_of(train_q)], rows.y[rows.rows_of(train_q)], seed=args.seed)
+        train_rows = rows.rows_of(np.setdiff1d(dev, fold))
+        model = train(rows.x[train_rows], rows.y[train_rows], rows.q[train_rows], seed=args.seed)
         idx = rows.rows_of(fold)
         oof[idx] = model.predict(rows.x[idx], num_threads=2)
         print(f"fold {k + 1}/{args.folds}: {len(fold)} questions held out", file=sys.stderr)
     cv_s = time.perf_counter() - t0
-    dev_items = per_question(rows, dev, oof)
+    dev_rows = rows.rows_of(dev)
+    calibration = calibrate(oof[dev_rows], rows.q[dev_rows], rows.y[dev_rows])
+    oof_p = np.zeros(len(rows.y), dtype=np.float64)
+    oof_p[dev_rows] = probabilities(oof[dev_rows], rows.q[dev_rows], calibration)
+    dev_items = per_question(rows, dev, oof_p)
     abstain_below, cite_from = choose_thresholds(dev_items, rows.questions, set_names)
 
     def table(items: list[dict[str, Any]]) -> dict[str, Any]:
@@ -254,11 +285,13 @@ def main(argv: list[str] | None = None) -> int:
 
     cv_figures = table(dev_items)
     t0 = time.perf_counter()
-    final = train(rows.x[rows.rows_of(dev)], rows.y[rows.rows_of(dev)], seed=args.seed)
+    final = train(rows.x[dev_rows], rows.y[dev_rows], rows.q[dev_rows], seed=args.seed)
     train_s = time.perf_counter() - t0
     gate_scores = np.zeros(len(rows.y), dtype=np.float64)
     if len(gate):
-        gate_scores[rows.rows_of(gate)] = final.predict(rows.x[rows.rows_of(gate)], num_threads=2)
+        gate_rows = rows.rows_of(gate)
+        gate_scores[gate_rows] = probabilities(final.predict(rows.x[gate_rows], num_threads=2), rows.q[gate_rows],
+                                               calibration)
     gate_figures = table(per_question(rows, gate, gate_scores)) if len(gate) else {}
     print(f"thresholds: abstain below {abstain_below:.2f}, cite a further candidate from {cite_from:.2f}")
     for title, figs in (("held-out folds (dev articles)", cv_figures), ("gate articles (never trained on)", gate_figures)):
@@ -294,6 +327,7 @@ def main(argv: list[str] | None = None) -> int:
                  "questions_dev": int(len(dev)), "questions_holdout": int(len(gate)),
                  "articles_dev": len({keys[i] for i in dev}), "positives": int(rows.y.sum())},
         "settings": settings_fingerprint(settings),
+        "calibration": calibration,
         "thresholds": {"abstain_below": abstain_below, "cite_from": cite_from},
         "metrics": {"held_out_folds": cv_figures, "gate_articles": gate_figures},
         "feature_importance_gain": {k: round(v, 1) for k, v in sorted(importance.items(), key=lambda kv: -kv[1])},

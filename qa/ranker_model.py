@@ -57,14 +57,20 @@ class RankerModel:
     abstain_below: float = 0.0
     cite_from: float = 1.0
     depth: int = 20
+    calibration: tuple[tuple[float, float], float] = ((1.0, 0.0), 0.0)
     sha256: str = ""
     features: tuple[str, ...] = field(default_factory=tuple)
 
     def probabilities(self, rows: np.ndarray) -> np.ndarray:
-        """The calibrated probability that each candidate answers the question."""
+        """The calibrated probability that each candidate of ONE question answers it: the
+        ranking score and its gap to the best candidate's, through the manifest's logistic
+        calibration."""
         if len(rows) == 0:
             return np.zeros(0, dtype=np.float64)
-        return np.asarray(self.booster.predict(rows, num_threads=1), dtype=np.float64)
+        scores = np.asarray(self.booster.predict(rows, num_threads=1), dtype=np.float64)
+        coef, intercept = self.calibration
+        z = coef[0] * scores + coef[1] * (scores - scores.max()) + intercept
+        return 1.0 / (1.0 + np.exp(-z))
 
 
 @dataclass
@@ -120,7 +126,12 @@ def load_ranker(directory: Path | None, settings: Any) -> RankerStatus:
     except Exception as exc:  # noqa: BLE001 - a corrupt file must never stop the service
         return RankerStatus(False, f"the ranker model {model_path} cannot be loaded: {exc}")
     thresholds = manifest.get("thresholds") or {}
-    model = RankerModel(booster=booster, manifest=manifest, path=model_path, sha256=digest, features=FEATURES,
+    try:
+        cal = manifest["calibration"]
+        calibration = ((float(cal["coef"][0]), float(cal["coef"][1])), float(cal["intercept"]))
+    except (KeyError, IndexError, TypeError, ValueError):
+        return RankerStatus(False, f"the ranker manifest {manifest_path} has no usable calibration")
+    model = RankerModel(calibration=calibration, booster=booster, manifest=manifest, path=model_path, sha256=digest, features=FEATURES,
                         abstain_below=float(thresholds.get("abstain_below", 0.0)),
                         cite_from=float(thresholds.get("cite_from", 1.0)), depth=int(manifest.get("depth", 20)))
     return RankerStatus(True, f"learned ranker {digest[:12]} in use", model)

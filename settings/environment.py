@@ -21,9 +21,14 @@ def apply_runtime_defaults() -> None:
         os.environ.setdefault(name, value)
 
 
+def default_cache_dir() -> Path:
+    """Sanad's folder in the user's cache (``$XDG_CACHE_HOME/sanad``, else ``~/.cache/sanad``)."""
+    return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "sanad"
+
+
 def default_models_dir() -> Path:
     """Where verified model folders live: ``$SANAD_MODELS_DIR``, else the user's cache."""
     env = os.environ.get("SANAD_MODELS_DIR")
     if env:
         return Path(env).expanduser()
-    return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "sanad" / "models"
+    return default_cache_dir() / "models"

@@ -14,7 +14,7 @@ from typing import Annotated, Literal
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from settings.environment import default_models_dir
+from settings.environment import default_cache_dir, default_models_dir
 
 #: the name that means "the verified EmbeddingGemma folder assembled by index.model_fetch"
 DEFAULT_EMBED_MODEL = "embeddinggemma-300m"
@@ -452,6 +452,11 @@ class EvalSettings(BaseSettings):
     eval_corpus: Path | None = Field(
         None, description="the corpus folder of a gold JSONL (`sanad eval --set PATH`), before the items' "
         "`corpus` field and a folder named like the file",
+    )
+    eval_cache_dir: Path = Field(
+        default_factory=lambda: default_cache_dir() / "evaldata",
+        description="where eval data derived from the shared sets is written once (XQuAD's English paragraphs "
+        "as articles, for `--set xquad-en`)",
     )
 
     @field_validator("evaldata_dir", "eval_corpus", mode="before")
