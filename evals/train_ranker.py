@@ -40,7 +40,7 @@ DEFAULT_SETS = "arcd-train,tydiqa-ar:300,xquad,xquad-en"
 DEFAULT_HOLDOUT = "arcd-train:12,tydiqa-ar:40,xquad:12,xquad-en:12"
 SEED = 20261207
 PARAMS: dict[str, Any] = {
-    "objective": "lambdarank", "learning_rate": 0.05, "num_leaves": 15, "min_data_in_leaf": 20,
+    "objective": "binary", "learning_rate": 0.05, "num_leaves": 15, "min_data_in_leaf": 20,
     "feature_fraction": 0.8, "bagging_fraction": 0.8, "bagging_freq": 1, "lambda_l2": 1.0,
     "deterministic": True, "force_row_wise": True, "num_threads": 2, "verbose": -1,
 }
@@ -98,12 +98,12 @@ def folds_by_article(questions: Sequence[int], articles: Sequence[str], k: int, 
 
 
 # --------------------------------------------------------------------------- model
-def train(x: np.ndarray, y: np.ndarray, q: np.ndarray, *, seed: int) -> Any:
-    """LightGBM's lambdarank over the questions' candidate lists (``q``: each row's question,
-    rows of one question together)."""
+def train(x: np.ndarray, y: np.ndarray, q: np.ndarray, *, seed: int, objective: str = "binary") -> Any:
+    """LightGBM over the questions' candidate lists (``q``: each row's question, rows of one
+    question together): ``binary`` (each candidate answers or not) or ``lambdarank``."""
     import lightgbm
 
-    params = {**PARAMS, "seed": seed}
+    params = {**PARAMS, "seed": seed, "objective": objective}
     _, first, counts = np.unique(q, return_index=True, return_counts=True)
     data = lightgbm.Dataset(x, label=y, group=counts[np.argsort(first)], feature_name=list(FEATURES))
     return lightgbm.train(params, data, num_boost_round=ROUNDS)
@@ -142,11 +142,29 @@ def per_question(rows: Rows, questions: np.ndarray, scores: np.ndarray) -> list[
 
 
 def figures(items: Sequence[dict[str, Any]], questions: Sequence[dict[str, Any]], *, ranker: bool,
-            abstain_below: float = 0.0, cite_from: float = 1.0) -> dict[str, Any]:
+            abstain_below: float | dict[str, float] = 0.0, cite_from: float = 1.0,
+            overrule_from: float | dict[str, float] = 0.0) -> dict[str, Any]:
     """Recall@1 and (with ``ranker``) the thresholds' first-citation hit, citation hit and
-    precision (by gold paragraph only), false abstention and abstention."""
+    precision (by gold paragraph only), false abstention and abstention. A question is answered
+    when its best probability reaches ``abstain_below`` and either reaches ``overrule_from`` or
+    the fixed rules answered it (as the composer decides)."""
     rank_col = FEATURES.index("rank")
     dense_col = FEATURES.index("dense_rank")
+    def abstains(it: dict[str, Any]) -> bool:
+        if len(it["scores"]) == 0:
+            return True
+        best = float(it["scores"].max())
+        fixed_answered = bool((questions[it["q"]].get("today") or {}).get("answered", True))
+        lang = questions[it["q"]]["lang"]
+        overrule = overrule_from.get(lang, 1.01) if isinstance(overrule_from, dict) else overrule_from
+        return best < floor(it) or (best < overrule and not fixed_answered)
+
+    def floor(it: dict[str, Any]) -> float:
+        """The abstention threshold for the question's language (one for all, or per language)."""
+        if isinstance(abstain_below, dict):
+            return abstain_below.get(questions[it["q"]]["lang"], 0.0)
+        return abstain_below
+
     answerable = [it for it in items if questions[it["q"]]["answerable"]]
     absent = [it for it in items if not questions[it["q"]]["answerable"]]
     out: dict[str, Any] = {"questions": len(answerable), "absent": len(absent)}
@@ -180,7 +198,7 @@ def figures(items: Sequence[dict[str, Any]], questions: Sequence[dict[str, Any]]
         first = cited_hit = false_abst = cited = cited_gold = 0
         for it in answerable:
             order = np.argsort(-it["scores"], kind="stable")
-            if len(order) == 0 or it["scores"][order[0]] < abstain_below:
+            if abstains(it):
                 false_abst += 1
                 continue
             chosen = [order[0]] + [k for k in order[1:3] if it["scores"][k] >= cite_from]
@@ -192,36 +210,68 @@ def figures(items: Sequence[dict[str, Any]], questions: Sequence[dict[str, Any]]
         out["citation_hit"] = cited_hit / n
         out["citation_precision_gold"] = cited_gold / cited if cited else None
         out["false_abstention"] = false_abst / n
-        out["abstention"] = (sum(1 for it in absent if len(it["scores"]) == 0 or it["scores"].max() < abstain_below)
+        out["abstention"] = (sum(1 for it in absent if abstains(it))
                              / len(absent)) if absent else None
     return {k: (round(v, 4) if isinstance(v, float) else v) for k, v in out.items()}
 
 
 def choose_thresholds(items: Sequence[dict[str, Any]], questions: Sequence[dict[str, Any]],
-                      sets: Sequence[str]) -> tuple[float, float]:
-    """``abstain_below``: the probability that maximises, averaged over the sets, first-citation
-    hit plus abstention on absent-article questions; ``cite_from``: the lowest probability at
-    which a further citation keeps gold precision of the citations at 0.85 or more on every set."""
+                      sets: Sequence[str]) -> dict[str, Any]:
+    """The composer's thresholds, from held-out predictions only:
+
+    - ``abstain_below`` (one per question language: English questions over Arabic text score
+      otherwise than Arabic ones): the lowest probability at which each set's questions in that
+      language abstain on absent-article questions at least as often as the whole set does under
+      the fixed rules;
+    - ``overrule_from`` (per question language): the probability from which the ranker's answer
+      stands even when the fixed rules abstain: among the values at which every (set, language)
+      slice abstains on its absent-article questions at least as often as the fixed rules do on
+      that slice, the one that maximises first-citation hit plus abstention summed over the
+      slices (a false abstention and a false answer weigh the same); 1.01: never;
+    - ``cite_from``: the lowest probability at which a further citation keeps every set's
+      share of gold citations at least at the fixed rules' share."""
     by_set = {s: [it for it in items if questions[it["q"]]["set"] == s] for s in sets}
-    best, best_t = -1.0, 0.0
-    for t in np.round(np.arange(0.0, 0.61, 0.01), 3):
-        score = 0.0
-        for s, group in by_set.items():
-            f = figures(group, questions, ranker=True, abstain_below=float(t))
-            score += f["first_citation_hit"] + (f["abstention"] if f["abstention"] is not None else 0.0)
-        if score > best + 1e-9:
-            best, best_t = score, float(t)
-    cite = 1.0
-    for t in np.round(np.arange(0.95, 0.04, -0.05), 3):
+    today = {s: figures(group, questions, ranker=False) for s, group in by_set.items()}
+    grid = np.round(np.arange(0.0, 1.0, 0.01), 3)
+    abstain_below: dict[str, float] = {}
+    for lang in ("ar", "en"):
+        groups = {s: [it for it in group if questions[it["q"]]["lang"] == lang] for s, group in by_set.items()}
+        groups = {s: g for s, g in groups.items() if g}
+        abstain_below[lang] = float(grid[-1])
+        for t in grid:
+            measured = {s: figures(g, questions, ranker=True, abstain_below=float(t))["abstention"]
+                        for s, g in groups.items()}
+            if all(a is None or a >= (today[s]["today_abstention"] or 0.0) for s, a in measured.items()):
+                abstain_below[lang] = float(t)
+                break
+    overrule_from: dict[str, float] = {}
+    for lang in ("ar", "en"):
+        slices = [[it for it in group if questions[it["q"]]["lang"] == lang] for group in by_set.values()]
+        slices = [g for g in slices if g]
+        best_score, overrule_from[lang] = -1.0, 1.01
+        for t in list(np.round(np.arange(0.1, 1.0, 0.05), 3)) + [1.01]:
+            score, keeps = 0.0, True
+            for g in slices:
+                f = figures(g, questions, ranker=True, abstain_below=abstain_below, overrule_from=float(t))
+                if f["abstention"] is not None and f["abstention"] < (f["today_abstention"] or 0.0):
+                    keeps = False
+                score += f["first_citation_hit"] + (f["abstention"] or 0.0)
+            if keeps and score > best_score + 1e-9:
+                best_score, overrule_from[lang] = score, float(t)
+    cite_from = 1.0
+    for t in grid[::-1]:
         ok = True
-        for group in by_set.values():
-            f = figures(group, questions, ranker=True, abstain_below=best_t, cite_from=float(t))
-            if f["citation_precision_gold"] is not None and f["citation_precision_gold"] < 0.85:
+        for s, group in by_set.items():
+            f = figures(group, questions, ranker=True, abstain_below=abstain_below, cite_from=float(t),
+                        overrule_from=overrule_from)
+            if f["citation_precision_gold"] is not None and f["citation_precision_gold"] < (
+                    today[s]["today_precision_gold"] or 0.0):
                 ok = False
         if not ok:
             break
-        cite = float(t)
-    return best_t, cite
+        cite_from = float(t)
+    return {"abstain_below": abstain_below, "overrule_from": overrule_from,
+            "cite_from": max(cite_from, *abstain_below.values())}
 
 
 # --------------------------------------------------------------------------- main
@@ -237,6 +287,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--index-dir", type=Path, default=Path(".sweep-index/default"), help="indexes kept between runs")
     parser.add_argument("--refresh", action="store_true", help="make the rows again")
     parser.add_argument("--dry-run", action="store_true", help="print the cross-validated figures; write nothing")
+    parser.add_argument("--objective", choices=["binary", "lambdarank"], default="binary")
+    parser.add_argument("--sweep", action="store_true", help="also print the held-out figures at each abstain_below")
     args = parser.parse_args(argv)
     if args.folds < 2:
         parser.error("--folds must be at least 2")
@@ -259,7 +311,8 @@ def main(argv: list[str] | None = None) -> int:
     oof = np.zeros(len(rows.y), dtype=np.float64)
     for k, fold in enumerate(folds_by_article(dev, [keys[i] for i in dev], args.folds, args.seed)):
         train_rows = rows.rows_of(np.setdiff1d(dev, fold))
-        model = train(rows.x[train_rows], rows.y[train_rows], rows.q[train_rows], seed=args.seed)
+        model = train(rows.x[train_rows], rows.y[train_rows], rows.q[train_rows], seed=args.seed,
+                      objective=args.objective)
         idx = rows.rows_of(fold)
         oof[idx] = model.predict(rows.x[idx], num_threads=2)
         print(f"fold {k + 1}/{args.folds}: {len(fold)} questions held out", file=sys.stderr)
@@ -269,7 +322,17 @@ def main(argv: list[str] | None = None) -> int:
     oof_p = np.zeros(len(rows.y), dtype=np.float64)
     oof_p[dev_rows] = probabilities(oof[dev_rows], rows.q[dev_rows], calibration)
     dev_items = per_question(rows, dev, oof_p)
-    abstain_below, cite_from = choose_thresholds(dev_items, rows.questions, set_names)
+    thresholds = choose_thresholds(dev_items, rows.questions, set_names)
+    if args.sweep:
+        for t in np.round(np.arange(0.1, 1.05, 0.1), 2):
+            line = []
+            for name in set_names:
+                f = figures([it for it in dev_items if rows.questions[it["q"]]["set"] == name], rows.questions,
+                            ranker=True, abstain_below=thresholds["abstain_below"],
+                            overrule_from={"ar": float(t), "en": float(t)})
+                line.append(f"{name} {f['first_citation_hit']:.3f}/{f['false_abstention']:.3f}/"
+                            f"{(f['abstention'] or 0):.3f}")
+            print(f"overrule_from {t:.2f}  (1st cit / false abst / abst)  " + "  ".join(line))
 
     def table(items: list[dict[str, Any]]) -> dict[str, Any]:
         out: dict[str, Any] = {}
@@ -279,13 +342,12 @@ def main(argv: list[str] | None = None) -> int:
                          and (lang == "all" or rows.questions[it["q"]]["lang"] == lang)]
                 if group and (lang == "all" or any(rows.questions[it["q"]]["lang"] != lang for it in items
                                                     if rows.questions[it["q"]]["set"] == s)):
-                    out[f"{s}/{lang}"] = figures(group, rows.questions, ranker=True, abstain_below=abstain_below,
-                                                 cite_from=cite_from)
+                    out[f"{s}/{lang}"] = figures(group, rows.questions, ranker=True, **thresholds)
         return out
 
     cv_figures = table(dev_items)
     t0 = time.perf_counter()
-    final = train(rows.x[dev_rows], rows.y[dev_rows], rows.q[dev_rows], seed=args.seed)
+    final = train(rows.x[dev_rows], rows.y[dev_rows], rows.q[dev_rows], seed=args.seed, objective=args.objective)
     train_s = time.perf_counter() - t0
     gate_scores = np.zeros(len(rows.y), dtype=np.float64)
     if len(gate):
@@ -293,7 +355,10 @@ def main(argv: list[str] | None = None) -> int:
         gate_scores[gate_rows] = probabilities(final.predict(rows.x[gate_rows], num_threads=2), rows.q[gate_rows],
                                                calibration)
     gate_figures = table(per_question(rows, gate, gate_scores)) if len(gate) else {}
-    print(f"thresholds: abstain below {abstain_below:.2f}, cite a further candidate from {cite_from:.2f}")
+    print("thresholds: abstain below " + ", ".join(f"{v:.2f} ({k})" for k, v in thresholds["abstain_below"].items())
+          + "; the fixed rules' abstention overruled from "
+          + ", ".join(f"{v:.2f} ({k})" for k, v in thresholds["overrule_from"].items())
+          + f"; cite a further candidate from {thresholds['cite_from']:.2f}")
     for title, figs in (("held-out folds (dev articles)", cv_figures), ("gate articles (never trained on)", gate_figures)):
         print(f"\n{title}")
         print("(today = the fixed rules; prec = share of citations that are gold paragraphs)")
@@ -322,13 +387,13 @@ def main(argv: list[str] | None = None) -> int:
         "trained_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
         "library": {"lightgbm": lightgbm.__version__, "numpy": np.__version__},
         "features": list(FEATURES), "features_version": FEATURES_VERSION, "depth": DEPTH,
-        "seed": args.seed, "params": PARAMS, "rounds": ROUNDS, "folds": args.folds,
+        "seed": args.seed, "params": {**PARAMS, "objective": args.objective}, "rounds": ROUNDS, "folds": args.folds,
         "data": {"sets": specs, "holdout": args.holdout, "rows": int(len(rows.y)),
                  "questions_dev": int(len(dev)), "questions_holdout": int(len(gate)),
                  "articles_dev": len({keys[i] for i in dev}), "positives": int(rows.y.sum())},
         "settings": settings_fingerprint(settings),
         "calibration": calibration,
-        "thresholds": {"abstain_below": abstain_below, "cite_from": cite_from},
+        "thresholds": thresholds,
         "metrics": {"held_out_folds": cv_figures, "gate_articles": gate_figures},
         "feature_importance_gain": {k: round(v, 1) for k, v in sorted(importance.items(), key=lambda kv: -kv[1])},
         "timings_s": {"rows": round(extract_s, 1), "cross_validation": round(cv_s, 1), "final_model": round(train_s, 1)},

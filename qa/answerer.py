@@ -257,7 +257,8 @@ class Answerer:
             QuestionBundle(query_str=parsed.text, embedding=vector.tolist(), question=parsed))
         retrieve_ms = (time.perf_counter() - t0) * 1000
         t0 = time.perf_counter()
-        extractive = self.composer.compose(parsed.text, language, nodes, query_vector=vector)
+        extractive = self.composer.compose(parsed.text, language, nodes, query_vector=vector,
+                                           question_language=parsed.language)
         evidence = writer.select_evidence(nodes, vector) if writer is not None and extractive.answerable else []
         answer_ms = (time.perf_counter() - t0) * 1000
         timings = {"retrieve": round(retrieve_ms, 1), "answer": round(answer_ms, 1)}

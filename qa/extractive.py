@@ -80,9 +80,10 @@ class ExtractiveComposer:
         (the lexical index's ``coverage``), for the lexical support rule (:meth:`supported`);
         None turns that rule off.
     ranker: the learned ranker's model (``qa.ranker_model``). When the retrieved nodes carry
-        its ``probability``, its thresholds decide instead of the similarity floors and
-        margins above: abstain when the best candidate's probability is below
-        ``abstain_below``; cite a further candidate whose probability reaches ``cite_from``.
+        its ``probability``, its thresholds decide (:meth:`_compose_by_probability`): abstain
+        when the best candidate's probability is below ``abstain_below`` (per question
+        language), or when it is below ``overrule_from`` and the fixed rules above abstain;
+        cite a further candidate whose probability reaches ``cite_from``.
     """
 
     def __init__(self, *, catalog: Catalog, embedder: SanadEmbedding, options: AnswerSettings,
@@ -97,7 +98,9 @@ class ExtractiveComposer:
                                                sentence_gap=options.sentence_gap, vectors=vectors)
 
     def compose(self, question: str, language: Language, nodes: Sequence[NodeWithScore],
-                *, query_vector: np.ndarray | None = None) -> Answer:
+                *, query_vector: np.ndarray | None = None, question_language: Language | None = None) -> Answer:
+        """The cited answer in ``language`` (``question_language``: the language the question is
+        written in, which picks the learned ranker's abstention threshold; default ``language``)."""
         if not nodes:
             return Answer(answer=EMPTY_INDEX[language] if self.catalog.counts()["chunks"] == 0
                           else ABSTAIN[language], language=language, answerable=False)
@@ -107,9 +110,15 @@ class ExtractiveComposer:
         if query_vector is None:
             query_vector = self.embedder.embed_queries([question])[0]
         self.quoter.load_stored_sentences([n for n, _ in scored])
-        o = self.options
         if self.ranker is not None and scored[0][0].node.metadata.get("probability") is not None:
-            return self._compose_by_probability(question, language, [n for n, _ in scored], query_vector)
+            return self._compose_by_probability(question, language, [n for n, _ in scored], query_vector,
+                                                question_language)
+        return self._compose_by_rules(question, language, nodes, scored, query_vector)
+
+    def _compose_by_rules(self, question: str, language: Language, nodes: Sequence[NodeWithScore],
+                          scored: list[tuple[NodeWithScore, float]], query_vector: np.ndarray) -> Answer:
+        """The fixed rules: similarity floors and margins (the class docstring)."""
+        o = self.options
         # candidates follow the retriever's ranking (sentence rescoring and BM25 included):
         # each paragraph whose fused score is within citation_margin of the leader's, up to
         # max_citations paragraphs, each with the sentence(s) that answer (_best_quote)
@@ -154,14 +163,24 @@ class ExtractiveComposer:
                       citations=citations)
 
     def _compose_by_probability(self, question: str, language: Language, nodes: Sequence[NodeWithScore],
-                                query_vector: np.ndarray) -> Answer:
+                                query_vector: np.ndarray, question_language: Language | None) -> Answer:
         """The learned ranker's rule: the leader is cited when its probability reaches
         ``abstain_below``; each further candidate whose probability reaches ``cite_from``
         is cited too (up to ``max_citations`` paragraphs)."""
         assert self.ranker is not None
         abstain = Answer(answer=ABSTAIN[language], language=language, answerable=False)
-        if float(nodes[0].node.metadata["probability"]) < self.ranker.abstain_below:
+        best = float(nodes[0].node.metadata["probability"])
+        asked_in = question_language or language
+        if best < self.ranker.abstain_threshold(asked_in):
             return abstain
+        if not self.ranker.overrules(asked_in, best):
+            # not sure enough to overrule the fixed rules: they may still abstain (they catch
+            # questions about what the documents lack that the probability alone misses)
+            by_fused = sorted((NodeWithScore(node=n.node, score=n.node.metadata.get("fused", n.score)) for n in nodes),
+                              key=lambda n: (-(n.score or 0.0), n.node.node_id))
+            by_fused_scored = [(n, n.node.metadata["dense"]) for n in by_fused if n.node.metadata.get("dense") is not None]
+            if not self._compose_by_rules(question, language, by_fused, by_fused_scored, query_vector).answerable:
+                return abstain
         quotes: list[Quote] = []
         seen: set[tuple[str, int]] = set()
         for k, node in enumerate(nodes):

@@ -47,19 +47,29 @@ def _plain(value: Any) -> Any:
 class RankerModel:
     """A loaded booster with the thresholds of its manifest.
 
-    ``abstain_below``: the answer is "not in the documents" when the best candidate's
-    probability is below this; ``cite_from``: a further candidate is cited when its
+    ``abstain_below``: per question language, the answer is "not in the documents" when the
+    best candidate's probability is below it; ``overrule_from``: below this probability the fixed
+    rules' abstention still stands; ``cite_from``: a further candidate is cited when its
     probability reaches this."""
 
     booster: Any
     manifest: dict[str, Any]
     path: Path
-    abstain_below: float = 0.0
+    abstain_below: dict[str, float] = field(default_factory=dict)
     cite_from: float = 1.0
+    overrule_from: dict[str, float] = field(default_factory=dict)
     depth: int = 20
     calibration: tuple[tuple[float, float], float] = ((1.0, 0.0), 0.0)
     sha256: str = ""
     features: tuple[str, ...] = field(default_factory=tuple)
+
+    def abstain_threshold(self, language: str) -> float:
+        """The probability below which a question in ``language`` is abstained on."""
+        return self.abstain_below.get(language, max(self.abstain_below.values(), default=0.0))
+
+    def overrules(self, language: str, probability: float) -> bool:
+        """Whether a best candidate this probable is cited even when the fixed rules abstain."""
+        return probability >= self.overrule_from.get(language, 1.01)
 
     def probabilities(self, rows: np.ndarray) -> np.ndarray:
         """The calibrated probability that each candidate of ONE question answers it: the
@@ -87,6 +97,36 @@ class RankerStatus:
             out["sha256"] = self.model.sha256[:16]
             out["trained_at"] = self.model.manifest.get("trained_at")
         return out
+
+
+def check_model_text(text: str) -> None:
+    """ValueError unless ``text`` is a whole LightGBM text model for :data:`FEATURES`: its header
+    names those features, each tree sits where ``tree_sizes`` says, and the trees end. (LightGBM
+    itself may bring the process down on a malformed file, so nothing malformed reaches it.)"""
+    header, sep, _ = text.partition("\nTree=0\n")
+    if not text.startswith("tree\n") or not sep:
+        raise ValueError("not a LightGBM text model")
+    fields = dict(line.split("=", 1) for line in header.splitlines() if "=" in line)
+    if fields.get("feature_names", "").split() != list(FEATURES):
+        raise ValueError("the model's feature names are not this version's")
+    try:
+        sizes = [int(n) for n in fields["tree_sizes"].split()]
+    except (KeyError, ValueError) as exc:
+        raise ValueError("the model has no usable tree_sizes") from exc
+    pos = len(header) + 1
+    for k, size in enumerate(sizes):
+        if not text.startswith(f"Tree={k}\n", pos):
+            raise ValueError(f"tree {k} is not where tree_sizes says")
+        pos += size
+    if not text.startswith("end of trees", pos):
+        raise ValueError("the model's trees do not end where tree_sizes says")
+
+
+def _per_language(value: Any) -> dict[str, float]:
+    """A threshold of the manifest: one number for both languages, or ``{"ar": x, "en": y}``."""
+    if isinstance(value, dict):
+        return {str(k): float(v) for k, v in value.items()}
+    return {"ar": float(value), "en": float(value)}
 
 
 def file_sha256(path: Path) -> str:
@@ -118,9 +158,11 @@ def load_ranker(directory: Path | None, settings: Any) -> RankerStatus:
         return RankerStatus(False, "the ranker model was trained for other settings (" + ", ".join(
             f"{k}={wanted[k]!r}, here {running[k]!r}" for k in differ) + ")")
     try:
+        text = model_path.read_text(encoding="utf-8")
+        check_model_text(text)
         import lightgbm
 
-        booster = lightgbm.Booster(model_file=str(model_path))
+        booster = lightgbm.Booster(model_str=text)
         if booster.num_feature() != len(FEATURES):
             raise ValueError(f"{booster.num_feature()} features, expected {len(FEATURES)}")
     except Exception as exc:  # noqa: BLE001 - a corrupt file must never stop the service
@@ -131,11 +173,17 @@ def load_ranker(directory: Path | None, settings: Any) -> RankerStatus:
         calibration = ((float(cal["coef"][0]), float(cal["coef"][1])), float(cal["intercept"]))
     except (KeyError, IndexError, TypeError, ValueError):
         return RankerStatus(False, f"the ranker manifest {manifest_path} has no usable calibration")
+    try:
+        abstain = _per_language(thresholds.get("abstain_below", 0.0))
+        overrule = _per_language(thresholds.get("overrule_from", 1.01))
+    except (TypeError, ValueError, AttributeError):
+        return RankerStatus(False, f"the ranker manifest {manifest_path} has unusable thresholds")
     model = RankerModel(calibration=calibration, booster=booster, manifest=manifest, path=model_path, sha256=digest, features=FEATURES,
-                        abstain_below=float(thresholds.get("abstain_below", 0.0)),
-                        cite_from=float(thresholds.get("cite_from", 1.0)), depth=int(manifest.get("depth", 20)))
+                        abstain_below=abstain,
+                        cite_from=float(thresholds.get("cite_from", 1.0)),
+                        overrule_from=overrule, depth=int(manifest.get("depth", 20)))
     return RankerStatus(True, f"learned ranker {digest[:12]} in use", model)
 
 
-__all__ = ["DEFAULT_RANKER_DIR", "FINGERPRINT_FIELDS", "MANIFEST_FILE", "MODEL_FILE", "RankerModel", "RankerStatus",
+__all__ = ["DEFAULT_RANKER_DIR", "check_model_text", "FINGERPRINT_FIELDS", "MANIFEST_FILE", "MODEL_FILE", "RankerModel", "RankerStatus",
            "file_sha256", "load_ranker", "settings_fingerprint"]

@@ -41,7 +41,8 @@ def test_the_committed_model_loads_and_matches_its_manifest() -> None:
     for key in ("data", "seed", "library", "params", "metrics", "thresholds", "trained_at", "command"):
         assert manifest[key], key
     assert manifest["metrics"]["held_out_folds"] and manifest["data"]["holdout"]
-    assert 0 < manifest["thresholds"]["abstain_below"] < manifest["thresholds"]["cite_from"] <= 1
+    assert set(manifest["thresholds"]["abstain_below"]) == {"ar", "en"}
+    assert all(0 <= t <= manifest["thresholds"]["cite_from"] <= 1 for t in manifest["thresholds"]["abstain_below"].values())
     status = load_ranker(None, Settings())  # the defaults it was trained for
     assert status.active, status.reason
     assert status.model is not None and status.model.booster.num_feature() == len(FEATURES)
@@ -206,10 +207,10 @@ def test_the_stage_orders_by_probability_and_the_composer_follows_its_thresholds
         assert [n.score for n in nodes] == probabilities and all("fused" in n.node.metadata for n in nodes)
         model = answerer.ranker_status.model
         assert model is not None
-        model.abstain_below, model.cite_from = 1.01, 1.01  # nothing is probable enough: abstain
+        model.abstain_below, model.cite_from = {"ar": 1.01, "en": 1.01}, 1.01  # nothing is probable enough
         assert not answerer.ask("How high is Beta mountain?").answerable
         answerer.cache.clear()
-        model.abstain_below, model.cite_from = 0.0, 1.01  # always answer, one citation
+        model.abstain_below, model.cite_from = {"ar": 0.0, "en": 0.0}, 1.01  # always answer, one citation
         answer = answerer.ask("How high is Beta mountain?")
         assert answer.answerable and len(answer.citations) == 1
         top = answerer.retrieve("How high is Beta mountain?", top_k=1)[0]
