@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from api.answer_log import AnswerLog, new_answer_id
-from api.asking import AskService, slack_owner
-from api.metrics import Metrics
-from api.service import Service
+from api.answer_log.local import AnswerLog, new_answer_id
+from api.service.asking import AskService, slack_owner
+from api.service.metrics import Metrics
+from api.service.service import Service
 from api.slack.feedback import FeedbackRecorder
 from api.slack.render import FEEDBACK_DOWN, FEEDBACK_UP, answer_message
 from qa.conversation import ConversationStore

@@ -14,7 +14,7 @@ from tests.conftest import REPO, assert_verbatim
 
 
 def sanad(*args: str, env: dict[str, str] | None = None, stdin: str | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "api.cli", *args], cwd=REPO, capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-m", "cli", *args], cwd=REPO, capture_output=True, text=True,
                           env={**os.environ, **(env or {})}, input=stdin, timeout=600)
 
 

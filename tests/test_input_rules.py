@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import pytest
 
-from api.documents import MAX_FILE_NAME_BYTES, FileNameError, validate_filename
-from api.security import RateLimiter
+from api.http.security import RateLimiter
+from api.service.file_names import MAX_FILE_NAME_BYTES, FileNameError, validate_filename
 from api.slack.routes import payload_problem
 from qa.extractive import unmarked
 from qa.text_rules import first_unencodable, require_utf8
@@ -34,7 +34,7 @@ def test_names_refused(name: str, why: str) -> None:
 def test_the_temporary_file_of_the_longest_name_fits() -> None:
     from pathlib import Path
 
-    from api.upload_paths import temp_path
+    from api.service.upload_paths import temp_path
 
     longest = Path("/x") / ("ب" * (MAX_FILE_NAME_BYTES // 2) + "a")
     assert len(longest.name.encode()) == MAX_FILE_NAME_BYTES

@@ -31,8 +31,8 @@ from typing import Any, Callable
 from slack_bolt import Ack, App, BoltContext, BoltRequest, BoltResponse, Respond
 from slack_sdk import WebClient
 
-from api.asking import AskService, slack_owner
-from api.errors import ApiError
+from api.http.errors import ApiError
+from api.service.asking import AskService, slack_owner
 from api.slack import render
 from api.slack.feedback import FeedbackRecorder
 from api.slack.health import SlackUnavailable, TokenCheck

@@ -12,9 +12,9 @@ from __future__ import annotations
 import logging
 from typing import Literal, NamedTuple
 
-from api.asking import AskService, slack_owner
-from api.errors import ApiError
-from api.metrics import Metrics
+from api.http.errors import ApiError
+from api.service.asking import AskService, slack_owner
+from api.service.metrics import Metrics
 from api.slack.inbound import SeenSet
 from api.slack.render import FEEDBACK_DOWN, FEEDBACK_UP
 

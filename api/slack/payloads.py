@@ -23,7 +23,7 @@ told Slack to retry. :func:`read_payload` parses the body the way bolt will (bol
 Anything else is :class:`SlackPayloadError`, which the route answers with ``400`` (never a
 5xx, so Slack does not retry a request that can never succeed). Field values are not
 limited beyond their types: unknown fields and event types pass (bolt answers 404 when no
-listener wants them). The nesting depth was already bounded by ``api.json_limits``.
+listener wants them). The nesting depth was already bounded by ``api.http.json_limits``.
 """
 
 from __future__ import annotations

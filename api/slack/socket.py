@@ -43,9 +43,9 @@ def run_socket_mode(settings: Settings, *, options: SlackOptions | None = None) 
     if missing:
         raise SlackConfigError(f"Socket Mode needs {' and '.join(missing)} (the bot token xoxb-... and the "
                                "app-level token xapp-... with connections:write)")
-    from api.asking import ask_service_for
-    from api.metrics import Metrics
-    from api.service import Service
+    from api.service.asking import ask_service_for
+    from api.service.metrics import Metrics
+    from api.service.service import Service
     from api.slack.bolt_app import SlackBot
 
     from api.slack.health import SlackUnavailable

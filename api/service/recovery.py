@@ -1,7 +1,7 @@
 """Start-up recovery: what a killed upload, delete or index run left behind, put right before
 the service is ready (``Service._load`` runs :func:`recover` before ``/readyz`` is 200).
 
-An upload's steps (``api.service``) are: write ``uploads/.NAME.PID.TID.part``, store its
+An upload's steps (``api.service.service``) are: write ``uploads/.NAME.PID.TID.part``, store its
 vectors, move the ``.part`` onto ``uploads/NAME``, commit the catalog; a delete's: move
 ``uploads/NAME`` to such a ``.part``, commit, delete the ``.part``. A ``kill -9`` between two
 of them leaves, and this puts right (each logged):
@@ -32,7 +32,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from api import upload_paths
+from api.service import upload_paths
 from index.catalog import Catalog
 from index.embedding import SanadEmbedding
 from index.extracted import ExtractLimits

@@ -9,10 +9,10 @@ from fastapi import APIRouter
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, StreamingResponse
 
-from api.deps import AskServiceDep, OwnerDep
-from api.errors import ERROR_SCHEMA
+from api.http.deps import AskServiceDep, OwnerDep
+from api.http.errors import ERROR_SCHEMA
+from api.http.streaming import SSE_HEADERS, ask_events, from_the_loop
 from api.schemas import AskRequest
-from api.streaming import SSE_HEADERS, ask_events, from_the_loop
 from qa.models import Answer
 from qa.stream import replay_complete
 

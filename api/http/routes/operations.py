@@ -8,8 +8,8 @@ from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 
-from api.deps import AskServiceDep, MetricsDep, ServiceDep
-from api.errors import ERROR_SCHEMA, error_response
+from api.http.deps import AskServiceDep, MetricsDep, ServiceDep
+from api.http.errors import ERROR_SCHEMA, error_response
 
 _ERR = {"description": "error", "content": {"application/json": {"schema": ERROR_SCHEMA}}}
 

@@ -24,7 +24,7 @@ from urllib.parse import parse_qsl
 
 import numpy as np
 
-from api.security import send_error
+from api.http.security import send_error
 
 Scope = MutableMapping[str, object]
 Message = MutableMapping[str, object]

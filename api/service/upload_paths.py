@@ -3,8 +3,8 @@
 An upload named ``a/b.txt`` is written to ``uploads/a/.b.txt.{pid}.{tid}.part`` first and
 moved over ``uploads/a/b.txt`` once its vectors are stored, just before the catalog commit
 that lists it (a ``.part`` left by a killed process is removed at the next start:
-``api.recovery``). Names themselves are checked by
-``api.documents.validate_filename`` (which leaves room for that temporary name); what a
+``api.service.recovery``). Names themselves are checked by
+``api.service.file_names.validate_filename`` (which leaves room for that temporary name); what a
 name cannot tell is the state of the folder: ``c2.txt`` cannot be stored while
 ``c2.txt/inner.txt`` is (``uploads/c2.txt`` is a folder), nor ``c2.txt/inner.txt`` while
 ``c2.txt`` is (a file where a folder would have to be). :func:`write_temp` finds such a
@@ -27,7 +27,7 @@ import re
 import threading
 from pathlib import Path
 
-from api.errors import ApiError
+from api.http.errors import ApiError
 
 #: errno values meaning "a file and a folder of the same name" (or a file where a folder must be)
 _CLASH_ERRNOS = frozenset({errno.EEXIST, errno.EISDIR, errno.ENOTDIR, errno.ENOTEMPTY})

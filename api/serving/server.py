@@ -11,12 +11,12 @@ from pathlib import Path
 
 import uvicorn
 
-from api.app import create_app
-from api.metrics import MULTIPROC_ENV
-from api.worker_affinity import SUPPORTED as PINNING_SUPPORTED
-from api.worker_affinity import CoreSlots, core_sets, cpu_quota, pin_process, usable_cores
-from api.worker_readiness import WorkerReadiness
-from api.worker_sockets import SUPPORTED, PortReservation
+from api.http.app import create_app
+from api.service.metrics import MULTIPROC_ENV
+from api.serving.worker_affinity import CoreSlots, core_sets, cpu_quota, pin_process, usable_cores
+from api.serving.worker_affinity import SUPPORTED as PINNING_SUPPORTED
+from api.serving.worker_readiness import WorkerReadiness
+from api.serving.worker_sockets import SUPPORTED, PortReservation
 from settings import Settings, apply_runtime_defaults
 
 log = logging.getLogger("sanad.api")
@@ -42,8 +42,8 @@ def build_server(*, host: str, port: int, settings: Settings, log_level: str = "
 
 def app_from_env():  # noqa: ANN201 - FastAPI; the factory each `--workers` process calls
     """``create_app(Settings())``: settings come from the ``SANAD_*`` environment, and the run's
-    readiness folder and core sets from what :func:`serve` set (``api.worker_readiness``,
-    ``api.worker_affinity``): the worker claims a core set and keeps to it before loading anything."""
+    readiness folder and core sets from what :func:`serve` set (``api.serving.worker_readiness``,
+    ``api.serving.worker_affinity``): the worker claims a core set and keeps to it before loading anything."""
     slots = CoreSlots.from_environ()
     claim = slots.claim() if slots is not None else None
     if claim is not None:
@@ -83,7 +83,7 @@ def serve(*, host: str, port: int, settings: Settings, workers: int = 1) -> int:
     """Serve until interrupted; returns the process exit status.
 
     ``workers > 1`` starts that many uvicorn worker processes, each listening on a socket of
-    its own on the same port (``api.worker_sockets``: connections are spread over them); each loads its
+    its own on the same port (``api.serving.worker_sockets``: connections are spread over them); each loads its
     own model (about 1 GB RSS each) and reads its settings from the ``SANAD_*`` environment.
     Rate limits are then per worker (conversations too, with the answer log off)."""
     apply_runtime_defaults()
@@ -98,15 +98,15 @@ def serve(*, host: str, port: int, settings: Settings, workers: int = 1) -> int:
         log.info("%d worker processes, each with its own model; rate limits (and conversations, with the answer "
                  "log off) are per worker, and without SANAD_CHROMA_URL a document uploaded through one worker reaches the "
                  "others' dense search only after a restart", workers)
-        config = uvicorn.Config("api.server:app_from_env", factory=True, host=host, port=port,
+        config = uvicorn.Config("api.serving.server:app_from_env", factory=True, host=host, port=port,
                                 workers=workers, log_level="info", lifespan="on", proxy_headers=False,
                                 timeout_graceful_shutdown=10)
         # /readyz is 200 only once every worker has loaded: they leave markers in a folder of this run;
-        # /metrics reports every worker: they write their values to another (api.metrics)
+        # /metrics reports every worker: they write their values to another (api.service.metrics)
         readiness = WorkerReadiness(Path(tempfile.mkdtemp(prefix="sanad-serve-ready-")), workers=workers)
         metrics_dir = tempfile.mkdtemp(prefix="sanad-serve-metrics-")
         run_environ = {**readiness.environ(), MULTIPROC_ENV: metrics_dir}
-        slots = core_slots(settings, workers)  # a core set of its own for each worker (api.worker_affinity)
+        slots = core_slots(settings, workers)  # a core set of its own for each worker (api.serving.worker_affinity)
         if slots is not None:
             run_environ.update(slots.environ())
         os.environ.update(run_environ)  # the worker processes inherit it
@@ -114,7 +114,7 @@ def serve(*, host: str, port: int, settings: Settings, workers: int = 1) -> int:
         try:
             from uvicorn.supervisors import Multiprocess
 
-            if SUPPORTED:  # a listening socket per worker: the kernel shares connections out (api.worker_sockets)
+            if SUPPORTED:  # a listening socket per worker: the kernel shares connections out (api.serving.worker_sockets)
                 try:
                     reservation = PortReservation(host, port)
                 except OSError as exc:

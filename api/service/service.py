@@ -9,14 +9,14 @@ before its catalog commit, and see the old or the new version in one snapshot. W
 ``shared`` the Indexer uses the Answerer's model and takes its lock (less memory; questions
 wait for the write, and their encodes take turns with the upload's: the embedder makes one
 model call at a time). Reads of the catalog for ``/documents`` and ``/paragraphs`` go through a separate
-connection and never wait for the model. Asking is ``api.asking``.
+connection and never wait for the model. Asking is ``api.service.asking``.
 
 An upload is visible only once it is complete: its file is written to a ``.part`` beside its
 name, its vectors are stored, the file is moved onto its name, and only then is the catalog
 commit made (``Indexer.add_document(publish=...)``), so a listed upload is ``uploaded: true``
 from its first moment; a delete sets the file aside (a ``.part``) just before the commit that
 removes the document. What a killed process leaves (a ``.part``, vectors no commit names)
-is put right at the next start, before ``/readyz`` is 200 (``api.recovery``).
+is put right at the next start, before ``/readyz`` is 200 (``api.service.recovery``).
 """
 
 from __future__ import annotations
@@ -25,21 +25,23 @@ import logging
 import threading
 from dataclasses import asdict
 from pathlib import Path
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
-from api import upload_paths
-from api.documents import FileNameError, checked_name, validate_filename
-from api.errors import ApiError
-from api.metrics import Metrics
-from api.recovery import recover
+from api.http.errors import ApiError
 from api.schemas import DocumentInfo, DocumentText, ParagraphOut
-from api.worker_readiness import WorkerReadiness
+from api.service import upload_paths
+from api.service.file_names import FileNameError, checked_name, validate_filename
+from api.service.metrics import Metrics
+from api.service.recovery import recover
 from index.catalog import Catalog, DocumentRecord
 from index.extracted import ExtractLimits
 from index.indexer import Indexer, IndexerError
 from index.paragraphs import DocumentError, parse_document
 from qa.answerer import Answerer, build_answerer
 from settings import Settings
+
+if TYPE_CHECKING:  # made by the server that runs the service (api.serving)
+    from api.serving.worker_readiness import WorkerReadiness
 
 log = logging.getLogger("sanad.api")
 

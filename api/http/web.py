@@ -1,7 +1,7 @@
 """The web chat page (``GET /``), the API's Swagger UI (``GET /docs``) and their static files
 under ``/static/``.
 
-The page is plain HTML, CSS and ES modules shipped in ``api/static/`` (no build step, nothing
+The page is plain HTML, CSS and ES modules shipped in ``api/http/static/`` (no build step, nothing
 from a CDN). It holds no data of its own: every question, citation and document goes through
 the ``/v1/`` API, so the API key, rate limit and body limit rules apply to the page's calls as
 to any other client's; the page itself and its files load without a key.
@@ -13,7 +13,7 @@ origin (no inline code), requests only to this origin, no frames, plugins or for
 ``data:`` URLs there: Swagger UI's stylesheet draws its icons so): its bundle and styles are
 the ones the ``fastapi-offline`` package ships (served from this server, never a CDN), and
 it is started by ``static/docs.js`` rather than FastAPI's inline script. FastAPI's own
-``/docs`` and ``/redoc`` (CDN scripts, inline code) are turned off in ``api.app``.
+``/docs`` and ``/redoc`` (CDN scripts, inline code) are turned off in ``api.http.app``.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from pathlib import Path
 from fastapi import APIRouter
 from fastapi.responses import Response
 
-from api.errors import ApiError
+from api.http.errors import ApiError
 from index.readers import SUPPORTED_SUFFIXES
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"

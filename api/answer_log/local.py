@@ -5,7 +5,7 @@ come from FastAPI's threadpool). Two tables:
 
 ``answers``
     one row per answer: ``id`` (the ``answer_id`` callers see), ``created_at`` (Unix time),
-    ``owner`` (who asked: ``api.asking.caller_owner``, an API key's hash, never the key),
+    ``owner`` (who asked: ``api.service.asking.caller_owner``, an API key's hash, never the key),
     ``conversation_id`` ("" when nothing was stored, e.g. ``/v1/chat/completions``),
     ``question`` as asked, ``standalone`` (what was retrieved with), ``language``,
     ``answerable``, ``answer``, ``citations`` (JSON list of ``qa.models.Citation``),
@@ -19,7 +19,7 @@ come from FastAPI's threadpool). Two tables:
 Conversations are rebuilt from ``answers`` (:meth:`AnswerLog.turns`), for their owner
 only. Rows older than the retention (``SANAD_LOG_RETENTION_DAYS``) are never read and are
 deleted at start-up and at most hourly after. In server mode (``SANAD_CHROMA_URL``) the log
-is on the Chroma server instead (``api.shared_answer_log``), so every replica sees it.
+is on the Chroma server instead (``api.answer_log.shared``), so every replica sees it.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """The file-name guard: which document names the API accepts (uploads, reads, deletes).
 
-The routes are in ``api.routes.documents``."""
+The routes are in ``api.http.routes.documents``."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import re
 import unicodedata
 from pathlib import PurePosixPath
 
-from api.errors import ApiError
+from api.http.errors import ApiError
 from index.readers import SUPPORTED_SUFFIXES
 
 MAX_NAME_CHARS = 255
@@ -16,7 +16,7 @@ MAX_PATH_CHARS = 1024
 #: file systems limit each path component to 255 bytes (Linux NAME_MAX; UTF-8 bytes, not characters)
 MAX_COMPONENT_BYTES = 255
 #: an upload is first written to ``.{name}.{pid}.{tid}.part`` beside its target
-#: (api.upload_paths.temp_path): 1 + 1 + 20 + 1 + 20 + 5 bytes on top of the name at most
+#: (api.service.upload_paths.temp_path): 1 + 1 + 20 + 1 + 20 + 5 bytes on top of the name at most
 TEMP_NAME_OVERHEAD = len(".." + "9" * 20 + "." + "9" * 20 + ".part")
 #: so the file's own name (the last component) gets what remains of the 255 bytes
 MAX_FILE_NAME_BYTES = MAX_COMPONENT_BYTES - TEMP_NAME_OVERHEAD

@@ -16,7 +16,7 @@ carries the same 1-d dummy vector. Two kinds of record:
     compare-and-set: two replicas taking the same person's two votes within one round trip
     may both answer 201 (there is still one record: the later vote replaces the earlier).
 
-It has the methods of :class:`api.answer_log.AnswerLog`; :func:`open_answer_log` picks one.
+It has the methods of :class:`api.answer_log.local.AnswerLog`; :func:`open_answer_log` picks one.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ import threading
 import time
 from typing import Any
 
-from api.answer_log import PURGE_EVERY_S, AnswerLog, FeedbackValue, LoggedVote, VoteResult
+from api.answer_log.local import PURGE_EVERY_S, AnswerLog, FeedbackValue, LoggedVote, VoteResult
 from qa.conversation import Turn
 from qa.models import Answer
 from settings import Settings

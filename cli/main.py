@@ -92,7 +92,7 @@ def _print_answer(answer: Answer) -> None:
 
 
 def cmd_ask(args: argparse.Namespace) -> int:
-    from api.answer_log import new_answer_id
+    from api.answer_log.local import new_answer_id
     from qa.answerer import QuestionError, build_answerer
 
     settings = _settings()
@@ -136,12 +136,12 @@ def cmd_ask(args: argparse.Namespace) -> int:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    from api.server import serve
+    from api.serving.server import serve
 
     settings = _settings()
     workers = args.workers
     if workers is None:
-        from api.workers import default_workers
+        from api.serving.workers import default_workers
 
         choice = default_workers(settings)
         workers = choice.workers
@@ -175,13 +175,13 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
 
 def cmd_feedback_export(args: argparse.Namespace) -> int:
-    from api.feedback_export import ExportError, export, open_log, parse_since
+    from api.answer_log.feedback_export import ExportError, export, open_log, parse_since
 
     settings = _settings()
     try:
         since = parse_since(args.since) if args.since else None
         if settings.chroma_url and settings.answer_log_enabled:  # server mode: the log is on the server
-            from api.shared_answer_log import open_answer_log
+            from api.answer_log.shared import open_answer_log
 
             log = open_answer_log(settings)
         else:
@@ -229,7 +229,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"default {DEFAULT_PORT}")
     p.add_argument("--workers", type=int, default=None,
                    help="uvicorn worker processes, each with its own model (~1.5 GB RSS); default: 1 with the "
-                   "embedded store, else one per SANAD_TORCH_THREADS cores that memory holds (api/workers.py); "
+                   "embedded store, else one per SANAD_TORCH_THREADS cores that memory holds (api/serving/workers.py); "
                    "each keeps to cores of its own when they fit (SANAD_PIN_WORKERS)")
     p.set_defaults(func=cmd_serve)
 
@@ -271,8 +271,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "ask" and args.top_k is not None and not TOP_K_MIN <= args.top_k <= TOP_K_MAX:
         print(f"error: --top-k must be between {TOP_K_MIN} and {TOP_K_MAX}", file=sys.stderr)
         return 2
-    from api.answer_log import AnswerLogError
-    from api.shared_answer_log import SharedAnswerLogError
+    from api.answer_log.local import AnswerLogError
+    from api.answer_log.shared import SharedAnswerLogError
     from index.embedding import EmbedderError
     from index.indexer import IndexerError
     from index.shared_catalog import SharedCatalogError

@@ -20,10 +20,10 @@ from fastapi import APIRouter
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, StreamingResponse
 
-from api.deps import AskServiceDep, OwnerDep
-from api.errors import ERROR_SCHEMA, ApiError
+from api.http.deps import AskServiceDep, OwnerDep
+from api.http.errors import ERROR_SCHEMA, ApiError
+from api.http.streaming import SSE_HEADERS, from_the_loop, sse
 from api.schemas import MODEL_NAME, ChatRequest
-from api.streaming import SSE_HEADERS, from_the_loop, sse
 from qa.models import Answer
 from qa.stream import AnswerEvent, replay_complete
 

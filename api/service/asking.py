@@ -4,7 +4,7 @@
 the question check, the conversation (owned by the caller: ``qa.conversation``), the
 follow-up made standalone, and the language to answer in. It returns an :class:`AskStream`:
 the answer as events (``qa.stream``), which records the turn and the metrics when its final
-answer comes: the turn, the metrics, and the answer log (``api.answer_log``: the answer's
+answer comes: the turn, the metrics, and the answer log (``api.answer_log.local``: the answer's
 ``answer_id``; conversations are rebuilt from it after a restart). The faces only translate
 it into their wire formats. Feedback on an answer (:meth:`AskService.feedback`) and the
 deletion of a conversation go through here too.
@@ -18,11 +18,11 @@ import threading
 from dataclasses import dataclass, field
 from typing import Callable, Iterator, Sequence
 
-from api.answer_log import FeedbackValue, IndexVersion, new_answer_id
-from api.errors import ApiError
-from api.metrics import Metrics
-from api.service import Service
-from api.shared_answer_log import AnyAnswerLog, open_answer_log
+from api.answer_log.local import FeedbackValue, IndexVersion, new_answer_id
+from api.answer_log.shared import AnyAnswerLog, open_answer_log
+from api.http.errors import ApiError
+from api.service.metrics import Metrics
+from api.service.service import Service
 from qa.answerer import QuestionError
 from qa.conversation import Conversation, ConversationStore, Turn, resolve_questions, standalone_question
 from qa.language import detect_language
@@ -181,7 +181,7 @@ class AskService:
                          _events=events, _finish=finish, _release=self.admission.leave)
 
     def index_version(self) -> str:
-        """A digest of the documents being served (``api.answer_log.IndexVersion``)."""
+        """A digest of the documents being served (``api.answer_log.local.IndexVersion``)."""
         with self.service.read_lock:
             return self._index_version.of(self.service.catalog)
 

@@ -1,6 +1,6 @@
 """Readiness across the processes of ``sanad serve --workers N``.
 
-A request reaches any one of the N worker processes (``api.worker_sockets``), so one
+A request reaches any one of the N worker processes (``api.serving.worker_sockets``), so one
 worker's "loaded" says nothing of the others: a client that saw ``/readyz`` 200 could
 still be answered ``503 not_ready`` by a worker whose model is loading. ``sanad serve`` makes a
 folder for the run and tells every worker of it (and of N) through the environment; a worker

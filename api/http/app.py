@@ -8,24 +8,27 @@ that needs the index answers 503 until then too.
 from __future__ import annotations
 
 from contextlib import asynccontextmanager
-from typing import Any, AsyncIterator
+from typing import TYPE_CHECKING, Any, AsyncIterator
 
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
-from api import openai_compat, web
-from api.asking import ask_service_for
-from api.errors import install_error_handlers
-from api.json_limits import JsonDepthMiddleware
-from api.metrics import Metrics, MetricsMiddleware
-from api.routes import ask, conversations, documents, feedback, operations
-from api.security import BodySizeLimitMiddleware, GuardMiddleware, TrailingNewlinePathMiddleware
-from api.service import Loader, Service
-from api.slack.options import SlackOptions
+from api.http import openai_compat, web
+from api.http.errors import install_error_handlers
+from api.http.json_limits import JsonDepthMiddleware
+from api.http.metrics_middleware import MetricsMiddleware
+from api.http.routes import ask, conversations, documents, feedback, operations
+from api.http.security import BodySizeLimitMiddleware, GuardMiddleware, TrailingNewlinePathMiddleware
+from api.service.asking import ask_service_for
+from api.service.metrics import Metrics
+from api.service.service import Loader, Service
 from api.slack.mount import install_slack
-from api.worker_readiness import WorkerReadiness
+from api.slack.options import SlackOptions
 from qa.answerer import Answerer
 from settings import Settings
+
+if TYPE_CHECKING:  # made by the server that runs this app (api.serving)
+    from api.serving.worker_readiness import WorkerReadiness
 
 API_VERSION = "0.1.0"
 
@@ -45,7 +48,7 @@ def create_app(settings: Settings, *, answerer: Answerer | None = None, loader: 
     slack: how the Slack bot reaches Slack (tests point it at a local server); the bot's
         ``POST /slack/events`` is mounted only when its token and signing secret are set.
     workers: the run this process is one worker of (``sanad serve --workers N``): ``/readyz``
-        is 200 only once every worker has loaded (``api.worker_readiness``).
+        is 200 only once every worker has loaded (``api.serving.worker_readiness``).
     """
     metrics = Metrics()
     service = Service(settings, answerer=answerer, loader=loader, metrics=metrics, workers=workers)
@@ -64,7 +67,7 @@ def create_app(settings: Settings, *, answerer: Answerer | None = None, loader: 
 
     app = FastAPI(
         title="Sanad", version=API_VERSION, lifespan=lifespan,
-        docs_url=None, redoc_url=None,  # /docs is served by api.web (no CDN, no inline code: the page's CSP)
+        docs_url=None, redoc_url=None,  # /docs is served by api.http.web (no CDN, no inline code: the page's CSP)
         description="Cited answers over Arabic and English documents: every answer quotes the file, "
         "paragraph, lines and characters it rests on.",
     )
@@ -75,7 +78,7 @@ def create_app(settings: Settings, *, answerer: Answerer | None = None, loader: 
     install_error_handlers(app)
 
     # --- middleware (added inner first): CORS > metrics > keys + rate limit > path check > body size
-    #     > JSON depth (every JSON body, before anything parses it: api.json_limits)
+    #     > JSON depth (every JSON body, before anything parses it: api.http.json_limits)
     def body_limit(scope: Any) -> int:
         if scope.get("path") == "/v1/documents" and scope.get("method") == "POST":
             return settings.max_body_bytes + settings.max_upload_bytes

@@ -13,10 +13,10 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
-from api.asking import AskService, caller_owner
-from api.metrics import Metrics
-from api.security import bearer_token
-from api.service import Service
+from api.http.security import bearer_token
+from api.service.asking import AskService, caller_owner
+from api.service.metrics import Metrics
+from api.service.service import Service
 from settings import Settings
 
 

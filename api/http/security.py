@@ -15,7 +15,7 @@ import time
 from collections import deque
 from typing import Awaitable, Callable, Iterable, MutableMapping
 
-from api.errors import error_bytes
+from api.http.errors import error_bytes
 
 Scope = MutableMapping[str, object]
 Message = MutableMapping[str, object]

@@ -11,7 +11,7 @@ The rule (measured with ``bench/throughput.py``, docs/throughput.md):
   :data:`RESERVE_BYTES` free; at least 1.
 
 ``--workers N`` always overrides it. Several workers each keep to cores of their own when they
-fit (``api.worker_affinity``, ``SANAD_PIN_WORKERS``).
+fit (``api.serving.worker_affinity``, ``SANAD_PIN_WORKERS``).
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from api.worker_affinity import usable_cores
+from api.serving.worker_affinity import usable_cores
 from settings import Settings
 
 #: resident memory of one worker (EmbeddingGemma, float32, default settings with the upload

@@ -1,4 +1,5 @@
-"""Prometheus metrics on a per-app ``CollectorRegistry`` (tests build many apps).
+"""Prometheus metrics on a per-app ``CollectorRegistry`` (tests build many apps): what the service
+records (answers, feedback, index size) and the HTTP edge counts (``api.http.metrics_middleware``).
 
 With ``sanad serve --workers N`` every worker process counts its own requests, answers and
 batches, and a scrape reaches one worker. The supervisor then names a folder of the run in
@@ -13,8 +14,6 @@ from __future__ import annotations
 
 import os
 import threading
-import time
-from typing import Callable
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -27,12 +26,10 @@ from prometheus_client import (
     generate_latest,
 )
 from prometheus_client.multiprocess import MultiProcessCollector
-from starlette.routing import Match
 
-from api.security import ASGIApp, Message, Receive, Scope, Send
 from qa.answer_cache import AnswerCache
-from qa.query_batcher import QueryBatcher
 from qa.models import Answer
+from qa.query_batcher import QueryBatcher
 
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
 #: upper bounds of ``sanad_query_batch_size``'s buckets (questions per encoder call)
@@ -150,61 +147,3 @@ class Metrics:
         merged = CollectorRegistry()
         MultiProcessCollector(merged, path=self.multiprocess_dir)
         return generate_latest(merged)
-
-
-def _matching_path(routes: list, scope: Scope) -> str | None:
-    """The path template of the route ``scope`` would reach (included routers searched too:
-    FastAPI resolves those lazily, so they name no path themselves)."""
-    for candidate in routes:
-        try:
-            match, _ = candidate.matches(scope)
-        except Exception:  # noqa: BLE001 - a route that cannot match this scope
-            continue
-        if match == Match.NONE:
-            continue
-        path = getattr(candidate, "path", None)
-        if path:
-            return str(path)
-        inner = getattr(getattr(candidate, "original_router", None), "routes", None)
-        if inner:
-            found = _matching_path(list(inner), scope)
-            if found:
-                return found
-    return None
-
-
-class MetricsMiddleware:
-    """Counts and times every HTTP request by its route template (not its raw path)."""
-
-    def __init__(self, app: ASGIApp, *, metrics: Metrics, routes: Callable[[], list]) -> None:
-        self.app = app
-        self.metrics = metrics
-        self.routes = routes
-
-    def _route_of(self, scope: Scope) -> str:
-        route = scope.get("route")
-        path = getattr(route, "path", None)
-        if path:
-            return str(path)
-        return _matching_path(self.routes(), scope) or "unmatched"  # answered before routing (401, 413, 429)
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        started = time.perf_counter()
-        status = {"code": 500}
-
-        async def recording_send(msg: Message) -> None:
-            if msg["type"] == "http.response.start":
-                status["code"] = int(msg["status"])  # type: ignore[arg-type]
-            await send(msg)
-
-        try:
-            await self.app(scope, receive, recording_send)
-        finally:
-            route = self._route_of(scope)
-            method = str(scope.get("method", ""))
-            code = str(status["code"])
-            self.metrics.requests.labels(method, route, code).inc()
-            self.metrics.latency.labels(method, route, code).observe(time.perf_counter() - started)

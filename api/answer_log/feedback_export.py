@@ -29,7 +29,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterable, TextIO
 
-from api.answer_log import AnswerLog, FeedbackValue, LoggedVote
+from api.answer_log.local import AnswerLog, FeedbackValue, LoggedVote
 
 
 class ExportError(RuntimeError):

@@ -5,8 +5,8 @@ from __future__ import annotations
 from fastapi import APIRouter
 from fastapi.concurrency import run_in_threadpool
 
-from api.deps import AskServiceDep, OwnerDep
-from api.errors import ERROR_SCHEMA
+from api.http.deps import AskServiceDep, OwnerDep
+from api.http.errors import ERROR_SCHEMA
 from api.schemas import ConversationDeleted
 
 _ERR = {"description": "error", "content": {"application/json": {"schema": ERROR_SCHEMA}}}

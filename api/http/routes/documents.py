@@ -14,8 +14,8 @@ from fastapi import APIRouter, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from pydantic import ValidationError
 
-from api.deps import ServiceDep
-from api.errors import ERROR_SCHEMA, ApiError
+from api.http.deps import ServiceDep
+from api.http.errors import ERROR_SCHEMA, ApiError
 from api.schemas import DocumentInfo, DocumentList, DocumentText, ParagraphOut, UploadJson
 from index.readers import BINARY_SUFFIXES
 
@@ -68,7 +68,7 @@ async def upload_document(request: Request, response: Response, service: Service
             name = name or upload.filename or ""
             data = await upload.read(service.settings.max_upload_bytes + 1)
     elif ctype in ("application/json", ""):
-        try:  # the body's nesting is bounded before it gets here (api.json_limits)
+        try:  # the body's nesting is bounded before it gets here (api.http.json_limits)
             payload = UploadJson.model_validate_json(await request.body())
         except ValidationError as exc:
             if any(e["type"] == "json_invalid" for e in exc.errors()):
