@@ -1,4 +1,8 @@
-"""The ``sanad`` command: index, ask, serve, slack, eval, feedback export."""
+"""The ``sanad`` command: index, ask, serve, slack, eval, feedback export.
+
+Each command drives the layers below (``sanad ask`` the same ask flow as the API:
+``api.service.asking``); any ``SanadError`` they raise is printed as one line, ``error:
+<message>``, with exit status 1."""
 
 from __future__ import annotations
 
@@ -9,13 +13,16 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Sequence
 
 from settings import DEFAULT_HOST, DEFAULT_PORT, TOP_K_MAX, TOP_K_MIN, apply_runtime_defaults
+from settings.errors import ConfigError, SanadError
 
 if TYPE_CHECKING:
     from qa.models import Answer
 
 
-class CliError(Exception):
-    """A failure to report as one line on stderr (exit status 1)."""
+class CliError(SanadError):
+    """A command line that cannot be carried out (reported as one line on stderr, exit status 1)."""
+
+    code = "invalid_usage"
 
 
 def _settings():  # noqa: ANN202 - imported lazily so `sanad --help` is instant
@@ -26,7 +33,7 @@ def _settings():  # noqa: ANN202 - imported lazily so `sanad --help` is instant
     try:
         return Settings()
     except ValidationError as exc:
-        raise CliError(f"bad configuration: {exc.errors()[0]['loc']}: {exc.errors()[0]['msg']}") from exc
+        raise ConfigError(f"bad configuration: {exc.errors()[0]['loc']}: {exc.errors()[0]['msg']}") from exc
 
 
 def _progress_factory(console):  # noqa: ANN001, ANN202
@@ -154,7 +161,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 def cmd_slack(args: argparse.Namespace) -> int:
     import logging
 
-    from api.slack.socket import SlackConfigError, run_socket_mode
+    from api.slack.socket import run_socket_mode
 
     if not args.socket:
         raise CliError("HTTP mode runs inside `sanad serve` (POST /slack/events); use `sanad slack --socket` "
@@ -162,10 +169,7 @@ def cmd_slack(args: argparse.Namespace) -> int:
     settings = _settings()
     if not logging.getLogger().handlers:
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    try:
-        return run_socket_mode(settings)
-    except SlackConfigError as exc:
-        raise CliError(str(exc)) from exc
+    return run_socket_mode(settings)
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
@@ -175,19 +179,16 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
 
 def cmd_feedback_export(args: argparse.Namespace) -> int:
-    from api.answer_log.feedback_export import ExportError, export, open_log, parse_since
+    from api.answer_log.feedback_export import export, open_log, parse_since
 
     settings = _settings()
-    try:
-        since = parse_since(args.since) if args.since else None
-        if settings.chroma_url and settings.answer_log_enabled:  # server mode: the log is on the server
-            from api.answer_log.shared import open_answer_log
+    since = parse_since(args.since) if args.since else None
+    if settings.chroma_url and settings.answer_log_enabled:  # server mode: the log is on the server
+        from api.answer_log.shared import open_answer_log
 
-            log = open_answer_log(settings)
-        else:
-            log = open_log(settings.answer_log_path, retention_days=settings.log_retention_days)
-    except ExportError as exc:
-        raise CliError(str(exc)) from exc
+        log = open_answer_log(settings)
+    else:
+        log = open_log(settings.answer_log_path, retention_days=settings.log_retention_days)
     corpus = Path(args.corpus) if args.corpus else next((p for p in settings.corpus_paths if p.is_dir()), None)
     if corpus is not None and not corpus.is_dir():
         raise CliError(f"--corpus {corpus} is not a folder")
@@ -271,17 +272,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "ask" and args.top_k is not None and not TOP_K_MIN <= args.top_k <= TOP_K_MAX:
         print(f"error: --top-k must be between {TOP_K_MIN} and {TOP_K_MAX}", file=sys.stderr)
         return 2
-    from api.answer_log.local import AnswerLogError
-    from api.answer_log.shared import SharedAnswerLogError
-    from index.embedding import EmbedderError
-    from index.indexer import IndexerError
-    from index.shared_catalog import SharedCatalogError
-    from index.vectors import VectorStoreError
-
     try:
         return int(args.func(args) or 0)
-    except (CliError, IndexerError, EmbedderError, VectorStoreError, SharedCatalogError, AnswerLogError,
-            SharedAnswerLogError, OSError) as exc:
+    except (SanadError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:

@@ -17,11 +17,14 @@ from llama_index.core.base.embeddings.base import BaseEmbedding
 from pydantic import PrivateAttr
 
 from settings import DEFAULT_EMBED_MODEL, Settings, apply_runtime_defaults
+from settings.errors import SanadError
 from index.model_fetch import is_verified, model_path
 
 
-class EmbedderError(RuntimeError):
+class EmbedderError(SanadError, RuntimeError):
     """The embedding model could not be loaded; the message says what to do."""
+
+    code = "embedder_unavailable"
 
 
 class SanadEmbedding(BaseEmbedding):

@@ -44,6 +44,7 @@ import numpy as np
 from index.catalog import Catalog, StoredDocument
 from index.chunks import Chunk, build_chunks
 from settings import HarnessSettings, Settings, env_name
+from settings.errors import SanadError
 from index.titles import embedding_title
 from index.embedding import SanadEmbedding, build_embedder, embedder_fingerprint
 from index.extracted import ExtractLimits
@@ -79,8 +80,10 @@ def crash_point(name: str) -> None:
         os.kill(os.getpid(), signal.SIGKILL)
 
 
-class IndexerError(RuntimeError):
+class IndexerError(SanadError, RuntimeError):
     """The run as a whole cannot go on (lock held, wrong model for this index, bad path)."""
+
+    code = "index_failed"
 
 
 @dataclass

@@ -40,6 +40,7 @@ from typing import Any, Iterable, Sequence
 from index.catalog import StoredDocument
 from index.chunks import Chunk, chunk_id
 from settings import Settings
+from settings.errors import SanadError
 from index.paragraphs import Paragraph, ParsedDocument
 from index.vectors import collection_ids
 
@@ -55,16 +56,22 @@ _DUMMY = [1.0]
 _FORMAT = 1
 
 
-class SharedCatalogError(RuntimeError):
+class SharedCatalogError(SanadError, RuntimeError):
     """The server's catalog is unusable or another writer holds it; the message says why."""
+
+    code = "shared_catalog_unavailable"
 
 
 class LeaseHeld(SharedCatalogError):
     """Another indexer holds the server's write lease."""
 
+    code = "lease_held"
+
 
 class MissingRecords(SharedCatalogError):
     """A manifest names document records that are gone (a newer commit replaced them)."""
+
+    code = "missing_records"
 
 
 @dataclass(frozen=True, slots=True)

@@ -38,6 +38,8 @@ EMBEDDED_SOURCE = "embedded"
 class CacheSourceError(SharedCatalogError):
     """The data dir holds an index of another kind (embedded vs server); the message says what to do."""
 
+    code = "cache_source_mismatch"
+
 
 def check_cache_source(catalog: Catalog, settings: Settings) -> None:
     """Make ``catalog`` fit this mode: refuse a mismatch, or reset a cache of another server."""

@@ -18,10 +18,13 @@ from llama_index.core.schema import NodeRelationship, RelatedNodeInfo, TextNode
 
 from index.chunks import Chunk
 from settings import Settings
+from settings.errors import SanadError
 
 
-class VectorStoreError(RuntimeError):
+class VectorStoreError(SanadError, RuntimeError):
     """Chroma could not be reached or opened; the message says which and why."""
+
+    code = "vector_store_unavailable"
 
 
 def chroma_client(settings: Settings):  # noqa: ANN201 - chromadb's client classes

@@ -43,6 +43,7 @@ from qa.quotes import Quote, SentenceQuoter, make_citation
 from qa.sentences import sentence_spans
 from qa.stream import AnswerEvent, replay
 from settings import Settings
+from settings.errors import SanadError
 
 log = logging.getLogger("sanad.generative")
 
@@ -109,8 +110,10 @@ class Trace:
     first_token_s: float | None = None
 
 
-class LLMUnavailable(RuntimeError):
+class LLMUnavailable(SanadError, RuntimeError):
     """The LLM is not configured, not reachable, too slow, or returned an error."""
+
+    code = "llm_unavailable"
 
 
 def build_llm(settings: Settings, *, max_tokens: int = MAX_TOKENS) -> Any:

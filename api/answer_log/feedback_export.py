@@ -30,10 +30,13 @@ from pathlib import Path
 from typing import Any, Iterable, TextIO
 
 from api.answer_log.local import AnswerLog, FeedbackValue, LoggedVote
+from settings.errors import SanadError
 
 
-class ExportError(RuntimeError):
+class ExportError(SanadError, RuntimeError):
     """The export cannot run (no log, bad date); the message says why."""
+
+    code = "export_failed"
 
 
 def parse_since(text: str) -> float:

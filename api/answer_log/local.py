@@ -40,6 +40,7 @@ from index.sqlite_db import connect, write_transaction
 from qa.conversation import Turn
 from qa.models import Answer
 from settings import Settings
+from settings.errors import SanadError
 
 #: the retention is enforced (old rows deleted) at most this often
 PURGE_EVERY_S = 3600.0
@@ -81,8 +82,10 @@ def new_answer_id() -> str:
     return "ans_" + uuid.uuid4().hex
 
 
-class AnswerLogError(RuntimeError):
+class AnswerLogError(SanadError, RuntimeError):
     """The answer log cannot be opened; the message says why and what to do."""
+
+    code = "answer_log_unavailable"
 
 
 @dataclass(frozen=True)

@@ -31,13 +31,16 @@ from api.answer_log.local import PURGE_EVERY_S, AnswerLog, FeedbackValue, Logged
 from qa.conversation import Turn
 from qa.models import Answer
 from settings import Settings
+from settings.errors import SanadError
 
 ANSWERS_SUFFIX = "_answers"
 _DUMMY = [1.0]
 
 
-class SharedAnswerLogError(RuntimeError):
+class SharedAnswerLogError(SanadError, RuntimeError):
     """The server's answer collection cannot be opened; the message says why."""
+
+    code = "answer_log_unavailable"
 
 
 def _feedback_id(answer_id: str, voter: str) -> str:

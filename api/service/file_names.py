@@ -1,6 +1,7 @@
-"""The file-name guard: which document names the API accepts (uploads, reads, deletes).
+"""The file-name guard: which document names the service accepts (uploads, reads, deletes).
 
-The routes are in ``api.http.routes.documents``."""
+A refused name is a :class:`FileNameError` (``invalid_file_name``); the routes are in
+``api.http.routes.documents``."""
 
 from __future__ import annotations
 
@@ -8,8 +9,8 @@ import re
 import unicodedata
 from pathlib import PurePosixPath
 
-from api.http.errors import ApiError
 from index.readers import SUPPORTED_SUFFIXES
+from settings.errors import SanadError
 
 MAX_NAME_CHARS = 255
 MAX_PATH_CHARS = 1024
@@ -29,8 +30,10 @@ REFUSED_CATEGORIES = frozenset({"Cc", "Cf", "Zl", "Zp", "Cs"})
 _DRIVE_RE = re.compile(r"^[A-Za-z]:")
 
 
-class FileNameError(ValueError):
+class FileNameError(SanadError, ValueError):
     """A document name that must not be used (message says why)."""
+
+    code = "invalid_file_name"
 
 
 def validate_filename(name: str) -> str:
@@ -80,9 +83,3 @@ def validate_filename(name: str) -> str:
         raise FileNameError(f"unsupported file type {shown}; supported: {', '.join(SUPPORTED_SUFFIXES)}")
     return name
 
-
-def checked_name(name: str) -> str:
-    try:
-        return validate_filename(name)
-    except FileNameError as exc:
-        raise ApiError(400, str(exc), code="invalid_file_name") from None

@@ -27,10 +27,11 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable
 
-from api.http.errors import ApiError
 from api.schemas import DocumentInfo, DocumentText, ParagraphOut
 from api.service import upload_paths
-from api.service.file_names import FileNameError, checked_name, validate_filename
+from api.answer_log.local import IndexVersion
+from api.service.errors import Conflict, DocumentTooLarge, IndexBusy, LoadFailed, NotFound, NotReady
+from api.service.file_names import FileNameError, validate_filename
 from api.service.metrics import Metrics
 from api.service.recovery import recover
 from index.catalog import Catalog, DocumentRecord
@@ -72,6 +73,7 @@ class Service:
         self._ready = threading.Event()
         self._closing = False
         self._thread: threading.Thread | None = None
+        self._index_version = IndexVersion()
 
     # --- lifecycle --------------------------------------------------------------------
     @property
@@ -144,11 +146,11 @@ class Service:
         return self._uploads_lock
 
     def require_indexer(self) -> Indexer:
-        """The upload Indexer, waiting while its model loads; 503 when it cannot be had."""
+        """The upload Indexer, waiting while its model loads; :class:`NotReady` when it cannot be had."""
         self.require_ready()
         if not self._indexer_ready.wait(INDEXER_WAIT_S) or self.indexer is None:
-            raise ApiError(503, "the document indexer is still loading (or failed to load); retry shortly",
-                           code="not_ready", headers={"Retry-After": "10"})
+            raise NotReady("the document indexer is still loading (or failed to load); retry shortly",
+                           retry_after_s=10)
         return self.indexer
 
     def close(self) -> None:
@@ -166,7 +168,7 @@ class Service:
                 log.debug("closing %r failed", obj, exc_info=True)
 
     def require_answerer(self) -> Answerer:
-        """The loaded answerer, or 503 (still loading, or failed to load)."""
+        """The loaded answerer, or :class:`NotReady` (still loading) / :class:`LoadFailed`."""
         self.require_ready()
         assert self.answerer is not None
         return self.answerer
@@ -175,14 +177,18 @@ class Service:
         if self._ready.is_set():
             return
         if self.load_error:
-            raise ApiError(503, f"the service failed to load: {self.load_error}", code="load_failed")
-        raise ApiError(503, "the model and index are still loading; retry shortly",
-                       code="not_ready", headers={"Retry-After": "5"})
+            raise LoadFailed(f"the service failed to load: {self.load_error}")
+        raise NotReady("the model and index are still loading; retry shortly")
 
     def counts(self) -> dict[str, int]:
         assert self.catalog is not None
         with self.read_lock:
             return self.catalog.counts()
+
+    def index_version(self) -> str:
+        """A digest of the documents being served (``api.answer_log.local.IndexVersion``)."""
+        with self.read_lock:
+            return self._index_version.of(self.catalog)
 
     def sync_catalog(self) -> None:
         """Server mode: bring this replica's catalog cache to the Chroma server's version
@@ -232,8 +238,8 @@ class Service:
         with self.read_lock:
             rec = self.catalog.document(file)
         if rec is None:
-            checked_name(file)  # 400 for names that could never exist
-            raise ApiError(404, f"no such document: {file}")
+            validate_filename(file)  # FileNameError for names that could never exist
+            raise NotFound(f"no such document: {file}")
         return rec
 
     def document(self, file: str) -> DocumentInfo:
@@ -241,16 +247,16 @@ class Service:
         return self._info(self._record_or_404(file))
 
     def document_text(self, file: str) -> DocumentText:
-        """The stored text of ``file`` (every citation offset indexes into it); 404, or 400 for
-        a name that could never exist."""
+        """The stored text of ``file`` (every citation offset indexes into it); :class:`NotFound`,
+        or :class:`FileNameError` for a name that could never exist."""
         self.require_ready()
         assert self.catalog is not None
         self.sync_catalog()
         with self.read_lock:
             text = self.catalog.document_text(file)
         if text is None:
-            self._record_or_404(file)  # raises the 400/404 the other document routes give
-            raise ApiError(404, f"no such document: {file}")
+            self._record_or_404(file)  # raises what the other document reads raise
+            raise NotFound(f"no such document: {file}")
         return DocumentText(file=file, text=text)
 
     def paragraph(self, file: str, number: int) -> ParagraphOut:
@@ -261,50 +267,48 @@ class Service:
             para = self.catalog.paragraph(file, number) if 0 < number < 2**63 else None
         if para is None:
             rec = self._record_or_404(file)
-            raise ApiError(404, f"{file} has paragraphs 1 to {rec.n_paragraphs}, not {number}")
+            raise NotFound(f"{file} has paragraphs 1 to {rec.n_paragraphs}, not {number}")
         return ParagraphOut(**asdict(para))
 
     def add_document(self, name: str, data: bytes) -> tuple[DocumentInfo, bool]:
         """Store and index an uploaded document; returns (info, created)."""
         answerer = self.require_answerer()
-        name = checked_name(name)
         path = self._upload_path(name)
         assert path is not None and self.catalog is not None
         limit = min(self.settings.max_upload_bytes, self.settings.max_file_bytes)
         if len(data) > limit:
-            raise ApiError(413, f"the document is larger than the limit of {limit} bytes")
+            raise DocumentTooLarge(f"the document is larger than the limit of {limit} bytes")
         try:
             doc = parse_document(data, file=name, limits=ExtractLimits.from_settings(self.settings))
         except DocumentError as exc:
-            raise ApiError(400, f"cannot read the document: {exc}", code="invalid_document") from None
+            raise DocumentError(f"cannot read the document: {exc}") from None
         if not doc.paragraphs:
-            raise ApiError(400, "the document has no text to index" + (f" ({'; '.join(doc.warnings)})" if doc.warnings else ""),
-                           code="invalid_document")
+            why = f" ({'; '.join(doc.warnings)})" if doc.warnings else ""
+            raise DocumentError(f"the document has no text to index{why}")
         indexer = self.require_indexer()
         with self.write_lock:
             with self.read_lock:
                 existing = self.catalog.document(name)
             if existing is not None and not path.is_file():
-                raise ApiError(409, f"{name} is a corpus document indexed by `sanad index`; "
-                               "upload under another name", code="conflict")
-            tmp = upload_paths.write_temp(self.uploads_dir, path, data)  # 409/400 before indexing
+                raise Conflict(f"{name} is a corpus document indexed by `sanad index`; upload under another name")
+            tmp = upload_paths.write_temp(self.uploads_dir, path, data)  # Conflict/FileNameError before indexing
             try:  # the file moves into place once every vector is stored, just before the commit
                 indexer.add_document(doc, size_bytes=len(data),
                                      publish=lambda: upload_paths.commit(self.uploads_dir, tmp, path))
             except IndexerError as exc:
                 upload_paths.discard(self.uploads_dir, tmp)
-                raise ApiError(503, str(exc), code="index_busy", headers={"Retry-After": "10"}) from None
+                raise IndexBusy(str(exc)) from None
             except BaseException:
                 upload_paths.discard(self.uploads_dir, tmp)
                 raise
-            # read back under the write lock: a delete of this name waits for it (and answers
-            # 204 after), so the record is the one just committed, unless another process wrote it
+            # read back under the write lock: a delete of this name waits for it (and succeeds
+            # after), so the record is the one just committed, unless another process wrote it
             with self.read_lock:
                 rec = self.catalog.document(name)
                 self.metrics.set_counts(self.catalog.counts())
             if rec is None or rec.sha256 != doc.sha256:
-                raise ApiError(409, f"{name} was deleted or replaced by another process while it was being "
-                               "uploaded; upload it again if it is still wanted", code="conflict")
+                raise Conflict(f"{name} was deleted or replaced by another process while it was being "
+                               "uploaded; upload it again if it is still wanted")
             info = self._info(rec)
         answerer.reload()  # the new version is committed: have its lexical index built
         log.info("indexed upload %s (%d paragraphs)", name, rec.n_paragraphs)
@@ -312,7 +316,6 @@ class Service:
 
     def delete_document(self, name: str) -> None:
         answerer = self.require_answerer()
-        name = checked_name(name)
         path = self._upload_path(name)
         assert path is not None and self.catalog is not None
         indexer = self.require_indexer()
@@ -334,7 +337,7 @@ class Service:
                     else:
                         upload_paths.discard(self.uploads_dir, tmp)
                 if isinstance(exc, IndexerError):
-                    raise ApiError(503, str(exc), code="index_busy", headers={"Retry-After": "10"}) from None
+                    raise IndexBusy(str(exc)) from None
                 raise
             for tmp in aside:
                 upload_paths.discard(self.uploads_dir, tmp)
@@ -344,7 +347,7 @@ class Service:
                 upload_paths.prune_empty_dirs(self.uploads_dir, path.parent)
                 had_file = True
             if not removed and not had_file:
-                raise ApiError(404, f"no such document: {name}")
+                raise NotFound(f"no such document: {name}")
         answerer.reload()
         with self.read_lock:
             self.metrics.set_counts(self.catalog.counts())

@@ -8,8 +8,9 @@ that lists it (a ``.part`` left by a killed process is removed at the next start
 name cannot tell is the state of the folder: ``c2.txt`` cannot be stored while
 ``c2.txt/inner.txt`` is (``uploads/c2.txt`` is a folder), nor ``c2.txt/inner.txt`` while
 ``c2.txt`` is (a file where a folder would have to be). :func:`write_temp` finds such a
-clash *before* anything is indexed and answers ``409 conflict``; any other file-system
-refusal of a name (a file system with a shorter name limit) is ``400 invalid_file_name``.
+clash *before* anything is indexed and raises :class:`~api.service.errors.Conflict`; any other
+file-system refusal of a name (a file system with a shorter name limit) is a
+:class:`~api.service.file_names.FileNameError`.
 On every failure the temporary file and the folders made for it are removed again.
 
 The service calls, in order: :func:`write_temp` (before indexing), then :func:`commit`
@@ -27,7 +28,8 @@ import re
 import threading
 from pathlib import Path
 
-from api.http.errors import ApiError
+from api.service.errors import Conflict
+from api.service.file_names import FileNameError
 
 #: errno values meaning "a file and a folder of the same name" (or a file where a folder must be)
 _CLASH_ERRNOS = frozenset({errno.EEXIST, errno.EISDIR, errno.ENOTDIR, errno.ENOTEMPTY})
@@ -58,15 +60,15 @@ def clash(root: Path, path: Path) -> str | None:
 def write_temp(root: Path, path: Path, data: bytes) -> Path:
     """Write ``data`` to :func:`temp_path` of ``path`` (making its folders); returns it.
 
-    ``409 conflict`` when the name clashes with an uploaded file or folder, ``400
-    invalid_file_name`` when the file system refuses the name; nothing is left behind then."""
+    :class:`Conflict` when the name clashes with an uploaded file or folder, :class:`FileNameError`
+    when the file system refuses the name; nothing is left behind then."""
     root = root.resolve()
     try:
         reason = clash(root, path)
     except OSError as exc:
-        raise _as_api_error(exc, root, path) from None
+        raise _as_domain_error(exc, root, path) from None
     if reason:
-        raise ApiError(409, reason, code="conflict")
+        raise Conflict(reason)
     root.mkdir(parents=True, exist_ok=True)
     made = _missing_folders(root, path.parent)
     tmp = temp_path(path)
@@ -76,7 +78,7 @@ def write_temp(root: Path, path: Path, data: bytes) -> Path:
     except OSError as exc:
         _remove(tmp)
         _prune(made)
-        raise _as_api_error(exc, root, path) from None
+        raise _as_domain_error(exc, root, path) from None
     return tmp
 
 
@@ -86,7 +88,7 @@ def commit(root: Path, tmp: Path, path: Path) -> None:
         os.replace(tmp, path)
     except OSError as exc:
         discard(root, tmp)
-        raise _as_api_error(exc, root.resolve(), path) from None
+        raise _as_domain_error(exc, root.resolve(), path) from None
 
 
 def set_aside(path: Path) -> Path:
@@ -118,13 +120,12 @@ def prune_empty_dirs(root: Path, folder: Path) -> None:
         folder = folder.parent
 
 
-def _as_api_error(exc: OSError, root: Path, path: Path) -> Exception:
+def _as_domain_error(exc: OSError, root: Path, path: Path) -> Exception:
     if exc.errno == errno.ENAMETOOLONG:
-        return ApiError(400, "the file name is longer than this server's file system holds",
-                        code="invalid_file_name")
+        return FileNameError("the file name is longer than this server's file system holds")
     if exc.errno in _CLASH_ERRNOS:
-        return ApiError(409, f"{_rel(root, path)} clashes with an uploaded file or folder of that name; "
-                        "upload under another name", code="conflict")
+        return Conflict(f"{_rel(root, path)} clashes with an uploaded file or folder of that name; "
+                        "upload under another name")
     return exc
 
 

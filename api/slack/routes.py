@@ -28,7 +28,7 @@ from fastapi.responses import Response
 from slack_bolt.adapter.starlette.handler import to_bolt_request, to_starlette_response
 from slack_sdk.signature import SignatureVerifier
 
-from api.http.errors import CODES, ERROR_SCHEMA, error_response
+from api.http.errors import CODES, ERROR_SCHEMA, error_response, status_of
 from api.slack.bolt_app import SlackBot
 from api.slack.health import SlackUnavailable
 from api.slack.inbound import SeenSet
@@ -84,7 +84,7 @@ class SlackEventsHandler:
                 payload = read_payload(body, request.headers.get("content-type"))
             except SlackPayloadError as exc:
                 log.warning("refused a signed Slack request: %s", exc)
-                return error_response(exc.status, exc.code, str(exc))
+                return error_response(status_of(exc) or 400, exc.code, exc.message)
             if self.replayed(request, payload):
                 reason = "replayed Slack request"
         if reason:

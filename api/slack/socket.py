@@ -15,6 +15,7 @@ import logging
 from typing import TYPE_CHECKING, Any, Callable
 
 from api.slack.payloads import SlackPayloadError, validate_payload
+from settings.errors import SanadError
 
 if TYPE_CHECKING:
     from slack_bolt.adapter.socket_mode import SocketModeHandler
@@ -26,8 +27,10 @@ if TYPE_CHECKING:
 log = logging.getLogger("sanad.slack")
 
 
-class SlackConfigError(Exception):
+class SlackConfigError(SanadError):
     """The settings lack what Socket Mode needs (reported as one line, exit status 1)."""
+
+    code = "slack_not_configured"
 
 
 def missing_socket_settings(settings: Settings) -> list[str]:
