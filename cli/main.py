@@ -99,8 +99,12 @@ def _print_answer(answer: Answer) -> None:
 
 
 def cmd_ask(args: argparse.Namespace) -> int:
-    from api.answer_log.local import new_answer_id
+    """Through the API's ask flow (``AskService``: the same question check, language and error
+    codes), with no conversation and no answer log (answers get an id only)."""
+    from api.service.asking import AskService, LoadedAnswerer
+    from api.service.metrics import Metrics
     from qa.answerer import QuestionError, build_answerer
+    from qa.conversation import ConversationStore
 
     settings = _settings()
     if args.file is None and not args.question:
@@ -108,35 +112,38 @@ def cmd_ask(args: argparse.Namespace) -> int:
     if args.answerer:
         settings = settings.model_copy(update={"answerer": args.answerer})
     answerer = build_answerer(settings)
+    # each question stands alone (earlier_questions=[] below): the conversation store stays empty
+    asking = AskService(LoadedAnswerer(answerer), conversations=ConversationStore(max_conversations=1, max_turns=1),
+                        metrics=Metrics())
+
+    def ask(question: str) -> Answer:
+        return asking.start(question, owner="cli", earlier_questions=[], top_k=args.top_k).answer()
+
     try:
-        if args.file is not None:
-            source = sys.stdin if args.file == "-" else open(args.file, encoding="utf-8")  # noqa: SIM115
-            with source:
-                for line in source:
-                    question = line.strip()
-                    if not question:
-                        continue
-                    try:
-                        answer = answerer.ask(question, top_k=args.top_k)
-                        answer = answer.model_copy(update={"answer_id": new_answer_id()})
-                        print(answer.model_dump_json() if args.json else "", flush=True)
-                        if not args.json:
-                            print(f"Q: {question}")
-                            _print_answer(answer)
-                    except QuestionError as exc:
-                        print(json.dumps({"question": question, "error": {"code": "bad_question",
-                                                                           "message": str(exc)}},
-                                         ensure_ascii=False), flush=True)
+        if args.file is None:
+            answer = ask(args.question)  # a QuestionError is reported as any other error
+            if args.json:
+                print(answer.model_dump_json(indent=2))
+            else:
+                _print_answer(answer)
             return 0
-        try:
-            answer = answerer.ask(args.question, top_k=args.top_k)
-        except QuestionError as exc:
-            raise CliError(str(exc)) from exc
-        answer = answer.model_copy(update={"answer_id": new_answer_id()})  # an id only: not logged
-        if args.json:
-            print(answer.model_dump_json(indent=2))
-        else:
-            _print_answer(answer)
+        source = sys.stdin if args.file == "-" else open(args.file, encoding="utf-8")  # noqa: SIM115
+        with source:
+            for line in source:
+                question = line.strip()
+                if not question:
+                    continue
+                try:
+                    answer = ask(question)
+                except QuestionError as exc:  # one line per question, with the API's error code
+                    print(json.dumps({"question": question, "error": {"code": exc.code, "message": exc.message}},
+                                     ensure_ascii=False), flush=True)
+                    continue
+                if args.json:
+                    print(answer.model_dump_json(), flush=True)
+                else:
+                    print(f"\nQ: {question}")
+                    _print_answer(answer)
         return 0
     finally:
         answerer.close()
