@@ -42,7 +42,7 @@ from qa.models import Answer, Citation, Language
 from qa.quotes import Quote, SentenceQuoter, make_citation
 from qa.sentences import sentence_spans
 from qa.stream import AnswerEvent, replay
-from settings import Settings
+from settings import LLMSettings, Settings
 from settings.errors import SanadError
 
 log = logging.getLogger("sanad.generative")
@@ -116,7 +116,7 @@ class LLMUnavailable(SanadError, RuntimeError):
     code = "llm_unavailable"
 
 
-def build_llm(settings: Settings, *, max_tokens: int = MAX_TOKENS) -> Any:
+def build_llm(settings: LLMSettings, *, max_tokens: int = MAX_TOKENS) -> Any:
     """A llama-index LLM for ``settings`` (``OpenAILike`` or ``Ollama``); raises
     :class:`LLMUnavailable` when it is not configured."""
     if not settings.llm_model:

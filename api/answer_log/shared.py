@@ -30,7 +30,7 @@ from typing import Any
 from api.answer_log.local import PURGE_EVERY_S, AnswerLog, FeedbackValue, LoggedVote, VoteResult
 from qa.conversation import Turn
 from qa.models import Answer
-from settings import Settings
+from settings import Settings, StoreSettings
 from settings.errors import SanadError
 
 ANSWERS_SUFFIX = "_answers"
@@ -54,7 +54,7 @@ def _all(*conditions: dict[str, Any]) -> dict[str, Any]:
 class SharedAnswerLog:
     """The ``<collection>_answers`` collection of a Chroma server (see the module doc)."""
 
-    def __init__(self, settings: Settings, *, retention_days: int, client: Any = None) -> None:
+    def __init__(self, settings: StoreSettings, *, retention_days: int, client: Any = None) -> None:
         if retention_days < 1:
             raise ValueError("retention_days must be at least 1 (0 means: no log; do not open one)")
         self.settings = settings

@@ -38,7 +38,7 @@ from index.embedding import SanadEmbedding
 from index.extracted import ExtractLimits
 from index.indexer import Indexer, IndexerError
 from index.paragraphs import DocumentError, parse_document
-from settings import Settings
+from settings import StoreSettings
 
 log = logging.getLogger("sanad.recovery")
 
@@ -60,12 +60,12 @@ class RecoveryReport:
         return bool(self.parts_completed or self.uploads_committed)
 
 
-def recover(settings: Settings, *, embedder: SanadEmbedding | None = None) -> RecoveryReport:
+def recover(settings: StoreSettings, *, embedder: SanadEmbedding | None = None) -> RecoveryReport:
     """Put right what a killed process left in ``settings.data_dir`` (see the module docstring).
 
     Never raises for what it cannot do: that is logged, and the service starts anyway."""
     report = RecoveryReport()
-    uploads = settings.data_dir / "uploads"
+    uploads = settings.uploads_dir
     try:
         indexer = Indexer(settings, embedder=embedder)
     except Exception as exc:  # noqa: BLE001 - loading the service reports a store it cannot open
@@ -111,7 +111,7 @@ def _parts(uploads: Path, catalog: Catalog, report: RecoveryReport) -> None:
         log.warning("removed %s, left by an upload that was killed", part.relative_to(uploads).as_posix())
 
 
-def _uploads(uploads: Path, indexer: Indexer, settings: Settings, report: RecoveryReport) -> None:
+def _uploads(uploads: Path, indexer: Indexer, settings: StoreSettings, report: RecoveryReport) -> None:
     catalog = indexer.catalog
     for path in sorted(p for p in uploads.rglob("*") if p.is_file() and not p.name.startswith(".")):
         rel = path.relative_to(uploads).as_posix()

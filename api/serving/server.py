@@ -17,7 +17,7 @@ from api.serving.worker_affinity import CoreSlots, core_sets, cpu_quota, pin_pro
 from api.serving.worker_affinity import SUPPORTED as PINNING_SUPPORTED
 from api.serving.worker_readiness import WorkerReadiness
 from api.serving.worker_sockets import SUPPORTED, PortReservation
-from settings import Settings, apply_runtime_defaults
+from settings import Settings, StoreSettings, apply_runtime_defaults
 
 log = logging.getLogger("sanad.api")
 
@@ -56,7 +56,7 @@ def app_from_env():  # noqa: ANN201 - FastAPI; the factory each `--workers` proc
     return app
 
 
-def core_slots(settings: Settings, workers: int, *, quota: float | None = None) -> CoreSlots | None:
+def core_slots(settings: StoreSettings, workers: int, *, quota: float | None = None) -> CoreSlots | None:
     """The run's core sets, one per worker (``SANAD_PIN_WORKERS``), or None (logged why).
     ``quota``: the cgroup's CPU quota (read here when not given)."""
     if not settings.pin_workers or workers < 2:

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from api.serving.worker_affinity import usable_cores
-from settings import Settings
+from settings import StoreSettings
 
 #: resident memory of one worker (EmbeddingGemma, float32, default settings with the upload
 #: model) after 32 concurrent clients: 1659 MiB with two workers (batches of about 14), 2037 MiB
@@ -49,7 +49,7 @@ def available_memory_bytes(meminfo: Path = Path("/proc/meminfo")) -> int | None:
     return None
 
 
-def default_workers(settings: Settings, *, cores: int | None = None,
+def default_workers(settings: StoreSettings, *, cores: int | None = None,
                     available_bytes: int | None = None) -> WorkerChoice:
     """The worker count for ``settings`` on this machine (``cores`` / ``available_bytes``:
     the machine's, read here when not given)."""

@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 
     from api.slack.bolt_app import SlackBot
     from api.slack.options import SlackOptions
-    from settings import Settings
+    from settings import Settings, SlackSettings
 
 log = logging.getLogger("sanad.slack")
 
@@ -33,7 +33,7 @@ class SlackConfigError(SanadError):
     code = "slack_not_configured"
 
 
-def missing_socket_settings(settings: Settings) -> list[str]:
+def missing_socket_settings(settings: SlackSettings) -> list[str]:
     """The environment variables Socket Mode needs that are unset."""
     needed = (("SANAD_SLACK_BOT_TOKEN", settings.slack_bot_token),
               ("SANAD_SLACK_APP_TOKEN", settings.slack_app_token))
