@@ -142,7 +142,7 @@ def post_slack(client: httpx.Client, body: str, *, content_type: str) -> httpx.R
 
 def test_readme_documents_the_error_codes() -> None:
     assert {"invalid_file_name", "invalid_json", "invalid_body"} <= DOCUMENTED[400]
-    assert DOCUMENTED[409] == {"conflict"} and "invalid_request" in DOCUMENTED[422]
+    assert DOCUMENTED[409] == {"conflict", "already_voted"} and "invalid_request" in DOCUMENTED[422]
 
 
 @pytest.mark.parametrize("name", ["a" * 228 + ".txt", "ب" * 112 + ".txt", "notes/" + "x" * 240 + ".md",
