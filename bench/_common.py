@@ -185,7 +185,7 @@ class SanadServer:
         corpus = self.workdir / "corpus"
         shutil.copytree(self.corpus_src, corpus, dirs_exist_ok=True)
         started = time.perf_counter()
-        subprocess.run([sys.executable, "-m", "api.cli", "index", "--quiet", str(corpus)], env=self.env,
+        subprocess.run([sys.executable, "-m", "cli", "index", "--quiet", str(corpus)], env=self.env,
                        cwd=ROOT, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, timeout=1800)
         self.index_s = time.perf_counter() - started
 
@@ -194,7 +194,7 @@ class SanadServer:
         started = time.perf_counter()
         log = open(self.log_path, "wb")  # noqa: SIM115 - closed with the server
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "api.cli", "serve", "--host", "127.0.0.1", "--port", str(self.port),
+            [sys.executable, "-m", "cli", "serve", "--host", "127.0.0.1", "--port", str(self.port),
              "--workers", str(self.workers)],
             env=self.env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
         log.close()

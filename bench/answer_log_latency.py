@@ -1,6 +1,6 @@
 """What the answer log adds to each question: writing an answer and reading a conversation back.
 
-SQLite (``api.answer_log``, the default) and the Chroma server (``api.shared_answer_log``,
+SQLite (``api.answer_log.local``, the default) and the Chroma server (``api.answer_log.shared``,
 server mode; a local ``chroma run`` started here, as tests/chroma_fixtures.py does). Answers
 of about the real size (three 300-character quotes, a 600-character answer), 50 conversations.
 
@@ -14,10 +14,10 @@ import time
 from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from api.answer_log import AnswerLog, new_answer_id
+from api.answer_log.local import AnswerLog, new_answer_id
 from qa.models import Answer, Citation
 from tests.chroma_fixtures import start_chroma, stop_chroma
-from api.shared_answer_log import SharedAnswerLog
+from api.answer_log.shared import SharedAnswerLog
 from settings import Settings
 
 def answer(cid):

@@ -76,12 +76,12 @@ def start_server(data_dir: Path, port: int) -> tuple[subprocess.Popen, float]:
         corpus = data_dir.parent / "corpus"
         shutil.copytree(ROOT / "seeds", corpus, dirs_exist_ok=True)
         print(f"indexing a copy of seeds/ into {data_dir} ...", file=sys.stderr)
-        subprocess.run([sys.executable, "-m", "api.cli", "index", "--quiet", str(corpus)], env=env,
+        subprocess.run([sys.executable, "-m", "cli", "index", "--quiet", str(corpus)], env=env,
                        cwd=ROOT, check=True, stdout=sys.stderr)
     started = time.perf_counter()
     log_path = data_dir.parent / "server.log"
     log = open(log_path, "wb")  # noqa: SIM115 - the server's lifetime
-    proc = subprocess.Popen([sys.executable, "-m", "api.cli", "serve", "--port", str(port)], env=env,
+    proc = subprocess.Popen([sys.executable, "-m", "cli", "serve", "--port", str(port)], env=env,
                             cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 300

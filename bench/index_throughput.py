@@ -47,10 +47,10 @@ from _common import (  # noqa: E402
 )
 
 from index.chunks import build_chunks  # noqa: E402
-from settings import Settings  # noqa: E402
 from index.embedding import build_embedder  # noqa: E402
 from index.paragraphs import load_document  # noqa: E402
 from index.sentences import sentence_spans  # noqa: E402
+from settings import Settings  # noqa: E402
 
 
 def corpus_folder(args: argparse.Namespace, dest: Path) -> Path:
@@ -142,7 +142,7 @@ def main(argv: list[str] | None = None) -> int:
 
         env = {**os.environ, "SANAD_DATA_DIR": str(base.data_dir), "HF_HUB_OFFLINE": "1"}
         t0 = time.perf_counter()
-        cli = subprocess.run([sys.executable, "-m", "api.cli", "index", "--quiet", str(corpus)], env=env, cwd=ROOT,
+        cli = subprocess.run([sys.executable, "-m", "cli", "index", "--quiet", str(corpus)], env=env, cwd=ROOT,
                              capture_output=True, text=True, timeout=600, check=True)
         cli_s = time.perf_counter() - t0
         bench_rss = rss_bytes(os.getpid())

@@ -46,7 +46,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import SanadServer, command_line, machine_line, mib, mixed_questions, percentile, table  # noqa: E402
 from load_test import run_load, warm_up  # noqa: E402
 
-from api.worker_affinity import core_sets, pin_process, usable_cores  # noqa: E402
+from api.serving.worker_affinity import core_sets, pin_process, usable_cores  # noqa: E402
 from settings import Settings  # noqa: E402
 
 CLIENTS = (1, 4, 16, 32)

@@ -21,13 +21,16 @@ from typing import Any, Mapping, Sequence
 
 from evals.metrics import LOWER_IS_BETTER
 from evals.outcome import judge, row_keys
+from settings.errors import SanadError
 
 #: a difference below this is noise from float formatting, not a change
 EPSILON = 1e-9
 
 
-class CompareError(RuntimeError):
+class CompareError(SanadError, RuntimeError):
     """The previous report cannot be read or is not a ``sanad eval --json`` report."""
+
+    code = "compare_failed"
 
 
 def load_previous(path: Path) -> dict[str, Any]:

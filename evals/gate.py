@@ -22,12 +22,15 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from evals.metrics import ALL_METRICS, LOWER_IS_BETTER
+from settings.errors import SanadError
 
 THRESHOLDS_PATH = Path(__file__).resolve().parent / "thresholds.toml"
 
 
-class ThresholdsError(RuntimeError):
+class ThresholdsError(SanadError, RuntimeError):
     """The thresholds file is missing, malformed, or has nothing for this set."""
+
+    code = "thresholds_invalid"
 
 
 @dataclass(frozen=True)

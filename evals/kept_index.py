@@ -8,10 +8,13 @@ from typing import Any
 
 from evals.sets import EvalSet
 from settings import Settings
+from settings.errors import SanadError
 
 
-class KeptIndexError(RuntimeError):
+class KeptIndexError(SanadError, RuntimeError):
     """The corpus could not be indexed; the message lists the files and why."""
+
+    code = "eval_index_failed"
 
 
 def kept_index(eval_set: EvalSet, settings: Settings, embedder: Any, data_dir: Path, **update: Any) -> Settings:

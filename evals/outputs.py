@@ -18,10 +18,13 @@ from typing import Any
 from evals.compare import CompareError, compare, load_previous, render_compare
 from evals.report_html import write_html
 from evals.report_junit import write_junit
+from settings.errors import SanadError
 
 
-class OutputError(RuntimeError):
+class OutputError(SanadError, RuntimeError):
     """An output path cannot be written; the message says which and why."""
+
+    code = "output_failed"
 
 
 @dataclass(frozen=True)

@@ -35,7 +35,7 @@ import numpy as np
 from llama_index.core.vector_stores.types import MetadataFilters
 from pydantic import PrivateAttr
 
-from evals.gate import THRESHOLDS_PATH, Check, ThresholdsError, check, load_thresholds, thresholds_for
+from evals.gate import THRESHOLDS_PATH, Check, check, load_thresholds, thresholds_for
 from evals.metrics import (
     ANSWER_METRICS,
     RETRIEVAL_DEPTH,
@@ -46,20 +46,23 @@ from evals.metrics import (
     by_kind,
     summarize,
 )
-from evals.sets import EvalSet, EvalSetError, GoldItem, load_set, resolve_gold
+from evals.sets import EvalSet, GoldItem, load_set, resolve_gold
 from index.catalog import Catalog
 from index.embedding import SanadEmbedding, build_embedder
 from qa.language import detect_language
 from qa.retrieval import RetrievalMode, exclude_files
 from settings import Settings
+from settings.errors import SanadError
 
 #: retrieval systems compared: report key -> ``Answerer.retrieve`` mode
 SYSTEMS = {"sanad": RetrievalMode.HYBRID, "bm25": RetrievalMode.LEXICAL, "dense": RetrievalMode.DENSE}
 SYSTEM_LABELS = {"sanad": "Sanad (hybrid)", "bm25": "BM25", "dense": "dense"}
 
 
-class EvalError(RuntimeError):
+class EvalError(SanadError, RuntimeError):
     """The eval cannot run or its inputs are inconsistent; the message says why."""
+
+    code = "eval_failed"
 
 
 class AnswererLike(Protocol):
@@ -521,10 +524,7 @@ def run_cli(args: argparse.Namespace, *, settings: Settings, embedder: SanadEmbe
     """
     from rich.console import Console
 
-    from evals.outputs import CompareError, OutputError, finish, prepare
-    from index.embedding import EmbedderError
-    from index.indexer import IndexerError
-    from index.vectors import VectorStoreError
+    from evals.outputs import finish, prepare
 
     out = Console(soft_wrap=False)
     err = Console(stderr=True)
@@ -540,8 +540,7 @@ def run_cli(args: argparse.Namespace, *, settings: Settings, embedder: SanadEmbe
         report = run_eval(eval_set, settings, baseline=bool(getattr(args, "baseline", False)),
                           embedder=embedder, answerer_factory=answerer_factory, console=err,
                           answerer_mode=getattr(args, "answerer", None) or "extractive")
-    except (EvalSetError, ThresholdsError, EvalError, EmbedderError, IndexerError, VectorStoreError,
-            OutputError, CompareError) as exc:
+    except SanadError as exc:  # a set, thresholds file, output path, model or store that cannot be used
         err.print(f"error: {exc}", highlight=False, markup=False)
         return 2
 

@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from settings import SHARED_EVALDATA_DIR, EvalSettings
+from settings.errors import SanadError
 
 #: the seed of every sample: a given ``--limit`` always selects the same items/articles
 SAMPLE_SEED = 20261122
@@ -41,8 +42,10 @@ SEEDS_CORPUS = REPO_ROOT / "seeds"
 SEEDS_PDF_CORPUS = DATA_DIR / "seeds_pdf"
 
 
-class EvalSetError(RuntimeError):
+class EvalSetError(SanadError, RuntimeError):
     """A set cannot be loaded (missing data, bad gold line); the message says what to do."""
+
+    code = "eval_set_unavailable"
 
 
 @dataclass(frozen=True)

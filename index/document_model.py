@@ -17,10 +17,13 @@ from typing import Annotated
 from pydantic import Field
 
 from index.extracted import Extraction
+from settings.errors import SanadError
 
 
-class DocumentError(ValueError):
+class DocumentError(SanadError, ValueError):
     """A file that cannot be used as a document; str(exc) is a clear one-line message for users."""
+
+    code = "invalid_document"
 
 
 @dataclass(frozen=True, slots=True)

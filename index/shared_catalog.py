@@ -39,7 +39,8 @@ from typing import Any, Iterable, Sequence
 
 from index.catalog import StoredDocument
 from index.chunks import Chunk, chunk_id
-from settings import Settings
+from settings import StoreSettings
+from settings.errors import SanadError
 from index.paragraphs import Paragraph, ParsedDocument
 from index.vectors import collection_ids
 
@@ -55,16 +56,22 @@ _DUMMY = [1.0]
 _FORMAT = 1
 
 
-class SharedCatalogError(RuntimeError):
+class SharedCatalogError(SanadError, RuntimeError):
     """The server's catalog is unusable or another writer holds it; the message says why."""
+
+    code = "shared_catalog_unavailable"
 
 
 class LeaseHeld(SharedCatalogError):
     """Another indexer holds the server's write lease."""
 
+    code = "lease_held"
+
 
 class MissingRecords(SharedCatalogError):
     """A manifest names document records that are gone (a newer commit replaced them)."""
+
+    code = "missing_records"
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,7 +113,7 @@ def part_ids(key: str, parts: int) -> list[str]:
     return [f"{DOC_PREFIX}{key}:{i}" for i in range(parts)]
 
 
-def source_id(settings: Settings) -> str:
+def source_id(settings: StoreSettings) -> str:
     """Names the server + collection a local cache mirrors."""
     return f"chroma:{(settings.chroma_url or '').rstrip('/')}#{settings.chroma_collection}"
 
@@ -179,7 +186,7 @@ class Lease:
 class SharedCatalog:
     """The ``<collection>_catalog`` collection of a Chroma server."""
 
-    def __init__(self, settings: Settings, *, client: Any = None) -> None:
+    def __init__(self, settings: StoreSettings, *, client: Any = None) -> None:
         if client is None:
             from index.vectors import chroma_client
 

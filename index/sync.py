@@ -24,7 +24,7 @@ import threading
 import time
 
 from index.catalog import Catalog
-from settings import Settings
+from settings import StoreSettings
 from index.shared_catalog import Manifest, MissingRecords, SharedCatalog, SharedCatalogError, source_id
 
 log = logging.getLogger("sanad.sync")
@@ -38,8 +38,10 @@ EMBEDDED_SOURCE = "embedded"
 class CacheSourceError(SharedCatalogError):
     """The data dir holds an index of another kind (embedded vs server); the message says what to do."""
 
+    code = "cache_source_mismatch"
 
-def check_cache_source(catalog: Catalog, settings: Settings) -> None:
+
+def check_cache_source(catalog: Catalog, settings: StoreSettings) -> None:
     """Make ``catalog`` fit this mode: refuse a mismatch, or reset a cache of another server."""
     wanted = source_id(settings) if settings.chroma_url else EMBEDDED_SOURCE
     have = catalog.get_meta(SOURCE_KEY)
@@ -102,7 +104,7 @@ class CatalogSync:
     min_interval_s: check the server at most this often (0: on every call).
     """
 
-    def __init__(self, settings: Settings, *, shared: SharedCatalog | None = None,
+    def __init__(self, settings: StoreSettings, *, shared: SharedCatalog | None = None,
                  min_interval_s: float = 0.0) -> None:
         self.shared = shared or SharedCatalog(settings)
         self.catalog = Catalog(settings.catalog_path)  # its own connection: the writer
@@ -137,6 +139,6 @@ class CatalogSync:
         self.catalog.close()
 
 
-def catalog_sync(settings: Settings, **kwargs) -> CatalogSync | None:  # noqa: ANN003
+def catalog_sync(settings: StoreSettings, **kwargs) -> CatalogSync | None:  # noqa: ANN003
     """A :class:`CatalogSync` in server mode, None in embedded mode."""
     return CatalogSync(settings, **kwargs) if settings.chroma_url else None

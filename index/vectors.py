@@ -17,14 +17,17 @@ import numpy as np
 from llama_index.core.schema import NodeRelationship, RelatedNodeInfo, TextNode
 
 from index.chunks import Chunk
-from settings import Settings
+from settings import StoreSettings
+from settings.errors import SanadError
 
 
-class VectorStoreError(RuntimeError):
+class VectorStoreError(SanadError, RuntimeError):
     """Chroma could not be reached or opened; the message says which and why."""
 
+    code = "vector_store_unavailable"
 
-def chroma_client(settings: Settings):  # noqa: ANN201 - chromadb's client classes
+
+def chroma_client(settings: StoreSettings):  # noqa: ANN201 - chromadb's client classes
     import chromadb
     from chromadb.config import Settings as ChromaSettings
 
@@ -87,7 +90,7 @@ class ChunkVectors:
     id; a chunk added or deleted here is dropped from it.
     """
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: StoreSettings) -> None:
         from llama_index.vector_stores.chroma import ChromaVectorStore
 
         self._client = chroma_client(settings)

@@ -2,7 +2,8 @@
 
 One pipeline, built from parts (no inheritance between answerers):
 
-1. check the question (:meth:`Answerer.validate`);
+1. check and analyse the question once (:meth:`Answerer.parse`: :meth:`Answerer.validate`,
+   then the question object of ``qa.question``);
 2. encode it (the embedder's query prompt; questions asked at once are encoded together,
    ``qa.query_batcher``);
 3. retrieve: a :class:`~qa.retrieval.HybridRetriever` through llama-index's ``retrieve()``;
@@ -49,12 +50,21 @@ from qa.stages import check_postprocessors
 from qa.sources import SourceMatcher
 from qa.stream import AnswerEvent, final_answer, replay
 from settings import Settings
+from settings.errors import SanadError
 
 log = logging.getLogger("sanad.qa")
 
 
-class QuestionError(ValueError):
-    """The question itself is unusable (empty, too long); the message says why."""
+class QuestionError(SanadError, ValueError):
+    """The question itself is unusable (empty); the message says why."""
+
+    code = "invalid_question"
+
+
+class QuestionTooLong(QuestionError):
+    """The question is longer than ``max_question_chars``."""
+
+    code = "question_too_long"
 
 
 class Answerer:
@@ -175,7 +185,7 @@ class Answerer:
         if not question:
             raise QuestionError("the question is empty")
         if len(question) > self.settings.max_question_chars:
-            raise QuestionError(
+            raise QuestionTooLong(
                 f"the question is {len(question)} characters; the limit is {self.settings.max_question_chars}")
         return question
 
@@ -193,23 +203,24 @@ class Answerer:
             return self.retriever(top_k=top_k, mode=mode, filters=filters).retrieve(
                 QuestionBundle(query_str=parsed.text, question=parsed))
 
-    def ask(self, question: str, *, top_k: int | None = None, language: Language | None = None,
+    def ask(self, question: str | Question, *, top_k: int | None = None, language: Language | None = None,
             filters: MetadataFilters | None = None, use_writer: bool = True) -> Answer:
         """Answer ``question``: the final answer of :meth:`ask_stream` (same options)."""
         return final_answer(self.ask_stream(question, top_k=top_k, language=language, filters=filters,
                                             use_writer=use_writer))
 
-    def ask_stream(self, question: str, *, top_k: int | None = None, language: Language | None = None,
+    def ask_stream(self, question: str | Question, *, top_k: int | None = None, language: Language | None = None,
                    filters: MetadataFilters | None = None, use_writer: bool = True) -> Iterator[AnswerEvent]:
         """Yields ``("delta", text)`` as the answer becomes available, then ``("answer", Answer)``.
 
+        ``question``: the text, or the question :meth:`parse` made of it (not checked again).
         ``language``: the language to answer in (default: the question's; a follow-up made
         standalone is answered in the language it was asked in). ``filters``: retrieval
         filters (``qa.retrieval.exclude_files``). ``use_writer=False`` answers extractively
         even when a writer is configured. The question is checked before the first event
         (:class:`QuestionError`).
         """
-        parsed = self.parse(question)
+        parsed = question if isinstance(question, Question) else self.parse(question)
         return self._stream(parsed, top_k=top_k, language=language or parsed.language,
                             filters=filters, writer=self.writer if use_writer else None)
 
@@ -278,4 +289,4 @@ def build_answerer(settings: Settings, *, embedder: SanadEmbedding | None = None
     return Answerer(settings, embedder=embedder)
 
 
-__all__ = ["Answerer", "QuestionError", "build_answerer"]
+__all__ = ["Answerer", "QuestionError", "QuestionTooLong", "build_answerer"]

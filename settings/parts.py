@@ -120,7 +120,7 @@ class StoreSettings(BaseSettings):
         True, description=(
             "with `sanad serve --workers N`, each worker keeps to `SANAD_TORCH_THREADS` cores of "
             "its own when N × threads fit the cores the server may use and no cgroup CPU quota (a"
-            " container's CPU limit) says those cores are shared (`api/worker_affinity.py`; 8-11 "
+            " container's CPU limit) says those cores are shared (`api/serving/worker_affinity.py`; 8-11 "
             "% more requests/s measured on 2 cores, see Throughput); `false` leaves placement to "
             "the OS, e.g. when other busy processes share the cores"),
     )

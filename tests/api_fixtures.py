@@ -52,10 +52,10 @@ def copy_seeds(dest: Path) -> Path:
 
 
 class LiveServer:
-    """``api.server.build_server`` run by uvicorn in a daemon thread on a free port."""
+    """``api.serving.server.build_server`` run by uvicorn in a daemon thread on a free port."""
 
     def __init__(self, settings, **app_kwargs: Any) -> None:  # noqa: ANN001
-        from api.server import build_server
+        from api.serving.server import build_server
 
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
@@ -121,12 +121,12 @@ def serve_workers(tmp_path: Path, corpus: Path, *, workers: int = 2) -> Iterator
     import sys
 
     env = serve_env(tmp_path / "data")
-    subprocess.run([sys.executable, "-m", "api.cli", "index", "--quiet", str(corpus)], cwd=ROOT, env=env,
+    subprocess.run([sys.executable, "-m", "cli", "index", "--quiet", str(corpus)], cwd=ROOT, env=env,
                    check=True, timeout=300)
     port = free_port()
     log_path = tmp_path / "serve.log"
     with open(log_path, "wb") as log:
-        proc = subprocess.Popen([sys.executable, "-m", "api.cli", "serve", "--host", "127.0.0.1", "--port", str(port),
+        proc = subprocess.Popen([sys.executable, "-m", "cli", "serve", "--host", "127.0.0.1", "--port", str(port),
                                  "--workers", str(workers)], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
         try:
             url = f"http://127.0.0.1:{port}"

@@ -132,7 +132,7 @@ def server_env(server: ChromaServer | None, data_dir: Path, *, collection: str |
 
 def sanad(*args: str) -> list[str]:
     """The command line of ``sanad ARGS`` run from this checkout."""
-    return [sys.executable, "-m", "api.cli", *args]
+    return [sys.executable, "-m", "cli", *args]
 
 
 def server_state(settings) -> dict:  # noqa: ANN001

@@ -1,4 +1,4 @@
-"""The answer log (api/answer_log.py), conversations recalled from it, and the feedback export
+"""The answer log (api/answer_log/local.py), conversations recalled from it, and the feedback export
 as units: a real SQLite file in a temp dir, no server (tests/test_answer_log_live.py has one)."""
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from api.answer_log import AnswerLog, new_answer_id
-from api.feedback_export import ExportError, export, gold_lines, parse_since
+from api.answer_log.feedback_export import ExportError, export, gold_lines, parse_since
+from api.answer_log.local import AnswerLog, new_answer_id
 from evals.sets import item_from_json
 from qa.conversation import ConversationStore, Turn
 from qa.models import Answer, Citation
@@ -153,7 +153,7 @@ def test_since_must_be_a_date() -> None:
 
 
 def test_a_log_that_cannot_be_opened_is_a_clear_error(tmp_path: Path) -> None:
-    from api.answer_log import AnswerLogError
+    from api.answer_log.local import AnswerLogError
 
     blocker = tmp_path / "file"
     blocker.write_text("x")

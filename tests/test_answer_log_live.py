@@ -125,7 +125,7 @@ def test_restart_keeps_conversations_feedback_and_ownership(served) -> None:  # 
 def test_answer_log_off_keeps_nothing(tmp_path: Path) -> None:
     from fastapi.testclient import TestClient
 
-    from api.app import create_app
+    from api.http.app import create_app
 
     settings = make_settings(tmp_path / "data", embed_model="hash", answer_log="off")
     app = create_app(settings)
@@ -139,7 +139,7 @@ def test_answer_log_off_keeps_nothing(tmp_path: Path) -> None:
 
 
 def _sanad(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "api.cli", *args], cwd=REPO, capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-m", "cli", *args], cwd=REPO, capture_output=True, text=True,
                           env={**os.environ, **env}, timeout=600)
 
 

@@ -13,7 +13,7 @@ from urllib.parse import unquote
 import httpx
 import pytest
 
-from api.shared_answer_log import SharedAnswerLog, open_answer_log
+from api.answer_log.shared import SharedAnswerLog, open_answer_log
 from tests.api_fixtures import LiveServer
 from tests.chroma_fixtures import (  # noqa: F401 - chroma_server is a fixture
     REPO, chroma_server, sanad, server_env, server_settings, unique_collection,

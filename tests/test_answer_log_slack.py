@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from api.answer_log import AnswerLog, new_answer_id
-from api.asking import AskService, slack_owner
-from api.metrics import Metrics
-from api.service import Service
+from api.answer_log.local import AnswerLog, new_answer_id
+from api.service.asking import AskService, slack_owner
+from api.service.metrics import Metrics
+from api.service.service import Service
 from api.slack.feedback import FeedbackRecorder
 from api.slack.render import FEEDBACK_DOWN, FEEDBACK_UP, answer_message
 from qa.conversation import ConversationStore
@@ -37,18 +37,29 @@ def test_a_click_is_a_vote_kept_with_the_answer(tmp_path: Path) -> None:
     log.record(answer, owner=slack_owner("T1"), question="q", standalone="q", index_version="v")
     recorder = FeedbackRecorder(metrics, asking=asking)
 
-    def click(action: str, user: str, answer_id: str = answer.answer_id, team: str = "T1") -> tuple[str, bool]:
-        return recorder.record(action_id=action, user_id=user, channel="C", message_ts="1.1", answer_id=answer_id,
-                               team_id=team)
+    def click(action: str, user: str, answer_id: str = answer.answer_id, team: str = "T1") -> tuple[str, str]:
+        return tuple(recorder.record(action_id=action, user_id=user, channel="C", message_ts="1.1",
+                                     answer_id=answer_id, team_id=team))
 
-    assert click(FEEDBACK_DOWN, "U1") == ("not_helpful", True)
-    assert click(FEEDBACK_UP, "U1") == ("helpful", False)  # the first vote stands
-    assert click(FEEDBACK_UP, "U2") == ("helpful", True)
+    assert click(FEEDBACK_DOWN, "U1") == ("not_helpful", "counted")
+    assert click(FEEDBACK_UP, "U1") == ("helpful", "repeat")  # the first vote stands
+    assert click(FEEDBACK_UP, "U2") == ("helpful", "counted")
     assert [(v.value, v.answer_id) for v in log.votes()] == [("not_helpful", answer.answer_id),
                                                              ("helpful", answer.answer_id)]
     assert _count(metrics, "not_helpful") == 1 and _count(metrics, "helpful") == 1
-    # another workspace cannot vote on it; a click the log cannot take is counted as before
-    assert click(FEEDBACK_UP, "U3", team="T2") == ("helpful", True)
-    assert len(log.votes()) == 2 and _count(metrics, "helpful") == 2
-    assert click(FEEDBACK_UP, "U3", team="T2") == ("helpful", False)
+    # another workspace cannot vote on it, nor on an id the log never issued: neither is counted
+    assert click(FEEDBACK_UP, "U3", team="T2") == ("helpful", "unknown_answer")
+    assert click(FEEDBACK_UP, "U3", answer_id="ans_never_issued") == ("helpful", "unknown_answer")
+    assert len(log.votes()) == 2 and _count(metrics, "helpful") == 1
     log.close()
+
+
+def test_with_the_log_off_a_click_is_counted_once_per_person_and_message(tmp_path: Path) -> None:
+    metrics = Metrics()
+    asking = AskService(Service(make_settings(tmp_path / "data"), metrics=metrics),
+                        conversations=ConversationStore(max_conversations=5, max_turns=5), metrics=metrics)
+    recorder = FeedbackRecorder(metrics, asking=asking)
+    vote = {"action_id": FEEDBACK_UP, "channel": "C", "message_ts": "1.1", "answer_id": "ans_1", "team_id": "T1"}
+    assert tuple(recorder.record(user_id="U1", **vote)) == ("helpful", "counted")
+    assert tuple(recorder.record(user_id="U1", **vote)) == ("helpful", "repeat")
+    assert _count(metrics, "helpful") == 1

@@ -13,7 +13,7 @@ from urllib.parse import unquote
 import pytest
 from fastapi.testclient import TestClient
 
-from api.app import create_app
+from api.http.app import create_app
 from tests.api_fixtures import make_settings
 
 
@@ -168,7 +168,7 @@ def test_rate_limit_per_ip_without_keys(tmp_path):
 
 
 def test_rate_limiter_window_slides():
-    from api.security import RateLimiter
+    from api.http.security import RateLimiter
 
     rl = RateLimiter(2, 60.0)
     assert rl.hit("k", now=0.0) is None and rl.hit("k", now=10.0) is None
@@ -287,7 +287,7 @@ def test_ask_stream_error_before_stream_is_json(settings):
 def test_serve_returns_1_when_port_is_taken(tmp_path):
     import socket
 
-    from api.server import serve
+    from api.serving.server import serve
 
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

@@ -7,10 +7,10 @@ import json
 
 import pytest
 
-from api.documents import FileNameError, validate_filename
-from api.openai_compat import message_content, sources_block
-from api.security import bearer_token, key_matches
-from api.streaming import ask_events, sse
+from api.http.openai_compat import message_content, sources_block
+from api.http.security import bearer_token, key_matches
+from api.http.streaming import ask_events, sse
+from api.service.file_names import FileNameError, validate_filename
 from qa.conversation import (
     ConversationStore,
     Turn,

@@ -14,7 +14,7 @@ from tests.conftest import REPO, assert_verbatim
 
 
 def sanad(*args: str, env: dict[str, str] | None = None, stdin: str | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "api.cli", *args], cwd=REPO, capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-m", "cli", *args], cwd=REPO, capture_output=True, text=True,
                           env={**os.environ, **(env or {})}, input=stdin, timeout=600)
 
 
@@ -39,6 +39,22 @@ def test_errors_are_one_line_not_tracebacks(tmp_path: Path) -> None:
     assert "make setup" in no_model.stderr and "Traceback" not in no_model.stderr
     bad_k = sanad("ask", "hello", "--top-k", "0", env=env)
     assert bad_k.returncode == 2 and "--top-k" in bad_k.stderr
+
+
+def test_ask_goes_through_the_ask_flow_and_names_errors_as_the_api(tmp_path: Path, seeds_copy: Path) -> None:
+    """``sanad ask`` checks the question as ``/v1/ask`` does, with the same error codes."""
+    env = {"SANAD_DATA_DIR": str(tmp_path / "d"), "SANAD_EMBED_MODEL": "hash", "SANAD_MAX_QUESTION_CHARS": "40"}
+    assert sanad("index", "--quiet", str(seeds_copy), env=env).returncode == 0
+    long = "x " * 30
+    batch = sanad("ask", "--file", "-", "--json", env=env, stdin=f"who chaired the meeting?\n{long}\n")
+    assert batch.returncode == 0, batch.stderr
+    answered, refused = [json.loads(line) for line in batch.stdout.splitlines()]
+    assert answered["language"] == "en" and answered["answer_id"] and answered["conversation_id"] == ""
+    assert refused == {"question": long.strip(), "error": {
+        "code": "question_too_long", "message": "the question is 59 characters; the limit is 40"}}
+    empty = sanad("ask", "   ", env=env)
+    assert (empty.returncode, empty.stdout, empty.stderr.splitlines()[-1]) == (1, "", "error: the question is empty")
+    assert "Traceback" not in empty.stderr
 
 
 @pytest.mark.integration

@@ -21,7 +21,7 @@ from typing import Any
 
 import pytest
 
-from api.cli import build_parser
+from cli.main import build_parser
 from evals.compare import CompareError, compare, load_previous, render_compare
 from evals.gate import check
 from evals.metrics import CitedSpan, RetrievedChunk, Row, by_kind, summarize
@@ -337,7 +337,7 @@ def test_real_sanad_eval_on_a_seeds_sample_writes_report_junit_and_compare(tmp_p
     previous run), then with the real model, compared with it."""
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false", "ANONYMIZED_TELEMETRY": "False",
            "PYTHONPATH": str(REPO), "SANAD_DATA_DIR": str(tmp_path / "unused")}
-    cmd = [sys.executable, "-m", "api.cli", "eval", "--set", "seeds", "--limit", "12"]
+    cmd = [sys.executable, "-m", "cli", "eval", "--set", "seeds", "--limit", "12"]
     prev = tmp_path / "prev.json"
     first = subprocess.run([*cmd, "--json", str(prev)], env={**env, "SANAD_EMBED_MODEL": "hash"},
                            capture_output=True, text=True, timeout=300, cwd=REPO)

@@ -142,7 +142,7 @@ def post_slack(client: httpx.Client, body: str, *, content_type: str) -> httpx.R
 
 def test_readme_documents_the_error_codes() -> None:
     assert {"invalid_file_name", "invalid_json", "invalid_body"} <= DOCUMENTED[400]
-    assert DOCUMENTED[409] == {"conflict"} and "invalid_request" in DOCUMENTED[422]
+    assert DOCUMENTED[409] == {"conflict", "already_voted"} and "invalid_request" in DOCUMENTED[422]
 
 
 @pytest.mark.parametrize("name", ["a" * 228 + ".txt", "ب" * 112 + ".txt", "notes/" + "x" * 240 + ".md",
@@ -159,7 +159,7 @@ def test_long_names_are_refused_not_500(client, world, name: str) -> None:  # no
 
 def test_longest_allowed_names_upload_and_delete(client, world) -> None:  # noqa: ANN001
     """The limit is exact: a file's own name of 207 UTF-8 bytes is stored, 208 is refused."""
-    from api.documents import MAX_FILE_NAME_BYTES
+    from api.service.file_names import MAX_FILE_NAME_BYTES
 
     assert MAX_FILE_NAME_BYTES == 207
     for name in ("a" * 203 + ".txt", "ب" * 101 + "a.txt", "f" * 255 + "/" + "ب" * 100 + ".md"):
@@ -312,7 +312,7 @@ def test_bad_content_length_is_invalid_body() -> None:
     with the documented ``invalid_body`` (driven here as the raw ASGI middleware it is)."""
     import asyncio
 
-    from api.security import BodySizeLimitMiddleware
+    from api.http.security import BodySizeLimitMiddleware
 
     sent: list[dict] = []
 
@@ -493,7 +493,7 @@ def test_unknown_answer_id_click_is_not_counted(client, recorder) -> None:  # no
 def test_swagger_ui_is_served_from_the_package_under_the_page_csp(client) -> None:  # noqa: ANN001
     """Item 7: ``/docs`` loaded Swagger UI from a public CDN and had no CSP. Its HTML, scripts
     and styles now come from this server, under the web page's Content-Security-Policy."""
-    from api.web import CONTENT_SECURITY_POLICY
+    from api.http.web import CONTENT_SECURITY_POLICY
 
     r = client.get("/docs")
     assert r.status_code == 200 and r.headers["content-type"].startswith("text/html")

@@ -14,11 +14,11 @@ from pathlib import Path
 import pytest
 
 from index.catalog import Catalog
-from settings import Settings
 from index.embedding import HashEmbedding
 from index.indexer import Indexer, IndexerError, index_lock
 from index.lexical import LexicalIndex
 from index.vectors import ChunkVectors
+from settings import Settings
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -154,7 +154,7 @@ def test_kill_9_mid_run_then_rerun_matches_clean_run(tmp_path: Path) -> None:
         (corpus / f"doc{i:02d}.txt").write_text(
             "\n".join(f"Paragraph {j} of document {i}: {'word ' * (5 + j)}" for j in range(12)), encoding="utf-8")
     env = {**os.environ, "SANAD_EMBED_MODEL": "hash", "SANAD_EMBED_BATCH_SIZE": "1", "SANAD_INDEX_GROUP_SIZE": "1"}
-    cmd = [sys.executable, "-m", "api.cli", "index", str(corpus), "--quiet"]
+    cmd = [sys.executable, "-m", "cli", "index", str(corpus), "--quiet"]
 
     clean_settings = Settings(data_dir=tmp_path / "clean", embed_model="hash")
     run_index(clean_settings, corpus)  # the reference run, in-process (no start-up cost)
@@ -296,7 +296,7 @@ def test_a_file_grown_past_the_limit_keeps_its_last_good_version(tmp_path: Path,
 
 def test_the_cli_prints_one_line_per_bad_file(seeds_copy: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                               capsys: pytest.CaptureFixture[str]) -> None:
-    from api.cli import main
+    from cli.main import main
 
     (seeds_copy / "bad.txt").write_bytes(b"\xff\xfe broken")
     (seeds_copy / "empty.md").write_bytes(b"")

@@ -6,9 +6,10 @@ from __future__ import annotations
 
 import pytest
 
-from api.documents import MAX_FILE_NAME_BYTES, FileNameError, validate_filename
-from api.security import RateLimiter
-from api.slack.routes import payload_problem
+from api.http.errors import status_of
+from api.http.security import RateLimiter
+from api.service.file_names import MAX_FILE_NAME_BYTES, FileNameError, validate_filename
+from api.slack.payloads import SlackPayloadError, read_payload
 from qa.extractive import unmarked
 from qa.text_rules import first_unencodable, require_utf8
 
@@ -34,7 +35,7 @@ def test_names_refused(name: str, why: str) -> None:
 def test_the_temporary_file_of_the_longest_name_fits() -> None:
     from pathlib import Path
 
-    from api.upload_paths import temp_path
+    from api.service.upload_paths import temp_path
 
     longest = Path("/x") / ("ب" * (MAX_FILE_NAME_BYTES // 2) + "a")
     assert len(longest.name.encode()) == MAX_FILE_NAME_BYTES
@@ -60,16 +61,22 @@ def test_first_unencodable_names_the_place() -> None:
 @pytest.mark.parametrize(("body", "ctype", "expected"), [
     (b"payload={not json", "application/x-www-form-urlencoded", (400, "invalid_json")),
     (b"{not json", "application/json", (400, "invalid_json")),
-    (b"[1]", "application/json", (422, "invalid_request")),
+    (b"[1]", "application/json", (400, "invalid_body")),
     (b"\xff\xfe", "application/json", (422, "invalid_request")),
     (b'{"event": "\\ud800"}', "application/json", (422, "invalid_request")),
-    (b'{"type": "url_verification"}', "application/json", None),
+    (b'{"type": "url_verification"}', "application/json", (400, "invalid_body")),  # no challenge
+    (b'{"type": "url_verification", "challenge": "c"}', "application/json", None),
     (b"command=%2Fask&text=hi", "application/x-www-form-urlencoded", None),
     (b"", None, None),
 ])
 def test_slack_payload_problems(body: bytes, ctype: str | None, expected: tuple[int, str] | None) -> None:
-    problem = payload_problem(body, ctype)
-    assert (problem[:2] if problem else None) == expected
+    """What ``POST /slack/events`` answers a signed body with (the status: the HTTP edge's table)."""
+    try:
+        read_payload(body, ctype)
+    except SlackPayloadError as exc:
+        assert (status_of(exc), exc.code) == expected
+    else:
+        assert expected is None
 
 
 def test_auth_failure_bucket_forgets_after_the_window() -> None:

@@ -2,7 +2,9 @@
 
 Every ``import`` and ``from ... import`` in the project's packages counts, inside functions
 too; only imports under ``if TYPE_CHECKING:`` are left out (they never run). The layers,
-bottom up: ``settings``, ``index``, ``qa``, ``evals``, ``api``.
+bottom up: ``settings``, ``index``, ``qa``, ``evals``, ``api``, ``cli``: ``api`` does not import
+``evals`` (only the command line does). Inside ``api``, the service and the answer log know
+nothing of the faces (HTTP, Slack) or of the server that runs them.
 """
 
 from __future__ import annotations
@@ -13,14 +15,23 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-PACKAGES = ("settings", "index", "qa", "evals", "api")
+PACKAGES = ("settings", "index", "qa", "evals", "api", "cli")
 #: a layer may import only the layers listed for it (and itself)
 ALLOWED = {
     "settings": set(),
     "index": {"settings"},
     "qa": {"settings", "index"},
     "evals": {"settings", "index", "qa"},
-    "api": {"settings", "index", "qa", "evals"},
+    "api": {"settings", "index", "qa"},
+    "cli": {"settings", "index", "qa", "evals", "api"},
+}
+#: inside ``api``: the sub-packages each may import (and itself; ``api.schemas`` is open to all)
+API_ALLOWED = {
+    "answer_log": set(),
+    "service": {"answer_log"},
+    "http": {"answer_log", "service", "slack"},
+    "slack": {"answer_log", "service", "http"},
+    "serving": {"answer_log", "service", "http", "slack"},
 }
 
 
@@ -114,7 +125,8 @@ def _cycles(graph: dict[str, set[str]]) -> list[list[str]]:
 
 
 def test_the_graph_sees_the_project(graph: dict[str, set[str]]) -> None:
-    assert {"settings", "index.indexer", "qa.answerer", "evals.runner", "api.app", "api.slack.bolt_app"} <= set(graph)
+    assert {"settings", "index.indexer", "qa.answerer", "evals.runner", "api.http.app", "api.slack.bolt_app",
+            "cli.main"} <= set(graph)
     assert "qa.generative" in graph["qa.answerer"]
     assert "api.slack.bolt_app" in graph["api.slack.mount"]  # imported inside a function: counted
 
@@ -131,6 +143,17 @@ def test_the_cycle_finder_finds_cycles() -> None:
 def test_layers_point_one_way(graph: dict[str, set[str]]) -> None:
     upward = [f"{m} imports {d}" for m, deps in sorted(graph.items()) for d in sorted(deps)
               if d.split(".")[0] != m.split(".")[0] and d.split(".")[0] not in ALLOWED[m.split(".")[0]]]
+    assert upward == []
+
+
+def test_api_sub_packages_point_one_way(graph: dict[str, set[str]]) -> None:
+    def part(module: str) -> str | None:
+        names = module.split(".")
+        return names[1] if names[0] == "api" and len(names) > 2 else None
+
+    assert {part(m) for m in graph} - {None} == set(API_ALLOWED)  # every sub-package has its rule
+    upward = [f"{m} imports {d}" for m, deps in sorted(graph.items()) if part(m) for d in sorted(deps)
+              if part(d) and part(d) != part(m) and part(d) not in API_ALLOWED[part(m)]]
     assert upward == []
 
 

@@ -19,9 +19,9 @@ import pytest
 
 from index.bidi_text import clean_text, fold_presentation_forms, join_lines, visual_to_logical
 from index.catalog import Catalog
-from settings import Settings
 from index.extracted import ExtractLimits
 from index.paragraphs import DocumentError, ParsedDocument, load_document, parse_document
+from settings import Settings
 
 DOCS = Path(__file__).resolve().parent / "fixtures" / "docs"
 SOURCED = sorted(p for p in DOCS.iterdir() if p.suffix in (".pdf", ".docx") and not p.name.startswith("bad_")
@@ -261,7 +261,7 @@ def test_index_a_mixed_folder_with_bad_files(tmp_path: Path) -> None:
 
 
 def test_cli_citation_line_shows_the_page(capsys: pytest.CaptureFixture[str]) -> None:
-    from api.cli import _print_answer
+    from cli.main import _print_answer
     from qa.models import Answer, Citation
 
     cites = [Citation(ref=1, file="report.pdf", paragraph=14, line_start=14, line_end=14, char_start=0,

@@ -15,8 +15,8 @@ read: ``env = {**os.environ, "SANAD_X": "1"}``, ``env.pop("SANAD_X", None)`` as 
 ``monkeypatch.setenv("SANAD_X", ...)``, ``<x>[NAME] = ...``, nor is reading back such a dict
 (``cluster.index_env["SANAD_CHROMA_COLLECTION"]``) or a ``SANAD_`` name in a message
 (``"SANAD_X" in err``). The names of the server's private
-hand-off to its worker processes start with ``_SANAD_SERVE_`` (api/worker_readiness.py,
-api/worker_affinity.py): they are not configuration and not ``SANAD_`` names.
+hand-off to its worker processes start with ``_SANAD_SERVE_`` (api/serving/worker_readiness.py,
+api/serving/worker_affinity.py): they are not configuration and not ``SANAD_`` names.
 Test-suite knobs (``SANAD_TEST_CHROMIUM``, ``SANAD_HOSTILE_EXAMPLES`` ...) live in
 ``settings.HarnessSettings`` like every other variable.
 """

@@ -9,13 +9,13 @@ import pytest
 import yaml
 from fastapi.testclient import TestClient
 
-from api.app import create_app
-from api.cli import main
-from api.metrics import Metrics
-from api.slack.options import SlackOptions, slack_configured
+from api.http.app import create_app
+from api.service.metrics import Metrics
 from api.slack.feedback import FeedbackRecorder
 from api.slack.inbound import SeenSet, clean_question, conversation_id, skip_reason, thread_of
+from api.slack.options import SlackOptions, slack_configured
 from api.slack.render import FEEDBACK_DOWN, FEEDBACK_UP
+from cli.main import main
 from settings import Settings
 from tests.api_fixtures import make_settings
 

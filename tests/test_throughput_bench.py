@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from api.worker_affinity import core_sets, usable_cores
+from api.serving.worker_affinity import core_sets, usable_cores
 
 ROOT = Path(__file__).resolve().parents[1]
 

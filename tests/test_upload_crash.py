@@ -1,7 +1,7 @@
 """kill -9 a real ``sanad serve`` during an upload; after each restart the state is one a clean
 run reaches (issue 28 items 5 and 6).
 
-The server is a ``python -m api.cli serve`` subprocess (hashing embedder, answer log on) on
+The server is a ``python -m cli serve`` subprocess (hashing embedder, answer log on) on
 127.0.0.1. It is killed either at a named point of the upload (``SANAD_TEST_CRASH_AT``, the
 hook of ``index/indexer.py``: the process SIGKILLs itself there) or, in the random test, at a
 random moment of an upload while questions are being asked (so the answer log is being

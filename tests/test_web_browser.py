@@ -437,7 +437,7 @@ def test_spinner_while_loading_then_q_is_asked(tmp_path, open_page):
 
 
 def test_rate_limited_ask_is_retried(tmp_path, open_page):
-    from api.security import GuardMiddleware
+    from api.http.security import GuardMiddleware
 
     server = LiveServer(make_settings(tmp_path / "d", embed_model="hash", rate_limit_per_minute=2)).start()
     try:

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from api.app import create_app
-from api.web import STATIC_DIR, STATIC_TYPES
+from api.http.app import create_app
+from api.http.web import STATIC_DIR, STATIC_TYPES
 from tests.api_fixtures import make_settings
 
 

@@ -1,4 +1,4 @@
-"""``sanad serve --workers N``: each worker keeps to cores of its own (api.worker_affinity)."""
+"""``sanad serve --workers N``: each worker keeps to cores of its own (api.serving.worker_affinity)."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from api.server import core_slots
-from api.worker_affinity import CoreSlots, core_sets, cpu_quota, usable_cores
+from api.serving.server import core_slots
+from api.serving.worker_affinity import CoreSlots, core_sets, cpu_quota, usable_cores
 from settings import Settings
 from tests.api_fixtures import child_pids, serve_workers
 
@@ -70,7 +70,7 @@ def test_the_environment_carries_the_sets_to_the_workers(tmp_path: Path) -> None
 
 _CLAIMER = """
 import sys
-from api.worker_affinity import CoreSlots
+from api.serving.worker_affinity import CoreSlots
 claim = CoreSlots.from_environ().claim()
 print(claim.slot if claim else "none", flush=True)
 sys.stdin.read()  # hold the claim until told to end

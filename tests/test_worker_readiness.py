@@ -1,4 +1,4 @@
-"""``/readyz`` across the worker processes of ``sanad serve --workers N`` (api.worker_readiness)."""
+"""``/readyz`` across the worker processes of ``sanad serve --workers N`` (api.serving.worker_readiness)."""
 
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 
-from api.app import create_app
-from api.worker_readiness import READY_DIR_ENV, WORKERS_ENV, WorkerReadiness
+from api.http.app import create_app
+from api.serving.worker_readiness import READY_DIR_ENV, WORKERS_ENV, WorkerReadiness
 from index.embedding import HashEmbedding
 from qa.answerer import Answerer
 from settings import Settings

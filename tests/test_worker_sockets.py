@@ -1,4 +1,4 @@
-"""``sanad serve --workers N``: a listening socket per worker, connections spread by the kernel (api.worker_sockets)."""
+"""``sanad serve --workers N``: a listening socket per worker, connections spread by the kernel (api.serving.worker_sockets)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from api.worker_sockets import SUPPORTED, PortReservation
+from api.serving.worker_sockets import SUPPORTED, PortReservation
 from tests.api_fixtures import child_pids, serve_env, serve_workers
 
 pytestmark = pytest.mark.skipif(not SUPPORTED, reason="SO_REUSEPORT is Linux's; CI runs on Linux")
@@ -60,7 +60,7 @@ def test_serve_with_workers_on_a_taken_port_says_so(tmp_path: Path) -> None:
     taken = socket.create_server(("127.0.0.1", 0))
     try:
         port = taken.getsockname()[1]
-        done = subprocess.run([sys.executable, "-m", "api.cli", "serve", "--host", "127.0.0.1", "--port", str(port),
+        done = subprocess.run([sys.executable, "-m", "cli", "serve", "--host", "127.0.0.1", "--port", str(port),
                                "--workers", "2"], cwd=REPO, env=serve_env(tmp_path / "data"), capture_output=True, text=True,
                               timeout=120)
     finally:

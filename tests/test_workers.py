@@ -1,4 +1,4 @@
-"""``sanad serve``'s default worker count (``api.workers``): one with the embedded store,
+"""``sanad serve``'s default worker count (``api.serving.workers``): one with the embedded store,
 else by cores and memory; ``--workers`` overrides it."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from tests.api_fixtures import ROOT, free_port
-from api.workers import RESERVE_BYTES, WORKER_BYTES, available_memory_bytes, default_workers
+from api.serving.workers import RESERVE_BYTES, WORKER_BYTES, available_memory_bytes, default_workers
 from settings import Settings
 
 GiB = 2**30
@@ -51,7 +51,7 @@ def _serve(tmp_path: Path, *args: str) -> subprocess.Popen:
     env = {**os.environ, "SANAD_EMBED_MODEL": "hash", "SANAD_DATA_DIR": str(tmp_path / "data"),
            "PYTHONPATH": str(ROOT)}
     env.pop("SANAD_CHROMA_URL", None)
-    return subprocess.Popen([sys.executable, "-m", "api.cli", "serve", "--port", str(free_port()), *args],
+    return subprocess.Popen([sys.executable, "-m", "cli", "serve", "--port", str(free_port()), *args],
                             cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
 
 

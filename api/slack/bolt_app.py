@@ -31,8 +31,8 @@ from typing import Any, Callable
 from slack_bolt import Ack, App, BoltContext, BoltRequest, BoltResponse, Respond
 from slack_sdk import WebClient
 
-from api.asking import AskService, slack_owner
-from api.errors import ApiError
+from api.service.asking import AskService, slack_owner
+from api.service.errors import LoadFailed, NotReady, Overloaded
 from api.slack import render
 from api.slack.feedback import FeedbackRecorder
 from api.slack.health import SlackUnavailable, TokenCheck
@@ -40,6 +40,7 @@ from api.slack.inbound import (SeenSet, clean_question, conversation_id, is_thre
                                thread_of)
 from api.slack.options import SlackOptions, api_url
 from api.slack.sharing import ShareStore
+from qa.answerer import QuestionError
 from qa.language import detect_language
 from settings import Settings
 
@@ -232,7 +233,7 @@ class SlackBot:
             else:
                 stream = self.asking.start(question, owner=owner, conversation_id=conversation, named=True)
             answer = stream.answer()
-        except ApiError as exc:
+        except (QuestionError, NotReady, LoadFailed, Overloaded) as exc:  # what the ask flow refuses
             log.info("question refused: %s", exc.message)
             return render.notice_message(exc.message)
         except Exception:  # noqa: BLE001 - the user gets a message, the log the traceback

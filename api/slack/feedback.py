@@ -12,9 +12,9 @@ from __future__ import annotations
 import logging
 from typing import Literal, NamedTuple
 
-from api.asking import AskService, slack_owner
-from api.errors import ApiError
-from api.metrics import Metrics
+from api.service.asking import AskService, slack_owner
+from api.service.errors import AlreadyVoted, AnswerLogOff, NotFound
+from api.service.metrics import Metrics
 from api.slack.inbound import SeenSet
 from api.slack.render import FEEDBACK_DOWN, FEEDBACK_UP
 
@@ -61,8 +61,10 @@ class FeedbackRecorder:
         owner = slack_owner(team_id)
         try:
             self.asking.feedback(answer_id, value, owner=owner, voter=f"{owner}:{user_id}")  # type: ignore[arg-type]
-        except ApiError as exc:
-            if exc.code == "answer_log_off":
-                return None
-            return "repeat" if exc.code == "already_voted" else "unknown_answer"
+        except AnswerLogOff:
+            return None
+        except AlreadyVoted:
+            return "repeat"
+        except NotFound:
+            return "unknown_answer"
         return "counted"

@@ -14,6 +14,8 @@ from typing import Any
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
+from settings.errors import SanadError
+
 log = logging.getLogger("sanad.slack")
 
 #: Slack's answers meaning the token itself is wrong, revoked or not a bot token
@@ -21,8 +23,10 @@ TOKEN_ERRORS = frozenset({"invalid_auth", "not_authed", "account_inactive", "tok
                           "token_expired", "no_permission", "missing_scope", "not_allowed_token_type"})
 
 
-class SlackUnavailable(Exception):
-    """The bot cannot serve: Slack refused or could not confirm the token."""
+class SlackUnavailable(SanadError):
+    """The bot cannot serve: Slack refused or could not confirm the token (``error``: Slack's)."""
+
+    code = "slack_unavailable"
 
     def __init__(self, error: str) -> None:
         super().__init__(error)

@@ -11,7 +11,7 @@ from settings import Settings
 if TYPE_CHECKING:
     from fastapi import FastAPI
 
-    from api.asking import AskService
+    from api.service.asking import AskService
     from api.slack.bolt_app import SlackBot
 
 log = logging.getLogger("sanad.slack")

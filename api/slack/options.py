@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from settings import Settings
+from settings import SlackSettings
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -26,12 +26,12 @@ class SlackOptions:
     recheck_s: float = 30.0
 
 
-def slack_configured(settings: Settings) -> bool:
+def slack_configured(settings: SlackSettings) -> bool:
     """The HTTP routes are on only when both the bot token and the signing secret are set."""
     return bool(settings.slack_bot_token and settings.slack_signing_secret)
 
 
-def api_url(settings: Settings, options: SlackOptions) -> str:
+def api_url(settings: SlackSettings, options: SlackOptions) -> str:
     """The Web API base the bot calls (``options`` override the setting), ending in ``/``."""
     url = options.api_base_url or settings.slack_api_url
     return url if url.endswith("/") else url + "/"

@@ -23,7 +23,7 @@ told Slack to retry. :func:`read_payload` parses the body the way bolt will (bol
 Anything else is :class:`SlackPayloadError`, which the route answers with ``400`` (never a
 5xx, so Slack does not retry a request that can never succeed). Field values are not
 limited beyond their types: unknown fields and event types pass (bolt answers 404 when no
-listener wants them). The nesting depth was already bounded by ``api.json_limits``.
+listener wants them). The nesting depth was already bounded by ``api.http.json_limits``.
 """
 
 from __future__ import annotations
@@ -35,18 +35,16 @@ from urllib.parse import parse_qsl
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictStr, ValidationError
 
 from qa.text_rules import first_unencodable
+from settings.errors import SanadError
 
 Str = StrictStr | None
 
 
-class SlackPayloadError(ValueError):
-    """A signed Slack body that is not what Slack sends: ``code`` (``invalid_json`` or
-    ``invalid_body``, both 400; ``invalid_request``, 422, for text that is not Unicode)."""
+class SlackPayloadError(SanadError, ValueError):
+    """A signed Slack body that is not what Slack sends: ``code`` ``invalid_json`` or
+    ``invalid_body`` (HTTP 400), ``invalid_request`` (422) for text that is not Unicode."""
 
-    def __init__(self, message: str, *, code: str = "invalid_body", status: int = 400) -> None:
-        super().__init__(message)
-        self.code = code
-        self.status = status
+    code = "invalid_body"
 
 
 class _Open(BaseModel):
@@ -172,7 +170,7 @@ def parse_body(body: bytes, content_type: str | None) -> dict[str, Any]:
     try:
         text = body.decode("utf-8")
     except UnicodeDecodeError:
-        raise SlackPayloadError("the Slack request body is not UTF-8", code="invalid_request", status=422) from None
+        raise SlackPayloadError("the Slack request body is not UTF-8", code="invalid_request") from None
     if not text:
         return {}
     mime = (content_type or "").split(";")[0].strip().lower()
@@ -204,7 +202,7 @@ def validate_payload(value: dict[str, Any]) -> Scope:
     """``value`` (a parsed payload, e.g. a Socket Mode envelope's) checked against its model."""
     if first_unencodable(value) is not None:
         raise SlackPayloadError("the Slack request contains text that is not valid Unicode",
-                                code="invalid_request", status=422)
+                                code="invalid_request")
     kind = value.get("type")
     model = MODELS.get(kind, Scope) if isinstance(kind, str) else Scope
     try:

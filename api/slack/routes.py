@@ -13,7 +13,7 @@ forged, stale or replayed request gets ``401`` and has no effect at all: bolt is
 built for it. bolt verifies the signature again itself. A signed body that is not what Slack
 sends (``api.slack.payloads``: parsed as bolt will parse it, then validated into typed
 models) gets ``400`` before bolt sees it; its nesting was bounded before anything parsed it
-(``api.json_limits``).
+(``api.http.json_limits``).
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from fastapi.responses import Response
 from slack_bolt.adapter.starlette.handler import to_bolt_request, to_starlette_response
 from slack_sdk.signature import SignatureVerifier
 
-from api.errors import CODES, ERROR_SCHEMA, error_response
+from api.http.errors import CODES, ERROR_SCHEMA, error_response, status_of
 from api.slack.bolt_app import SlackBot
 from api.slack.health import SlackUnavailable
 from api.slack.inbound import SeenSet
@@ -84,7 +84,7 @@ class SlackEventsHandler:
                 payload = read_payload(body, request.headers.get("content-type"))
             except SlackPayloadError as exc:
                 log.warning("refused a signed Slack request: %s", exc)
-                return error_response(exc.status, exc.code, str(exc))
+                return error_response(status_of(exc) or 400, exc.code, exc.message)
             if self.replayed(request, payload):
                 reason = "replayed Slack request"
         if reason:

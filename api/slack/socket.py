@@ -15,22 +15,25 @@ import logging
 from typing import TYPE_CHECKING, Any, Callable
 
 from api.slack.payloads import SlackPayloadError, validate_payload
+from settings.errors import SanadError
 
 if TYPE_CHECKING:
     from slack_bolt.adapter.socket_mode import SocketModeHandler
 
     from api.slack.bolt_app import SlackBot
     from api.slack.options import SlackOptions
-    from settings import Settings
+    from settings import Settings, SlackSettings
 
 log = logging.getLogger("sanad.slack")
 
 
-class SlackConfigError(Exception):
+class SlackConfigError(SanadError):
     """The settings lack what Socket Mode needs (reported as one line, exit status 1)."""
 
+    code = "slack_not_configured"
 
-def missing_socket_settings(settings: Settings) -> list[str]:
+
+def missing_socket_settings(settings: SlackSettings) -> list[str]:
     """The environment variables Socket Mode needs that are unset."""
     needed = (("SANAD_SLACK_BOT_TOKEN", settings.slack_bot_token),
               ("SANAD_SLACK_APP_TOKEN", settings.slack_app_token))
@@ -43,9 +46,9 @@ def run_socket_mode(settings: Settings, *, options: SlackOptions | None = None) 
     if missing:
         raise SlackConfigError(f"Socket Mode needs {' and '.join(missing)} (the bot token xoxb-... and the "
                                "app-level token xapp-... with connections:write)")
-    from api.asking import ask_service_for
-    from api.metrics import Metrics
-    from api.service import Service
+    from api.service.asking import ask_service_for
+    from api.service.metrics import Metrics
+    from api.service.service import Service
     from api.slack.bolt_app import SlackBot
 
     from api.slack.health import SlackUnavailable

@@ -1,0 +1,1 @@
+"""``sanad serve``: the API under uvicorn, its worker processes, their sockets, cores and readiness."""
