@@ -177,10 +177,16 @@ def test_fold_and_clean() -> None:
 
 
 def test_join_lines() -> None:
-    assert join_lines(["the inter-", "national order"]) == "the international order"
+    words = {"international", "order", "machine-made"}
+    assert join_lines(["the inter-", "national order"], vocabulary=words) == "the international order"
     assert join_lines(["a soft inter\u00ad", "national"]) == "a soft international"
-    assert join_lines(["pdfium marks inter\u0002", "national"]) == "pdfium marks international"
-    assert join_lines(["a well-", "Known case"]) == "a well- Known case"
+    assert join_lines(["chromium's soft inter\u2010", "national"]) == "chromium's soft international"
+    assert join_lines(["pdfium marks inter\u0002", "national"], vocabulary=words) == "pdfium marks international"
+    # A hard hyphen at a line end stays (office programs hyphenate only when asked), unless the
+    # document writes the word whole; PDFium codes it U+0002 either way.
+    assert join_lines(["the caliph Harun al\u0002", "Rashid"], vocabulary=words) == "the caliph Harun al-Rashid"
+    assert join_lines(["machine\u0002", "made paper"], vocabulary=words) == "machine-made paper"
+    assert join_lines(["the inter-", "national order"]) == "the inter-national order"
     assert join_lines(["السطر الأول", "والثاني"]) == "السطر الأول والثاني"
 
 
