@@ -22,11 +22,17 @@ import re
 import statistics
 import threading
 import time
+import unicodedata
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Iterator
 
 from index.bidi_text import join_lines, line_is_rtl, visual_to_logical
-from index.extracted import Block, Extraction, ExtractError
+from index.extracted import Block, Extraction, ExtractError, ExtractLimits
+from index.ocr import OcrUnavailable, ocr_available, ocr_pages
 from index.pdf_glyphs import TATWEEL, page_glyph_lines
+
+if TYPE_CHECKING:
+    from PIL.Image import Image
 
 __all__ = ["extract_pdf", "looks_like_pdf"]
 
@@ -517,13 +523,59 @@ def _page_list(pages: list[int]) -> str:
     return shown + (f" and {len(pages) - 10} more" if len(pages) > 10 else "")
 
 
-def extract_pdf(data: bytes, *, max_pages: int, time_limit_s: float) -> Extraction:
-    """Paragraph blocks (with pages and boilerplate flags) and warnings of a PDF's text layer.
+def _unusable(textpage) -> bool:  # noqa: ANN001 - a pypdfium2 PdfTextPage
+    """True when most of a page's characters are codes without text (control, private-use,
+    unassigned, replacement characters): a text layer whose fonts map nothing, OCR reads it."""
+    chars = [c for c in textpage.get_text_range() if not c.isspace() and c != "\ufffe"]
+    bad = sum(1 for c in chars if c == "\ufffd" or unicodedata.category(c) in ("Cc", "Co", "Cn"))
+    return len(chars) >= 20 and bad >= 0.3 * len(chars)
+
+
+def _rendered(data: bytes, pages: list[int], dpi: int) -> Iterator[tuple[int, "Image", int]]:
+    """``(page number, greyscale image, dpi)`` for each of ``pages`` (1-based), rendered one at
+    a time under PDFium's lock (the OCR in between runs without it)."""
+    import pypdfium2 as pdfium
+
+    with _PDFIUM_LOCK:
+        doc = pdfium.PdfDocument(data)
+    try:
+        for number in pages:
+            with _PDFIUM_LOCK:
+                page = doc[number - 1]
+                image = page.render(scale=dpi / 72, grayscale=True).to_pil()
+                page.close()
+            yield number, image, dpi
+    finally:
+        with _PDFIUM_LOCK:
+            doc.close()
+
+
+def _ocr_blocks(data: bytes, wanted: list[int], ocr: ExtractLimits | None) -> tuple[list[Block], list[str]]:
+    """Blocks read by OCR from the pages in ``wanted`` (no usable text layer), and warnings."""
+    if not wanted:
+        return [], []
+    which = f"page {wanted[0]} has" if len(wanted) == 1 else f"pages {_page_list(wanted)} have"
+    if ocr is None or not ocr.ocr:
+        return [], [f"{which} no text layer (scanned?)" + ("; OCR is off (SANAD_OCR)" if ocr is not None else "")]
+    missing = ocr_available(ocr.ocr_languages)
+    if missing:
+        return [], [f"{which} no text layer (scanned?); {missing}"]
+    try:
+        return ocr_pages(_rendered(data, wanted[:ocr.ocr_max_pages], ocr.ocr_dpi), ocr, total=len(wanted))
+    except OcrUnavailable as exc:
+        return [], [f"{which} no text layer (scanned?); {exc}"]
+
+
+def extract_pdf(data: bytes, *, max_pages: int, time_limit_s: float, ocr: ExtractLimits | None = None) -> Extraction:
+    """Paragraph blocks (with pages and boilerplate flags) and warnings of a PDF's text layer,
+    and of its pages without a usable one read by OCR (``ocr``: the OCR settings; None: no OCR).
 
     Args:
         data: the file's bytes.
         max_pages: a PDF with more pages is refused (ExtractError).
-        time_limit_s: extraction stops with ExtractError when it runs longer (checked per page).
+        time_limit_s: extraction of the text layer stops with ExtractError when it runs longer
+            (checked per page; OCR has its own limits).
+        ocr: the limits whose ``ocr*`` fields say whether and how pages are read by OCR.
     """
     import pypdfium2 as pdfium
     import pypdfium2.raw as pdfium_c
@@ -558,7 +610,10 @@ def extract_pdf(data: bytes, *, max_pages: int, time_limit_s: float) -> Extracti
                     page = doc[index]
                     textpage = page.get_textpage()
                     lines = _page_lines(textpage)
-                    if not lines and any(True for _ in page.get_objects(
+                    if _unusable(textpage):
+                        lines = []
+                        scanned.append(index + 1)
+                    elif not lines and any(True for _ in page.get_objects(
                             filter=[pdfium_c.FPDF_PAGEOBJ_IMAGE], max_depth=2)):
                         scanned.append(index + 1)
                     textpage.close()
@@ -570,9 +625,8 @@ def extract_pdf(data: bytes, *, max_pages: int, time_limit_s: float) -> Extracti
         finally:
             doc.close()
     warnings: list[str] = []
-    if scanned:
-        which = f"page {scanned[0]} has" if len(scanned) == 1 else f"pages {_page_list(scanned)} have"
-        warnings.append(f"{which} no text layer (scanned?)")
+    ocr_blocks, ocr_warnings = _ocr_blocks(data, scanned, ocr)
+    warnings.extend(ocr_warnings)
     if unreadable:
         which = f"page {unreadable[0]}" if len(unreadable) == 1 else f"pages {_page_list(unreadable)}"
         warnings.append(f"{which} could not be read")
@@ -585,4 +639,6 @@ def extract_pdf(data: bytes, *, max_pages: int, time_limit_s: float) -> Extracti
         if text:
             blocks.append(Block(text=text, page_start=para.page_start, page_end=para.page_end,
                                 boilerplate=para.boilerplate))
+    # OCR'd pages have no text-layer paragraphs: their blocks go in page order.
+    blocks = sorted(blocks + ocr_blocks, key=lambda b: b.page_start or 0)
     return Extraction(blocks=tuple(blocks), warnings=tuple(warnings), title=title)
