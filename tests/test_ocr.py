@@ -228,3 +228,27 @@ def test_a_text_layer_that_maps_to_nothing_is_read_by_ocr() -> None:
     assert doc.warnings[0].startswith("pages 1-2 read by OCR")
     assert all(p.ocr for p in doc.paragraphs) and "\ue000" not in doc.text
     assert "Paper reached the Arab world in the eighth century" in doc.text
+
+
+def test_a_scanned_two_column_document_reads_in_order_with_its_running_heads_flagged() -> None:
+    """lo_en_justified.pdf scanned (two pages at 200 dpi): a running header on each page
+    (flagged), two columns (read left to right), a paragraph over the page break
+    (one paragraph) and a footnote."""
+    import pypdfium2 as pdfium
+
+    from tests.fixtures.office_text import EN_HEADER
+
+    pdf = pdfium.PdfDocument(str(OFFICE / "lo_en_justified.pdf"))
+    frames = [page.render(scale=200 / 72, grayscale=True).to_pil() for page in pdf]
+    buf = io.BytesIO()
+    frames[0].save(buf, format="TIFF", save_all=True, append_images=frames[1:], dpi=(200, 200))
+    doc = parse_document(buf.getvalue(), file="scan.tiff")
+    flagged = [p for p in doc.paragraphs if p.boilerplate]
+    assert [p.page_start for p in flagged if p.text == EN_HEADER] == [1, 2]
+    assert {p.text for p in flagged} <= {EN_HEADER, "1", "2"}  # Tesseract may miss a lone page number
+    body = [p for p in doc.paragraphs if not p.boilerplate]
+    expected = source("lo_en_justified.pdf").splitlines()
+    assert len(body) == len(expected)
+    for got, want in zip(body, expected):
+        assert accuracy(got.text, want) >= 0.97, (got.text, want)
+    assert [(p.page_start, p.page_end) for p in body][-2:] == [(1, 2), (2, 2)]
