@@ -12,7 +12,7 @@ digit, a private-use character or U+0640, wherever the line was stretched. So:
 - **words** are the runs of glyphs whose advance boxes abut; the gaps between them are the spaces
   (PDFium's own spaces are not used: producers place them unreliably in right-to-left text);
 - **kashida**: a glyph inside an Arabic word whose ink is a flat bar on the baseline and whose code
-  is no letter, mark or punctuation is a justification stretch and is dropped, whatever its code;
+  is no Arabic letter is a justification stretch and is dropped, whatever its code;
   one coded U+0640 is kept as a tatweel (:attr:`Glyph.tatweel`; the paragraph decides, see
   :mod:`index.pdf_text`);
 - **marks** (harakat, shadda, tanween) go to the line whose band holds them and to the letter
@@ -369,10 +369,11 @@ def _flat_bar(g: Glyph) -> bool:
 
 
 def _stretch_code(text: str) -> bool:
-    """Codes a kashida glyph comes out as: U+0640, a control, format, private-use or unassigned
-    character, a digit, a space with ink, or a mark (drawn as a flat bar on the baseline); never
-    a letter or punctuation."""
-    return text == TATWEEL or all(unicodedata.category(ch)[0] in "CNZM" for ch in text)
+    """Codes a kashida glyph comes out as: anything but an Arabic letter. LibreOffice leaves its
+    kashida out of the font's ToUnicode map, so it reads as the glyph's raw code in the subset
+    font: a control character, a digit, punctuation (``;`` ``,``), a letter of another script;
+    others give U+0640, a private-use character or the code of a mark."""
+    return text == TATWEEL or not any(unicodedata.category(ch).startswith("L") and is_rtl_char(ch) for ch in text)
 
 
 def _stretch_candidate(g: Glyph) -> bool:

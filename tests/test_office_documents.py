@@ -78,10 +78,12 @@ def test_the_justified_fixtures_do_carry_kashida() -> None:
     assert sum(1 for c in raw("lo_ar_justified_naskh.pdf") if ord(c) < 0x20 and c not in "\r\n") >= 20
     assert sum(1 for c in raw("lo_ar_columns_kacst.pdf") if ord(c) < 0x20 and c not in "\r\n") >= 20
     assert "الض66فة الش66رقية" in raw("lo_ar_kashida_digit.pdf") and "\ue000" in raw("lo_ar_kashida_pua.pdf")
+    assert "الض;;فة الش;;رقية" in raw("lo_ar_kashida_punct.pdf")
     assert raw("lo_ar_kashida_tatweel.pdf").count("\u0640") > raw("lo_ar_justified_naskh.pdf").count("\u0640") + 10
-    for name in ("lo_ar_kashida_digit.pdf", "lo_ar_kashida_pua.pdf", "lo_ar_kashida_tatweel.pdf"):
+    for name in ("lo_ar_kashida_digit.pdf", "lo_ar_kashida_punct.pdf", "lo_ar_kashida_pua.pdf",
+                 "lo_ar_kashida_tatweel.pdf"):
         text = parse(name).text
-        assert "6" not in text.replace("1406", "") and "\ue000" not in text
+        assert "6" not in text.replace("1406", "") and "\ue000" not in text and ";" not in text
         assert "الشرقية لنهر دجلة (باللاتينية: Tigris)،" in text
 
 
