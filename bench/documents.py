@@ -24,7 +24,7 @@ written here, and as 300 dpi scans of those PDFs; citation hit per format and it
 
 Usage::
 
-    python bench/documents.py [--quick | --no-scans] [--citations] [--limit N] [--json PATH]
+    python bench/documents.py [--quick | --no-scans] [--citations [--formats LABELS]] [--limit N] [--json PATH]
 """
 
 from __future__ import annotations
@@ -222,7 +222,7 @@ def ocr_gold(eval_set, corpus: Path):  # noqa: ANN001, ANN201 - an evals.sets.Ev
     return replace(eval_set, items=items)
 
 
-def citation_table(limit: int | None, work: Path) -> list[dict]:
+def citation_table(limit: int | None, work: Path, formats: list[str] | None = None) -> list[dict]:
     from evals.runner import run_eval
     from evals.sets import SEEDS_CORPUS, SEEDS_PDF_CORPUS, load_seeds, seeds_in_format
     from index.embedding import build_embedder
@@ -242,12 +242,13 @@ def citation_table(limit: int | None, work: Path) -> list[dict]:
         seed_docx(seed, docx / f"{seed.stem}.docx")
         (scans / f"{seed.stem}.tiff").write_bytes(scan_tiff(lo / f"{seed.stem}.pdf", dpi=300, noisy=False)[0])
     sets = {
-        ".txt": load_seeds(limit=limit),
-        "LibreOffice justified": seeds_in_format(".pdf", lo, name="seeds-lo", limit=limit),
-        "Chromium": seeds_in_format(".pdf", SEEDS_PDF_CORPUS, name="seeds-pdf", limit=limit),
-        "DOCX": seeds_in_format(".docx", docx, name="seeds-docx", limit=limit),
-        "scan 300 dpi": ocr_gold(seeds_in_format(".tiff", scans, name="seeds-scan", limit=limit), scans),
+        ".txt": lambda: load_seeds(limit=limit),
+        "LibreOffice justified": lambda: seeds_in_format(".pdf", lo, name="seeds-lo", limit=limit),
+        "Chromium": lambda: seeds_in_format(".pdf", SEEDS_PDF_CORPUS, name="seeds-pdf", limit=limit),
+        "DOCX": lambda: seeds_in_format(".docx", docx, name="seeds-docx", limit=limit),
+        "scan 300 dpi": lambda: ocr_gold(seeds_in_format(".tiff", scans, name="seeds-scan", limit=limit), scans),
     }
+    sets = {label: make() for label, make in sets.items() if label == ".txt" or not formats or label in formats}
     embedder = build_embedder(Settings(data_dir=work / "unused"))
     rows = []
     for label, eval_set in sets.items():
@@ -274,6 +275,8 @@ def main() -> int:
     parser.add_argument("--no-scans", action="store_true", help="text sources only (no OCR)")
     parser.add_argument("--citations", action="store_true", help="also citation hit per format (real model; minutes)")
     parser.add_argument("--limit", type=int, default=None, help="--citations: a seeded sample of N questions")
+    parser.add_argument("--formats", default="", help="--citations: these formats only (comma-separated labels; "
+                        "the .txt always runs)")
     parser.add_argument("--work", type=Path, default=None, help="--citations: keep the seeds' PDFs and scans here")
     parser.add_argument("--json", type=Path, default=None, help="write the figures here")
     args = parser.parse_args()
@@ -283,7 +286,8 @@ def main() -> int:
     out = {"extraction": rows}
     if args.citations:
         with tempfile.TemporaryDirectory() as tmp:
-            cites = citation_table(args.limit, args.work or Path(tmp))
+            cites = citation_table(args.limit, args.work or Path(tmp),
+                                   [f.strip() for f in args.formats.split(",") if f.strip()] or None)
         print()
         print_citations(cites)
         out["citations"] = cites

@@ -59,6 +59,9 @@ class OcrParagraph:
     text: str
     confidence: float  # mean word confidence, 0 to 1, weighted by word length
     box: tuple[int, int, int, int] = (0, 0, 0, 0)  # left, top, right, bottom in the image's pixels
+    last_width: int = 0  # its last line's width in pixels
+    first_mid: float = 0.0  # the middle height of its first and last lines
+    last_mid: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,10 +94,12 @@ def _lower_priority() -> None:  # runs in the child before tesseract starts
         pass
 
 
-def _arabic_punctuation(word: str) -> str:
-    """``word,`` -> ``word،`` when ``word`` is Arabic (Tesseract's Arabic model writes Latin forms)."""
+def _arabic_punctuation(word: str, *, arabic_line: bool = False) -> str:
+    """``word,`` -> ``word،`` when ``word`` is Arabic, or a number in an Arabic line (Tesseract's
+    Arabic model writes Latin forms)."""
     match = _TRAILING_PUNCT_RE.search(word)
-    if match and any(is_rtl_char(ch) for ch in word[:match.start()]):
+    head = word[:match.start()] if match else ""
+    if match and (any(is_rtl_char(ch) for ch in head) or (arabic_line and head and _NUMBER_WORD_RE.fullmatch(head))):
         return word[:match.start()] + _ARABIC_PUNCTUATION[match.group(1)] + match.group(2)
     return word
 
@@ -125,9 +130,17 @@ class _OcrLine:
         return " ".join(w for w, _ in self.words)
 
 
-def _lines(tsv: str) -> dict[tuple[int, int], list[_OcrLine]]:
-    """Tesseract's TSV word rows as lines (words in reading order), by (page, block)."""
-    lines: dict[tuple[int, int, int, int], _OcrLine] = {}
+@dataclass(slots=True)
+class _Word:
+    key: tuple[int, int, int, int]  # page, block, paragraph, line (Tesseract's)
+    text: str
+    conf: float
+    box: tuple[int, int, int, int]  # left, top, right, bottom
+
+
+def _words(tsv: str) -> list[_Word]:
+    """Tesseract's TSV word rows (words in reading order)."""
+    out = []
     for row in csv.DictReader(io.StringIO(tsv), delimiter="\t", quoting=csv.QUOTE_NONE):
         if row.get("level") != "5":
             continue
@@ -138,16 +151,39 @@ def _lines(tsv: str) -> dict[tuple[int, int], list[_OcrLine]]:
         except (TypeError, ValueError):
             continue
         word = (row.get("text") or "").translate(_BIDI_MARKS).strip()
-        if conf < 0 or not word:
-            continue
-        line = lines.setdefault(key, _OcrLine([], [left, top, left + width, top + height]))
-        line.words.append((_arabic_punctuation(word), conf))
+        if conf >= 0 and word:
+            out.append(_Word(key, word, conf, (left, top, left + width, top + height)))
+    return out
+
+
+def _lines(words: list[_Word]) -> dict[tuple[int, int], list[_OcrLine]]:
+    """Words as lines, by (page, block)."""
+    lines: dict[tuple[int, int, int, int], _OcrLine] = {}
+    letters: dict[tuple[int, int, int, int], list[int]] = {}
+    for w in words:
+        counts = letters.setdefault(w.key, [0, 0])
+        counts[0] += sum(is_rtl_char(c) for c in w.text)
+        counts[1] += sum(c.isalpha() and not is_rtl_char(c) for c in w.text)
+    for w in words:
+        line = lines.setdefault(w.key, _OcrLine([], list(w.box)))
+        arabic = letters[w.key][0] > letters[w.key][1]
+        line.words.append((_arabic_punctuation(w.text, arabic_line=arabic), w.conf))
         b = line.box
-        b[:] = [min(b[0], left), min(b[1], top), max(b[2], left + width), max(b[3], top + height)]
+        b[:] = [min(b[0], w.box[0]), min(b[1], w.box[1]), max(b[2], w.box[2]), max(b[3], w.box[3])]
     blocks: dict[tuple[int, int], list[_OcrLine]] = {}
     for key in sorted(lines):
         blocks.setdefault(key[:2], []).append(lines[key])
     return blocks
+
+
+_NUMBER_RE = re.compile(r"[0-9٠-٩][0-9٠-٩.,:/%\-]*")
+_NUMBER_WORD_RE = re.compile(r"[0-9٠-٩.,:/%\-()]+")
+
+
+def _number_words(words: list[_Word]) -> list[int]:
+    """The words that are numbers (digits with their separators): Tesseract's Arabic model
+    drops digits of numbers set left to right inside Arabic (1962 comes out as 2)."""
+    return [k for k, w in enumerate(words) if _NUMBER_WORD_RE.fullmatch(w.text) and any(c.isdigit() for c in w.text)]
 
 
 def _split(lines: list[_OcrLine]) -> list[list[_OcrLine]]:
@@ -175,20 +211,60 @@ def _split(lines: list[_OcrLine]) -> list[list[_OcrLine]]:
     return paras
 
 
-def _paragraphs(tsv: str) -> list[OcrParagraph]:
-    """Tesseract's TSV rows grouped into paragraphs of lines of words (words in reading order)."""
+def _paragraphs(words: list[_Word]) -> list[OcrParagraph]:
+    """Tesseract's words grouped into paragraphs of lines (words in reading order)."""
     out = []
-    for _, block in sorted(_lines(tsv).items()):
+    blocks = _lines(words)
+    every = [ln for block in blocks.values() for ln in block]
+    if not every:
+        return []
+    page_width = max(ln.box[2] for ln in every) - min(ln.box[0] for ln in every) or 1
+    mids = [[(ln.box[1] + ln.box[3]) / 2 for ln in block] for block in blocks.values()]
+    steps = [b - a for m in mids for a, b in zip(m, m[1:]) if b > a]
+    pitch = statistics.median(steps) if steps else 0.0
+    for _, block in sorted(blocks.items()):
         for lines in _split(block):
             words = [w for ln in lines for w in ln.words]
             text = _arabic_quotes(join_lines([ln.text for ln in lines]))
             if not any(ch.isalnum() for ch in text):
                 continue
+            if len(text) <= 3 and max(ln.box[2] - ln.box[0] for ln in lines) < 0.03 * page_width:
+                continue  # a speck (or a lone page number): it would cut the paragraph it sits in
             weight = sum(len(w) for w, _ in words) or 1
             box = (min(ln.box[0] for ln in lines), min(ln.box[1] for ln in lines),
                    max(ln.box[2] for ln in lines), max(ln.box[3] for ln in lines))
-            out.append(OcrParagraph(text=text, confidence=sum(len(w) * c for w, c in words) / weight / 100, box=box))
-    return _reading_order(out)
+            out.append(OcrParagraph(text=text, confidence=sum(len(w) * c for w, c in words) / weight / 100, box=box,
+                                    last_width=lines[-1].box[2] - lines[-1].box[0],
+                                    first_mid=(lines[0].box[1] + lines[0].box[3]) / 2,
+                                    last_mid=(lines[-1].box[1] + lines[-1].box[3]) / 2))
+    return _join_runs(_reading_order(out), pitch)
+
+
+def _merge(a: OcrParagraph, b: OcrParagraph) -> OcrParagraph:
+    weight = len(a.text) + len(b.text) or 1
+    return OcrParagraph(text=join_lines([a.text, b.text]),
+                        confidence=(a.confidence * len(a.text) + b.confidence * len(b.text)) / weight,
+                        box=(min(a.box[0], b.box[0]), min(a.box[1], b.box[1]), max(a.box[2], b.box[2]),
+                             max(a.box[3], b.box[3])), last_width=b.last_width, first_mid=a.first_mid,
+                        last_mid=b.last_mid)
+
+
+def _join_runs(paras: list[OcrParagraph], pitch: float) -> list[OcrParagraph]:
+    """A paragraph whose last line runs the full measure of its column and ends mid-sentence
+    carries on in the next one when that starts on the next line, one line pitch below
+    (Tesseract starts a new block inside a paragraph at times)."""
+    out: list[OcrParagraph] = []
+    for para in paras:
+        if out and pitch and 0 < para.first_mid - out[-1].last_mid <= 1.15 * pitch:
+            before = out[-1]
+            column = [p.box[2] - p.box[0] for p in paras
+                      if min(p.box[2], before.box[2]) - max(p.box[0], before.box[0]) > 0.5 * (before.box[2] - before.box[0])]
+            measure = max(column, default=before.box[2] - before.box[0])
+            if before.last_width >= 0.9 * measure and not before.text.endswith(_SENTENCE_END):
+                out[-1] = _merge(before, para)
+                continue
+        out.append(para)
+    return out
 
 
 def _rtl(paras: list[OcrParagraph]) -> bool:
@@ -221,12 +297,7 @@ def _reading_order(paras: list[OcrParagraph]) -> list[OcrParagraph]:
         for k, para in enumerate(ordered):
             if (k and out and column(ordered[k - 1]) != column(para) and out[-1] is ordered[k - 1]
                     and not out[-1].text.endswith(_SENTENCE_END)):
-                before = out.pop()
-                weight = len(before.text) + len(para.text)
-                para = OcrParagraph(text=join_lines([before.text, para.text]),
-                                    confidence=(before.confidence * len(before.text)
-                                                + para.confidence * len(para.text)) / weight,
-                                    box=before.box)
+                para = _merge(out.pop(), para)
             out.append(para)
         band.clear()
 
@@ -240,13 +311,13 @@ def _reading_order(paras: list[OcrParagraph]) -> list[OcrParagraph]:
     return out
 
 
-def _run(png: bytes, languages: str, time_limit_s: float, dpi: int | None) -> OcrPage:
-    cmd = [TESSERACT, "stdin", "stdout", "-l", languages, "--psm", "3"]
+def _tesseract(png: bytes, languages: str, time_limit_s: float, dpi: int | None, psm: int = 3) -> str:
+    """Tesseract's TSV for one image (see _run for the errors)."""
+    cmd = [TESSERACT, "stdin", "stdout", "-l", languages, "--psm", str(psm)]
     if dpi:
         cmd += ["--dpi", str(int(dpi))]
     cmd.append("tsv")
     env = dict(os.environ, OMP_THREAD_LIMIT="1")
-    started = time.monotonic()
     try:
         proc = subprocess.run(cmd, input=png, capture_output=True, timeout=max(time_limit_s, 0.001), env=env,
                               preexec_fn=_lower_priority if os.name == "posix" else None)
@@ -260,7 +331,56 @@ def _run(png: bytes, languages: str, time_limit_s: float, dpi: int | None) -> Oc
         if "Failed loading language" in reason:
             raise OcrUnavailable(f"OCR is not available: {reason.strip()} (SANAD_OCR_LANGUAGES; {INSTALL_HINT})")
         raise RuntimeError(f"tesseract failed ({reason.strip()[:160] or f'exit {proc.returncode}'})")
-    paragraphs = _paragraphs(proc.stdout.decode("utf-8", "replace"))
+    return proc.stdout.decode("utf-8", "replace")
+
+
+def _reread_numbers(words: list[_Word], image: "Image", model: str, time_limit_s: float) -> None:
+    """Read the number words again with ``model`` (``eng``): their boxes, widened a little
+    (Tesseract's Arabic model also cuts a number's box short), stacked on one sheet, one
+    Tesseract run; a reading that is a number with at least as many digits replaces the word."""
+    from PIL import Image as PILImage
+
+    picked = _number_words(words)
+    if not picked:
+        return
+    crops = []
+    for k in picked:
+        left, top, right, bottom = words[k].box
+        pad = max(4, (bottom - top) // 2)
+        crops.append(image.crop((max(0, left - pad), max(0, top - pad // 2), right + pad, bottom + pad // 2)))
+    gap = max(c.height for c in crops)
+    sheet = PILImage.new("L", (max(c.width for c in crops) + 2 * gap, sum(c.height + gap for c in crops) + gap), 255)
+    spans = []
+    y = gap
+    for crop in crops:
+        sheet.paste(crop, (gap, y))
+        spans.append((y, y + crop.height))
+        y += crop.height + gap
+    buf = io.BytesIO()
+    sheet.save(buf, format="PNG", compress_level=1)
+    try:
+        found = _words(_tesseract(buf.getvalue(), model, time_limit_s, None, psm=6))
+    except (TimeoutError, RuntimeError, OcrUnavailable):
+        return  # the first reading stands
+    for (top, bottom), k in zip(spans, picked):
+        texts = [w.text for w in sorted(found, key=lambda w: w.box[0])
+                 if top <= (w.box[1] + w.box[3]) / 2 <= bottom]
+        match = _NUMBER_RE.search(" ".join(texts))
+        old = words[k].text
+        if match and sum(c.isdigit() for c in match.group(0)) >= sum(c.isdigit() for c in old):
+            number = match.group(0).rstrip(".,:-/")
+            tail = old[len(old.rstrip(".,:;،؛")):]  # the word's trailing punctuation stays
+            words[k] = _Word(words[k].key, number + tail, words[k].conf, words[k].box)
+
+
+def _run(png: bytes, languages: str, time_limit_s: float, dpi: int | None, *,
+         numbers_model: str | None = None, numbers_image: "Image | None" = None) -> OcrPage:
+    started = time.monotonic()
+    tsv = _tesseract(png, languages, time_limit_s, dpi)
+    words = _words(tsv)
+    if numbers_model and numbers_image is not None:
+        _reread_numbers(words, numbers_image, numbers_model, time_limit_s - (time.monotonic() - started))
+    paragraphs = _paragraphs(words)
     weight = sum(len(p.text) for p in paragraphs) or 1
     confidence = sum(len(p.text) * p.confidence for p in paragraphs) / weight if paragraphs else 0.0
     return OcrPage(paragraphs=tuple(paragraphs), confidence=confidence, seconds=time.monotonic() - started)
@@ -302,17 +422,21 @@ def ocr_image(image: "Image", *, languages: str, time_limit_s: float, dpi: int |
     another script), with all of them together, keeping the more confident reading. (Together,
     the English model reads some Arabic words as Latin letters: 0.62 against 0.91 character
     accuracy on an Amiri page; alone, Arabic pages read about twice as fast. Latin words on an
-    Arabic page come out garbled.)
+    Arabic page come out garbled.) The Arabic model drops digits of numbers (1962 as 2): the
+    words that are numbers are read again with ``eng`` when it is listed, in one more run.
 
     Raises OcrUnavailable (tesseract or a model missing), TimeoutError (over ``time_limit_s``,
     both readings together) or RuntimeError (tesseract failed)."""
     started = time.monotonic()
+    level = deskew(image)[0]
     buf = io.BytesIO()
-    deskew(image)[0].save(buf, format="PNG", compress_level=1)
+    level.save(buf, format="PNG", compress_level=1)
     png = buf.getvalue()
     models = [m for m in languages.split("+") if m]
+    # Numbers in Arabic text are read again with the English model when it is listed.
+    numbers = "eng" if models[0] != "eng" and "eng" in models else None
     try:
-        page = _run(png, models[0], time_limit_s, dpi)
+        page = _run(png, models[0], time_limit_s, dpi, numbers_model=numbers, numbers_image=level)
         if len(models) > 1 and page.confidence < SINGLE_MODEL_CONFIDENCE:
             both = _run(png, languages, time_limit_s - (time.monotonic() - started), dpi)
             if both.confidence > page.confidence:
