@@ -18,7 +18,7 @@ paragraph matches it at 0.95 or more, diacritics aside: one cut in two or run in
 neighbour is not); for scans, OCR's seconds per page and what a 100-page scan would take.
 
 ``--citations`` (the real embedding model; minutes): the seeds questions over the seed articles
-as .txt, as Chromium's PDFs (evals/data/seeds_pdf/), as LibreOffice justified PDFs and DOCX
+as .txt, as the seeds-pdf gate set (evals/data/seeds_pdf/), as LibreOffice justified PDFs and DOCX
 written here, and as 300 dpi scans of those PDFs; citation hit per format and its ratio to the
 .txt's (gold quotes resolved by text; for scans, to the OCR'd paragraph most like them).
 
@@ -244,7 +244,8 @@ def citation_table(limit: int | None, work: Path, formats: list[str] | None = No
     sets = {
         ".txt": lambda: load_seeds(limit=limit),
         "LibreOffice justified": lambda: seeds_in_format(".pdf", lo, name="seeds-lo", limit=limit),
-        "Chromium": lambda: seeds_in_format(".pdf", SEEDS_PDF_CORPUS, name="seeds-pdf", limit=limit),
+        "seeds-pdf (Chromium; 000 LibreOffice, 003 page 1 scanned)": lambda: seeds_in_format(
+            ".pdf", SEEDS_PDF_CORPUS, name="seeds-pdf", limit=limit),
         "DOCX": lambda: seeds_in_format(".docx", docx, name="seeds-docx", limit=limit),
         "scan 300 dpi": lambda: ocr_gold(seeds_in_format(".tiff", scans, name="seeds-scan", limit=limit), scans),
     }
