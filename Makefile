@@ -9,7 +9,7 @@ export HF_HUB_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 export ANONYMIZED_TELEMETRY := False
 
-.PHONY: setup model run index test test-unit eval-gate clean llm-setup llm-model llm-serve browser docs docs-tables
+.PHONY: setup model run index test test-unit eval-gate clean llm-setup llm-model llm-serve browser ocr docs docs-tables
 
 # The venv is (re)built when pyproject.toml or constraints.txt change. torch is installed
 # first and pinned exactly: any other spec may pull a multi-GB CUDA build.
@@ -33,13 +33,13 @@ index: setup
 run: index
 	$(SANAD) serve $(if $(HOST),--host $(HOST)) $(if $(PORT),--port $(PORT))
 
-test-unit: setup
+test-unit: setup ocr
 	$(VENV)/bin/pytest -q -m "not integration"
 
 # The LLM tests (-m llm) run the local llama.cpp server, so `test` sets it up first (the first
 # time: a 5-min build on a quiet 2-core machine, ~25 min on a busy one, plus a 1.1 GB download;
 # then skipped). The LLM tests themselves take 1-3 min.
-test: setup llm-setup browser
+test: setup llm-setup browser ocr
 	$(VENV)/bin/pytest -q
 	$(MAKE) --no-print-directory docs
 	$(MAKE) --no-print-directory eval-gate
@@ -64,6 +64,14 @@ browser:
 	@test -x $(CHROMIUM) || { SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
 	  $$SUDO apt-get update -q && $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium; }
 
+# OCR of scanned pages and image files (index/ocr.py) runs Debian's Tesseract with the Arabic and
+# English models (SANAD_OCR_LANGUAGES); installed here when the program or a model is missing.
+OCR_PACKAGES ?= tesseract-ocr tesseract-ocr-ara tesseract-ocr-eng
+ocr:
+	@command -v tesseract >/dev/null && tesseract --list-langs 2>/dev/null | grep -qx ara \
+	  && tesseract --list-langs 2>/dev/null | grep -qx eng || { SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
+	  $$SUDO apt-get update -q && $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -q $(OCR_PACKAGES); }
+
 # Quality gates (evals/thresholds.toml): the seeds gold set (as .txt and as PDF), a fixed XQuAD sample of 12
 # whole articles (~60 paragraphs, ~290 questions per language), and fixed samples of the native Arabic
 # sets: ARCD-train (12 articles, 36 paragraphs) and TyDi QA Arabic (40 articles).
@@ -77,7 +85,7 @@ TYDI_SAMPLE ?= 40
 EVAL_FILES = mkdir -p $(REPORTS) && p=$(REPORTS)/$(1) && { [ ! -f $$p.json ] || mv -f $$p.json $$p.previous.json; } && \
   $(SANAD) eval --set $(1) $(2) --gate --json $$p.json --report $$p.html --junit $$p.junit.xml \
   $$([ -f $$p.previous.json ] && echo --compare $$p.previous.json)
-eval-gate: setup
+eval-gate: setup ocr
 	$(call EVAL_FILES,seeds,)
 	$(call EVAL_FILES,seeds-pdf,)
 	@if grep -q '^\[xquad\]' evals/thresholds.toml; then \

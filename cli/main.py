@@ -87,9 +87,10 @@ def _print_answer(answer: Answer) -> None:
         print()
     for c in answer.citations:
         lines = f"line {c.line_start}" if c.line_start == c.line_end else f"lines {c.line_start}-{c.line_end}"
-        if c.page_start is not None:  # paged formats (.pdf): the page, as people find it in the file
+        if c.page_start is not None:  # paged formats (.pdf, images): the page, as people find it in the file
             pages = f"{c.page_start}" if c.page_end in (None, c.page_start) else f"{c.page_start}-{c.page_end}"
-            print(f"[{c.ref}] {c.file} p. {pages} ¶{c.paragraph}: {c.quote}")
+            ocr = f" (OCR {100 * (c.ocr_confidence or 0):.0f}%)" if c.ocr else ""
+            print(f"[{c.ref}] {c.file} p. {pages}{ocr} ¶{c.paragraph}: {c.quote}")
             continue
         print(f"[{c.ref}] {c.file} ¶{c.paragraph} ({lines}): {c.quote}")
     for claim in answer.unsupported_claims:

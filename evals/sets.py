@@ -38,7 +38,8 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 DATA_DIR = Path(__file__).resolve().parent / "data"
 SEEDS_GOLD = DATA_DIR / "seeds_gold.jsonl"
 SEEDS_CORPUS = REPO_ROOT / "seeds"
-#: the seed articles printed to PDF by Chromium (tests/fixtures/make_docs.py --seeds-pdf)
+#: the seed articles printed to PDF by Chromium, one by LibreOffice (justified) and one with a
+#: scanned first page (tests/fixtures/make_docs.py --seeds-pdf)
 SEEDS_PDF_CORPUS = DATA_DIR / "seeds_pdf"
 
 
@@ -431,7 +432,7 @@ def load_seeds_pdf(*, limit: int | None = None) -> EvalSet:
         raise EvalSetError(f"no {SEEDS_PDF_CORPUS} (make it: python tests/fixtures/make_docs.py --seeds-pdf)")
     return seeds_in_format(".pdf", SEEDS_PDF_CORPUS, name="seeds-pdf", limit=limit,
                            description="the seeds questions over the seed articles printed to PDF "
-                           "(Chromium, right to left)")
+                           "(Chromium, right to left; one by LibreOffice, justified; one with a scanned page)")
 
 
 def load_set(spec: str, *, limit: int | None = None, corpus: Path | None = None) -> EvalSet:

@@ -185,15 +185,21 @@ def visual_to_logical(clusters: Sequence[str], *, rtl: bool | None = None, mirro
 
 
 # ----------------------------------------------------------------------------- joining lines
-_LATIN_END_HYPHEN_RE = re.compile(r"[A-Za-z\u00c0-\u024f][-\u2010\u00ad\u0002]\Z")
+_LATIN_END_HYPHEN_RE = re.compile(r"([A-Za-z\u00c0-\u024f]+)[-\u0002]\Z")
+#: hyphens a renderer draws where it breaks a word (Chromium codes a soft hyphen's as U+2010)
+_BREAK_HYPHENS = (_SOFT_HYPHEN, "\u2010")
+_FIRST_WORD_RE = re.compile(r"[A-Za-z\u00c0-\u024f]+")
 
 
-def join_lines(lines: Sequence[str]) -> str:
+def join_lines(lines: Sequence[str], *, vocabulary: frozenset[str] | set[str] | None = None) -> str:
     """Join the lines of one paragraph: a space between lines, end-of-line hyphenation undone.
 
-    A soft hyphen (or PDFium's U+0002 marker) at a line end is always a break inside a word;
-    a hard hyphen after a Latin letter, followed by a lower-case letter, is treated as one
-    too. Soft hyphens inside lines are dropped.
+    A soft hyphen (or U+2010, the hyphen Chromium draws for one) at a line end is a break
+    inside a word. A hyphen after a Latin letter
+    (or PDFium's U+0002, its mark for a hyphen at a line end, hard or soft) is one when the
+    document uses the word whole and not hyphenated (``vocabulary``: its words, lower case);
+    else it stays, and the line joins without a space (office programs hyphenate only when
+    asked: ``al-`` / ``Rashid`` is ``al-Rashid``). Soft hyphens inside lines are dropped.
     """
     out = ""
     for line in lines:
@@ -203,10 +209,17 @@ def join_lines(lines: Sequence[str]) -> str:
         if not out:
             out = line
             continue
-        if out.endswith((_SOFT_HYPHEN, "\u0002")):
+        hyphen = _LATIN_END_HYPHEN_RE.search(out)
+        nxt = _FIRST_WORD_RE.match(line)
+        if out.endswith(_BREAK_HYPHENS) and line[:1].isalpha():
             out = out[:-1] + line
-        elif _LATIN_END_HYPHEN_RE.search(out) and line[:1].islower():
-            out = out[:-1] + line
+        elif hyphen and nxt:
+            whole = (hyphen.group(1) + nxt.group(0)).casefold()
+            split = f"{hyphen.group(1)}-{nxt.group(0)}".casefold()
+            if vocabulary is not None and whole in vocabulary and split not in vocabulary:
+                out = out[:-1] + line
+            else:
+                out = out[:-1] + "-" + line
         else:
             out = out + " " + line
     return out.replace(_SOFT_HYPHEN, "").replace("\u0002", "")

@@ -32,6 +32,7 @@ CREATE TABLE IF NOT EXISTS paragraphs (
     file TEXT NOT NULL, paragraph INTEGER NOT NULL, line_start INTEGER NOT NULL,
     line_end INTEGER NOT NULL, char_start INTEGER NOT NULL, char_end INTEGER NOT NULL,
     text TEXT NOT NULL, boilerplate INTEGER NOT NULL, page_start INTEGER, page_end INTEGER,
+    ocr INTEGER NOT NULL DEFAULT 0, ocr_confidence REAL,
     PRIMARY KEY (file, paragraph)
 );
 CREATE TABLE IF NOT EXISTS chunks (
@@ -124,9 +125,11 @@ class Catalog:
                 _delete(tx, doc.file)
                 tx.executemany(
                     "INSERT INTO paragraphs (file, paragraph, line_start, line_end, char_start, char_end, "
-                    "text, boilerplate, page_start, page_end) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    "text, boilerplate, page_start, page_end, ocr, ocr_confidence) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     [(p.file, p.paragraph, p.line_start, p.line_end, p.char_start, p.char_end,
-                      p.text, int(p.boilerplate), p.page_start, p.page_end) for p in doc.paragraphs],
+                      p.text, int(p.boilerplate), p.page_start, p.page_end, int(p.ocr), p.ocr_confidence)
+                     for p in doc.paragraphs],
                 )
                 tx.executemany(
                     "INSERT INTO chunks VALUES (?, ?, ?, ?)",
@@ -249,23 +252,26 @@ def _delete(tx: sqlite3.Connection, file: str) -> None:
 
 
 _PARAGRAPH_COLUMNS = ("file, paragraph, line_start, line_end, char_start, char_end, text, boilerplate, "
-                      "page_start, page_end")
+                      "page_start, page_end, ocr, ocr_confidence")
+#: columns later versions added, with their types: an older catalog gains them on open
+_ADDED_COLUMNS = (("page_start", "INTEGER"), ("page_end", "INTEGER"), ("ocr", "INTEGER NOT NULL DEFAULT 0"),
+                  ("ocr_confidence", "REAL"))
 
 
 def _migrate(conn: sqlite3.Connection) -> None:
     """Bring a catalog written by an earlier version up to this schema (adds columns only)."""
     columns = {row[1] for row in conn.execute("PRAGMA table_info(paragraphs)")}
-    for column in ("page_start", "page_end"):
+    for column, kind in _ADDED_COLUMNS:
         if column not in columns:
             try:
-                conn.execute(f"ALTER TABLE paragraphs ADD COLUMN {column} INTEGER")
+                conn.execute(f"ALTER TABLE paragraphs ADD COLUMN {column} {kind}")
             except sqlite3.OperationalError as exc:  # another process added it first
                 if "duplicate column" not in str(exc):
                     raise
 
 
 def _paragraph(row: tuple) -> Paragraph:
-    file, number, ls, le, cs, ce, text, boiler, page_start, page_end = row
+    file, number, ls, le, cs, ce, text, boiler, page_start, page_end, ocr, ocr_confidence = row
     return Paragraph(file=file, paragraph=number, line_start=ls, line_end=le, char_start=cs,
                      char_end=ce, text=text, boilerplate=bool(boiler), page_start=page_start,
-                     page_end=page_end)
+                     page_end=page_end, ocr=bool(ocr), ocr_confidence=ocr_confidence)

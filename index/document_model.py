@@ -39,9 +39,14 @@ class Paragraph:
     char_end: int
     text: str
     boilerplate: bool = False
-    page_start: Annotated[int | None, Field(description="1-based first page (paged formats: .pdf); null elsewhere")] \
+    page_start: Annotated[int | None, Field(description="1-based first page (paged formats: .pdf, image files); null elsewhere")] \
         = None
     page_end: Annotated[int | None, Field(description="1-based last page; null for unpaged formats")] = None
+    ocr: Annotated[bool, Field(description=(
+        "read by OCR from a scanned page or an image file (its text is Tesseract's reading, "
+        "which may differ from the page)"))] = False
+    ocr_confidence: Annotated[float | None, Field(description=(
+        "OCR's mean word confidence for the paragraph, 0 to 1; null unless `ocr`"))] = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -191,6 +196,7 @@ def paragraphs_from_extraction(extraction: Extraction, *, file: str) -> tuple[st
                 line_end=len(paragraphs) + 1, char_start=offset, char_end=offset + len(body), text=body,
                 boilerplate=block.boilerplate or is_boilerplate(body),
                 page_start=block.page_start, page_end=block.page_end,
+                ocr=block.ocr, ocr_confidence=block.ocr_confidence,
             ))
         offset += len(body) + 1
     return text, paragraphs

@@ -1,4 +1,4 @@
-"""What the binary-format extractors (PDF, DOCX) hand to index.paragraphs."""
+"""What the binary-format extractors (PDF, DOCX, images) hand to index.paragraphs."""
 
 from __future__ import annotations
 
@@ -27,6 +27,8 @@ class Block:
     page_start: int | None = None  # 1-based; None for unpaged formats
     page_end: int | None = None
     boilerplate: bool = False  # a running header, footer or page number
+    ocr: bool = False  # read from the page's image by OCR
+    ocr_confidence: float | None = None  # OCR's mean word confidence (0 to 1); None unless ocr
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,11 +43,21 @@ class ExtractLimits:
     """Bounds on one file's extraction (:meth:`from_settings`: the ``SANAD_`` variables)."""
 
     max_pages: int = _DEFAULTS["max_pages"].default  # a PDF with more pages is refused
-    time_limit_s: float = _DEFAULTS["extract_time_limit_s"].default  # per file, checked between pages
+    time_limit_s: float = _DEFAULTS["extract_time_limit_s"].default  # per file (text layer), checked between pages
     max_unpacked_bytes: int = _DEFAULTS["max_unpacked_bytes"].default  # a .docx unpacking to more is refused
+    ocr: bool = _DEFAULTS["ocr"].default  # read pages without text and image files with Tesseract
+    ocr_languages: str = _DEFAULTS["ocr_languages"].default
+    ocr_dpi: int = _DEFAULTS["ocr_dpi"].default
+    ocr_page_time_limit_s: float = _DEFAULTS["ocr_page_time_limit_s"].default
+    ocr_max_pages: int = _DEFAULTS["ocr_max_pages"].default
+    ocr_min_confidence: float = _DEFAULTS["ocr_min_confidence"].default
 
     @classmethod
     def from_settings(cls, settings: StoreSettings) -> "ExtractLimits":
-        """The limits ``settings`` set (``SANAD_MAX_PAGES``, ``_EXTRACT_TIME_LIMIT_S``, ``_MAX_UNPACKED_BYTES``)."""
+        """The limits ``settings`` set (``SANAD_MAX_PAGES``, ``_EXTRACT_TIME_LIMIT_S``,
+        ``_MAX_UNPACKED_BYTES`` and the ``SANAD_OCR*`` variables)."""
         return cls(max_pages=settings.max_pages, time_limit_s=settings.extract_time_limit_s,
-                   max_unpacked_bytes=settings.max_unpacked_bytes)
+                   max_unpacked_bytes=settings.max_unpacked_bytes, ocr=settings.ocr,
+                   ocr_languages=settings.ocr_languages, ocr_dpi=settings.ocr_dpi,
+                   ocr_page_time_limit_s=settings.ocr_page_time_limit_s, ocr_max_pages=settings.ocr_max_pages,
+                   ocr_min_confidence=settings.ocr_min_confidence)

@@ -2,29 +2,37 @@
 
 Why pypdfium2 (PDFium, Apache-2.0/BSD-3-Clause): measured best of pypdfium2, pdfminer.six
 and pypdf on Arabic and English PDFs from LibreOffice and Chromium (bench/pdf_extractors.py),
-and it gives every glyph's box, which the repair below needs. PyMuPDF is AGPL: not used.
+and it gives every glyph's box, which the repair needs. PyMuPDF is AGPL: not used.
 
-Per line we take PDFium's characters with their boxes, group combining marks and ligature
-glyphs into clusters, sort the clusters left to right by position (the visual order, whatever
-order the producer wrote them in) and turn that into logical order (index.bidi_text). Lines
-become paragraphs by layout (vertical gaps, font size, short last lines, indentation, column
-jumps); a paragraph that runs over a page break is joined and spans both pages. Lines at the
-top or bottom of pages that repeat across pages (digits ignored), and bare page numbers there,
-are flagged as boilerplate.
+A page's glyphs become text lines by their geometry (index.pdf_glyphs: baselines, gaps,
+kashida recognised by shape whatever their code, marks on the letters they sit on), each line
+its clusters left to right, turned into logical order (index.bidi_text). Lines are put in
+reading order (columns found from their gutters, read in the page's script direction; a table's
+rows right to left or left to right) and become paragraphs by layout (vertical gaps, font size,
+a line that ends short of the measure, indentation, column jumps); a paragraph that runs over a
+column or page break is joined and spans both pages, past a footnote at the foot of the page.
+Lines at the top or bottom of pages that repeat across pages (digits ignored), and bare page
+numbers there, are flagged as boilerplate. Brackets drawn in right-to-left text are taken in
+the form that pairs them (producers code them either way).
 """
 
 from __future__ import annotations
 
-import ctypes
 import re
 import statistics
 import threading
 import time
 import unicodedata
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Iterator
 
-from index.bidi_text import clean_text, join_lines, line_is_rtl, visual_to_logical
-from index.extracted import Block, Extraction, ExtractError
+from index.bidi_text import join_lines, line_is_rtl, visual_to_logical
+from index.extracted import Block, Extraction, ExtractError, ExtractLimits
+from index.ocr import OcrUnavailable, ocr_available, ocr_pages
+from index.pdf_glyphs import TATWEEL, page_glyph_lines
+
+if TYPE_CHECKING:
+    from PIL.Image import Image
 
 __all__ = ["extract_pdf", "looks_like_pdf"]
 
@@ -35,8 +43,6 @@ _PAGE_NUMBER_RE = re.compile(
     r"(?:(?:page|p\.|صفحة|الصفحة)\s*)?[-–—]?\s*(?:\d+|[ivxlc]+)\s*[-–—]?"
     r"(?:\s*(?:/|of|من)\s*\d+)?", re.IGNORECASE)
 _DIGITS_RE = re.compile(r"\d+")
-_PIECE = "\u200b"  # joins the pieces of one line in the character list (no character of its own)
-_ALEF_LAM = frozenset(alef + "ل" for alef in "اأإآ")
 
 
 def looks_like_pdf(data: bytes) -> bool:
@@ -55,11 +61,15 @@ class _Line:
     rtl: bool
     visual: list[str] = field(default_factory=list)  # clusters and spaces, left to right
     boilerplate: bool = False
+    kashida: bool = False  # justification stretches were dropped from it
+    baseline: float = 0.0
 
-    def logical(self, *, rtl: bool, mirror: bool = False) -> str:
+    def logical(self, *, rtl: bool, mirror: bool = False, tatweel: bool = True) -> str:
         """The line's text in logical order for a paragraph of base direction ``rtl``
-        (``mirror``: the producer maps mirrored glyphs to the characters they look like)."""
-        return " ".join("".join(visual_to_logical(self.visual, rtl=rtl, mirror=mirror)).split())
+        (``mirror``: the producer maps mirrored glyphs to the characters they look like;
+        ``tatweel``: keep the stretch glyphs coded U+0640)."""
+        visual = self.visual if tatweel else [c for c in self.visual if c != TATWEEL]
+        return " ".join("".join(visual_to_logical(visual, rtl=rtl, mirror=mirror)).split())
 
     @property
     def width(self) -> float:
@@ -77,104 +87,65 @@ class _Para:
     page_end: int
     boilerplate: bool = False
     col: tuple[float, float] = field(default=(0.0, 0.0))
+    note: bool = False  # a footnote: smaller type under the page's body text
 
 
-# ----------------------------------------------------------------------------- characters
-def _page_lines(textpage, raw) -> list[_Line]:  # noqa: ANN001 - pypdfium2 objects
-    import pypdfium2.raw as pdfium_c
-
-    n = textpage.count_chars()
-    rows: list[list[tuple[str, tuple[float, float, float, float] | None, float]]] = [[]]
-    baselines: list[float] = [0.0]  # each row's baseline (y of its first glyph's origin)
-    ox, oy = ctypes.c_double(), ctypes.c_double()
-    i = 0
-    while i < n:
-        u = pdfium_c.FPDFText_GetUnicode(raw, i)
-        index = i
-        i += 1
-        if 0xD800 <= u < 0xDC00 and i < n:
-            low = pdfium_c.FPDFText_GetUnicode(raw, i)
-            if 0xDC00 <= low < 0xE000:
-                u = 0x10000 + ((u - 0xD800) << 10) + (low - 0xDC00)
-                i += 1
-        if 0xD800 <= u < 0xE000 or u == 0:
+# ----------------------------------------------------------------------------- lines
+def _page_lines(textpage) -> list[_Line]:  # noqa: ANN001 - a pypdfium2 PdfTextPage
+    """The page's text lines (index.pdf_glyphs) in reading order."""
+    lines = []
+    for glyph_line in page_glyph_lines(textpage):
+        visual = glyph_line.clusters()
+        plain = [c for c in visual if c != TATWEEL]
+        rtl = line_is_rtl("".join(plain))
+        text = " ".join("".join(visual_to_logical(plain, rtl=rtl)).split())
+        if not text:
             continue
-        ch = chr(u)
-        if ch in "\r\n":
-            continue  # lines are found from the glyph boxes below, not from PDFium's breaks
-        generated = bool(pdfium_c.FPDFText_IsGenerated(raw, index))
-        # Loose (advance) boxes abut inside words, so gaps between them are word spaces; a
-        # combining mark has no advance, so its ink box says which letter it sits on.
-        box = None if generated else tuple(textpage.get_charbox(index, loose=not unicodedata.combining(ch)))
-        size = pdfium_c.FPDFText_GetFontSize(raw, index)
-        row = rows[-1]
-        if box is not None and not ch.isspace() and not unicodedata.combining(ch):
-            pdfium_c.FPDFText_GetCharOrigin(raw, index, ox, oy)
-            if row and not _same_line(row, box, oy.value, size, baselines[-1]):
-                rows.append([])
-                baselines.append(oy.value)
-            elif not row:
-                baselines[-1] = oy.value
-        rows[-1].append((ch, box, size))
-    # A piece of a line written later in the stream (another font run, say) joins its line:
-    # same baseline and near it, or further (justified text) when at least three other rows of
-    # the page run across the gap between them (so the gap is no column gutter).
-    boxes = []
-    for row in rows:
-        inked = [b for ch, b, _ in row if b is not None and not ch.isspace()]
-        boxes.append((min(b[0] for b in inked), min(b[1] for b in inked),
-                      max(b[2] for b in inked), max(b[3] for b in inked)) if inked else None)
-
-    def crossed(gap0: float, gap1: float) -> bool:
-        return sum(1 for b in boxes if b is not None and b[0] < gap0 and b[2] > gap1) >= 3
-
-    def joins(entry: list, baseline: float, box: tuple[float, float, float, float], size: float) -> bool:
-        other = entry[2]
-        if other is None or abs(entry[0] - baseline) > 0.4 * max(size, 1.0):
-            return False
-        gap0, gap1 = (other[2], box[0]) if box[0] >= other[2] else (box[2], other[0])
-        return gap1 - gap0 < 1.0 * size or (gap1 - gap0 < 5 * size and crossed(gap0, gap1))
-
-    pieces: list[list] = []  # [baseline, row, box, size]
-    for baseline, row, box in zip(baselines, rows, boxes):
-        if row:
-            size = max((sz for ch, b, sz in row if b is not None and not ch.isspace()), default=0.0)
-            pieces.append([baseline, list(row), box, size])
-    # Only pieces on (nearly) one baseline can join: group them by baseline first, then merge
-    # pairwise inside each group until no two pieces of one line are left.
-    by_baseline = sorted(range(len(pieces)), key=lambda k: pieces[k][0])
-    groups: list[list[int]] = []
-    for k in by_baseline:
-        tolerance = 0.4 * max(pieces[k][3], 1.0)
-        if groups and pieces[k][0] - pieces[groups[-1][0]][0] <= tolerance:
-            groups[-1].append(k)
-        else:
-            groups.append([k])
-    merged: list[tuple[int, list]] = []  # (stream position of the first piece, piece)
-    for group in groups:
-        members = [pieces[k] for k in sorted(group)]
-        changed = True
-        while changed:
-            changed = False
-            for i in range(len(members)):
-                for j in range(i + 1, len(members)):
-                    a, b = members[i], members[j]
-                    if a[2] is None or b[2] is None or not joins(a, b[0], b[2], max(a[3], b[3])):
-                        continue
-                    a[1].append((_PIECE, None, 0.0))
-                    a[1].extend(b[1])
-                    a[2] = (min(a[2][0], b[2][0]), min(a[2][1], b[2][1]),
-                            max(a[2][2], b[2][2]), max(a[2][3], b[2][3]))
-                    a[3] = max(a[3], b[3])
-                    del members[j]
-                    changed = True
-                    break
-                if changed:
-                    break
-        merged.extend((id_, m) for id_, m in zip(sorted(group), members))
-    merged.sort(key=lambda entry: entry[0])
-    lines = [line for line in (_line(piece[1]) for _, piece in merged) if line is not None]
+        lines.append(_Line(
+            text=text, x0=glyph_line.x0, x1=glyph_line.x1, y0=glyph_line.y0, y1=glyph_line.y1,
+            size=glyph_line.size, rtl=rtl, visual=visual, baseline=glyph_line.baseline,
+            kashida=any(g.kashida for word in glyph_line.words for g in word)))
     return _reading_order(lines)
+
+
+def _gutters(lines: list[_Line], size: float) -> list[tuple[float, float]]:
+    """Column gutters: x-ranges wider than a font size that, somewhere down the page, have at
+    least three lines on each side with no line running across between them (a title, a
+    running header or a paragraph over both columns runs across, and splits the page into
+    bands), and that are narrower than half the typical line beside them (a table's cells
+    stand far apart: a table is read row by row)."""
+    edges = sorted({x for ln in lines for x in (ln.x0, ln.x1)})
+    by_y = sorted(lines, key=lambda ln: -ln.yc)
+    found: list[tuple[float, float]] = []
+    for a, b in zip(edges, edges[1:]):
+        left = right = 0
+        for ln in by_y:
+            if ln.x0 < b and ln.x1 > a:
+                left = right = 0
+                continue
+            left += ln.x1 <= a
+            right += ln.x0 >= b
+            if left >= 3 and right >= 3:
+                if found and found[-1][1] >= a:
+                    found[-1] = (found[-1][0], b)
+                else:
+                    found.append((a, b))
+                break
+    out = []
+    for a, b in found:
+        if b - a <= 1.0 * size:
+            continue
+        left = [ln.width for ln in lines if ln.x1 <= a]
+        right = [ln.width for ln in lines if ln.x0 >= b]
+        if b - a < 0.5 * min(statistics.median(left), statistics.median(right)):
+            out.append((a, b))
+    return out
+
+
+def _spans(line: _Line, gutters: list[tuple[float, float]]) -> bool:
+    """True when ``line`` runs past a gutter's middle (a line over the columns, or a paragraph's
+    last line above them that ends in the gutter; a ragged line of a column may reach into it)."""
+    return any(line.x0 < (g[0] + g[1]) / 2 < line.x1 for g in gutters)
 
 
 def _reading_order(lines: list[_Line]) -> list[_Line]:
@@ -185,25 +156,18 @@ def _reading_order(lines: list[_Line]) -> list[_Line]:
     """
     if len(lines) < 2:
         return lines
-    spans = sorted((ln.x0, ln.x1) for ln in lines)
     size = statistics.median(ln.size for ln in lines)
-    narrow = [ln for ln in lines if ln.width < 0.6 * (max(x1 for _, x1 in spans) - min(x0 for x0, _ in spans))]
-    gutters: list[tuple[float, float]] = []
-    reach = None
-    for x0, x1 in sorted((ln.x0, ln.x1) for ln in narrow):
-        if reach is not None and x0 - reach > 1.0 * size:
-            gutters.append((reach, x0))
-        reach = x1 if reach is None else max(reach, x1)
-    gutters = [g for g in gutters
-               if sum(1 for ln in lines if ln.x0 < g[0] and ln.x1 > g[1]) <= max(1, len(lines) // 10)]
+    gutters = _gutters(lines, size)
     if not gutters:
-        return sorted(lines, key=lambda ln: -ln.yc)
+        # Top to bottom; lines on one baseline (a table's row) in the page's script direction.
+        rtl = sum(ln.rtl for ln in lines) * 2 > len(lines)
+        return sorted(lines, key=lambda ln: (-round(ln.baseline / (0.3 * size)), -ln.x1 if rtl else ln.x0))
     edges = [g[0] for g in gutters]
     # Columns run in the page's direction: where its short lines (a paragraph's last line) sit
     # flush, right or left, in their column; else where most lines' letters run.
     bounds: dict[int, tuple[float, float]] = {}
     for ln in lines:
-        if not any(ln.x0 < g[0] and ln.x1 > g[1] for g in gutters):
+        if not _spans(ln, gutters):
             k = sum(1 for e in edges if (ln.x0 + ln.x1) / 2 > e)
             x0, x1 = bounds.get(k, (ln.x0, ln.x1))
             bounds[k] = (min(x0, ln.x0), max(x1, ln.x1))
@@ -217,7 +181,7 @@ def _reading_order(lines: list[_Line]) -> list[_Line]:
     rtl = right > left if right != left else sum(ln.rtl for ln in lines) * 2 > len(lines)
 
     def column(ln: _Line) -> int:
-        if any(ln.x0 < g[0] and ln.x1 > g[1] for g in gutters):
+        if _spans(ln, gutters):
             return -1  # spans the columns
         k = sum(1 for e in edges if (ln.x0 + ln.x1) / 2 > e)
         return len(edges) - k if rtl else k
@@ -237,153 +201,40 @@ def _reading_order(lines: list[_Line]) -> list[_Line]:
     return out
 
 
-def _is_punctuation(text: str) -> bool:
-    return bool(text) and all(unicodedata.category(ch).startswith("P") for ch in text)
-
-
-def _regroup_punctuation(words: list[list[list]]) -> None:
-    """Move a bracket or quote at the edge of a stream word to the neighbouring word it touches.
-
-    Producers writing right-to-left text sometimes put the space on the wrong side of an
-    opening bracket in the stream; the glyph boxes say which word it belongs to.
-    """
-    for k in range(len(words) - 1):
-        left, right = words[k], words[k + 1]
-        if len(left) > 1 and _is_punctuation(left[-1][0]):
-            own = left[-1][1][0] - left[-2][1][2]
-            other = right[0][1][0] - left[-1][1][2]
-            if other < own:
-                right.insert(0, left.pop())
-        if len(right) > 1 and _is_punctuation(right[0][0]):
-            own = right[1][1][0] - right[0][1][2]
-            other = right[0][1][0] - left[-1][1][2]
-            if other < own:
-                left.append(right.pop(0))
-
-
-def _same_line(row: list, box: tuple[float, float, float, float], baseline: float, size: float,
-               row_baseline: float) -> bool:
-    """True when a glyph (``box``, origin at ``baseline``) continues ``row``: same baseline, near."""
-    if abs(baseline - row_baseline) > 0.4 * max(size, 1.0):
-        return False
-    inked = [b for ch, b, _ in row if b is not None and not ch.isspace()]
-    if not inked:
-        return True
-    x0 = min(b[0] for b in inked)
-    x1 = max(b[2] for b in inked)
-    return max(x0 - box[2], box[0] - x1) < 1.0 * max(size, 1.0)
-
-
-def _line(chars: list[tuple[str, tuple[float, float, float, float] | None, float]]) -> _Line | None:
-    """One line from its characters in stream order (spaces included, boxes None if generated)."""
-    inked = [(ch, box, size) for ch, box, size in chars if box is not None and not ch.isspace()]
-    if not inked:
-        return None
-    size = statistics.median(s for _, _, s in inked) or 1.0
-    # Clusters: a base character with its combining marks, or the characters of one glyph;
-    # words: the clusters between two spaces of the stream. Producers write a word's glyphs
-    # together (in visual or logical order) and a space between words, but the space glyph's
-    # own position is unreliable in right-to-left text, so words are placed by their glyphs.
-    clusters: list[list] = []  # [text, box, word, piece]
-    marks: list[tuple[str, tuple[float, float, float, float] | None, int]] = []  # mark, box, cluster before
-    word = piece = 0
-    for ch, box, _size in chars:
-        if ch == _PIECE:  # the next piece of the line (written elsewhere in the stream)
-            piece += 1
-            if clusters and clusters[-1][2] == word:
-                word += 1
-        elif ch.isspace():
-            if clusters and clusters[-1][2] == word:
-                word += 1
-        elif unicodedata.combining(ch) and clusters:
-            marks.append((ch, box, len(clusters) - 1))
-        elif clusters and box is not None and box == clusters[-1][1]:
-            clusters[-1][0] += ch  # several characters of one glyph (a ligature)
-            if clusters[-1][0] in _ALEF_LAM:  # PDFium reverses a lam-alef glyph's two letters
-                clusters[-1][0] = clusters[-1][0][::-1]
-        else:
-            clusters.append([ch, box, word, piece])
-    # A combining mark joins the base glyph it sits on: the one its ink overlaps most, else
-    # (producers that map a mark and its base to each other's glyphs) the nearest base on its
-    # right for Arabic, on its left otherwise; without boxes, the base before it in the stream.
-    for ch, box, before in marks:
-        target = before
-        if box is not None:
-            width = max(box[2] - box[0], 1e-6)
-            centre = (box[0] + box[2]) / 2
-            arabic = 0x0610 <= ord(ch) <= 0x06ED
-            best_overlap, nearest = 0.0, None
-            for k, (_, b, *_) in enumerate(clusters):
-                if b is None:
-                    continue
-                overlap = min(b[2], box[2]) - max(b[0], box[0])
-                if overlap > best_overlap:
-                    best_overlap, target = overlap, k
-                side = (b[0] + b[2]) / 2 - centre
-                if (side > 0) == arabic and (nearest is None or abs(side) < nearest[0]):
-                    nearest = (abs(side), k)
-            if best_overlap < 0.5 * width:
-                target = nearest[1] if nearest is not None else before
-        clusters[target][0] += ch
-    # A character without a box takes its stream neighbour's (PDFium rarely generates these).
-    for k, cl in enumerate(clusters):
-        if cl[1] is None:
-            near = [c[1] for c in clusters[max(0, k - 1):k + 2] if c[1] is not None]
-            cl[1] = near[0] if near else (0.0, 0.0, 0.0, 0.0)
-    words: dict[int, list[list]] = {}
-    for cl in clusters:
-        words.setdefault(cl[2], []).append(cl)
-    placed = []
-    for members in words.values():
-        members.sort(key=lambda cl: (cl[1][0] + cl[1][2]) / 2)
-        placed.append((min(cl[1][0] for cl in members), max(cl[1][2] for cl in members), members))
-    placed.sort(key=lambda w: (w[0] + w[1]) / 2)
-    _regroup_punctuation([members for _, _, members in placed])
-    visual: list[str] = []
-    previous_end: float | None = None
-    previous_piece = None
-    for x0, x1, members in placed:
-        # Words are spaced, except where two pieces of the line touch (one word split in two).
-        if previous_end is not None and (members[0][3] == previous_piece or x0 - previous_end > 0.15 * size):
-            visual.append(" ")
-        previous_piece = members[0][3]
-        for k, cl in enumerate(members):
-            if k and members[k][1][0] - members[k - 1][1][2] > 0.6 * size:
-                visual.append(" ")  # a wide gap inside a stream word is a space all the same
-            text = clean_text(cl[0])
-            if text:
-                visual.append(text)
-        previous_end = x1
-    rtl = line_is_rtl("".join(visual))
-    text = " ".join("".join(visual_to_logical(visual, rtl=rtl)).split())
-    if not text:
-        return None
-    return _Line(
-        text=text,
-        x0=min(b[0] for _, b, _ in inked), x1=max(b[2] for _, b, _ in inked),
-        y0=min(b[1] for _, b, _ in inked), y1=max(b[3] for _, b, _ in inked),
-        size=size, rtl=rtl, visual=visual,
-    )
-
-
 # ----------------------------------------------------------------------------- layout
-def _column(line: _Line, lines: list[_Line]) -> tuple[float, float]:
-    """The x-extent of the text column ``line`` is in (lines overlapping it horizontally)."""
-    x0, x1 = line.x0, line.x1
-    for other in lines:
-        if other.boilerplate:
-            continue
-        overlap = min(line.x1, other.x1) - max(line.x0, other.x0)
-        if overlap > 0.5 * min(line.width, other.width):
-            x0, x1 = min(x0, other.x0), max(x1, other.x1)
-    return x0, x1
+def _columns(lines: list[_Line]) -> list[tuple[float, float]]:
+    """The x-extent of the text column each line is in: between the page's gutters (the body's,
+    running headers and footers left out), the extent of the column's lines; a line across a
+    gutter is in all of them; a running header or footer is its own."""
+    body = [ln for ln in lines if not ln.boilerplate]
+    if not body:
+        return [(ln.x0, ln.x1) for ln in lines]
+    whole = (min(ln.x0 for ln in body), max(ln.x1 for ln in body))
+    gutters = _gutters(body, statistics.median(ln.size for ln in body))
+
+    def column(ln: _Line) -> int | None:
+        if _spans(ln, gutters):
+            return None
+        return sum(1 for g in gutters if (ln.x0 + ln.x1) / 2 > g[0])
+
+    extents: dict[int, tuple[float, float]] = {}
+    for ln in body:
+        k = column(ln)
+        if k is not None:
+            x0, x1 = extents.get(k, (ln.x0, ln.x1))
+            extents[k] = (min(x0, ln.x0), max(x1, ln.x1))
+    out = []
+    for ln in lines:
+        k = column(ln)
+        out.append((ln.x0, ln.x1) if ln.boilerplate else whole if k is None else extents[k])
+    return out
 
 
 def _ref_pitch(lines: list[_Line]) -> float | None:
     pitches = []
     for a, b in zip(lines, lines[1:]):
         size = max(a.size, b.size)
-        pitch = a.yc - b.yc
+        pitch = a.baseline - b.baseline
         if abs(a.size - b.size) <= 0.15 * size and 0.8 * size <= pitch <= 3 * size:
             pitches.append(pitch)
     if not pitches:
@@ -406,8 +257,9 @@ def _full(line: _Line, col: tuple[float, float], ratio: float) -> bool:
 
 
 def _breaks(a: _Line, b: _Line, col_a: tuple[float, float], col_b: tuple[float, float],
-            pitch: float | None) -> bool:
-    """True when line ``b`` starts a new paragraph after line ``a`` (same page)."""
+            pitch: float | None, before: _Line | None = None) -> bool:
+    """True when line ``b`` starts a new paragraph after line ``a`` (same page; ``before``: the
+    line before ``a`` in its paragraph)."""
     size = max(a.size, b.size)
     if a.boilerplate or b.boilerplate:
         return True
@@ -417,13 +269,16 @@ def _breaks(a: _Line, b: _Line, col_a: tuple[float, float], col_b: tuple[float, 
         return True
     if abs(a.size - b.size) > 0.15 * size:
         return True
-    if pitch is not None and (a.yc - b.yc) > 1.3 * pitch:
-        return True
-    if (a.yc - b.yc) > 2.2 * size:
+    step = a.baseline - b.baseline
+    if step > (1.2 * pitch if pitch is not None else 2.2 * size):
         return True
     if _room_for(a, b, col_a):
         return True
     if a.text.endswith(_TERMINAL) and not _full(a, col_a, 0.6):
+        return True
+    # Justified text: a sentence's end on a line short of the measure, after a full line.
+    if (a.text.endswith(_TERMINAL) and before is not None and _full(before, col_a, 0.98)
+            and not _full(a, col_a, 0.97)):
         return True
     # An indent starts a paragraph only after a sentence's end (a right-aligned last line of a
     # left-to-right sentence in a right-to-left page looks indented too).
@@ -482,23 +337,45 @@ def _continues(before: _Para, after: _Para) -> bool:
 
 def _page_paragraphs(lines: list[_Line], page: int) -> list[_Para]:
     pitch = _ref_pitch([ln for ln in lines if not ln.boilerplate])
-    cols = [_column(ln, lines) for ln in lines]
+    cols = _columns(lines)
     paras: list[_Para] = []
     last_body: _Para | None = None
+    current: _Para | None = None  # the paragraph the previous line went to
     for k, line in enumerate(lines):
-        if paras and not _breaks(lines[k - 1], line, cols[k - 1], cols[k], pitch):
-            paras[-1].lines.append(line)
+        before = current.lines[-2] if current is not None and len(current.lines) > 1 else None
+        if current is not None and not _breaks(lines[k - 1], line, cols[k - 1], cols[k], pitch, before):
+            current.lines.append(line)
             continue
         para = _Para([line], page, page, line.boilerplate, cols[k])
         # The first line of the next column may carry on the last paragraph of the previous one.
         if (last_body is not None and not line.boilerplate and k
                 and line.y1 > lines[k - 1].y0 + 0.5 * line.size and _continues(last_body, para)):
             last_body.lines.append(line)
+            current = last_body
             continue
         paras.append(para)
+        current = para
         if not para.boilerplate:
             last_body = para
+    _flag_notes(paras)
     return paras
+
+
+def _flag_notes(paras: list[_Para]) -> None:
+    """Flag footnotes: paragraphs in type under 0.85 of the page's body size, below every line
+    of body size. They stay where they are, but a paragraph running over to the next page skips
+    them (index.pdf_text._assemble)."""
+    body = [ln for p in paras if not p.boilerplate for ln in p.lines]
+    if not body:
+        return
+    size = statistics.median(ln.size for ln in body)
+    big = [ln for ln in body if ln.size > 0.85 * size]
+    if not big:
+        return
+    floor = min(ln.y0 for ln in big)
+    for para in paras:
+        if not para.boilerplate and all(ln.size <= 0.85 * size and ln.y1 <= floor + 0.1 * size for ln in para.lines):
+            para.note = True
 
 
 def _assemble(pages: list[list[_Line]]) -> list[_Para]:
@@ -507,14 +384,14 @@ def _assemble(pages: list[list[_Line]]) -> list[_Para]:
     last_body: _Para | None = None
     for number, lines in enumerate(pages, start=1):
         paras = _page_paragraphs(lines, number)
-        first_body = next((p for p in paras if not p.boilerplate), None)
+        first_body = next((p for p in paras if not p.boilerplate and not p.note), None)
         if last_body is not None and first_body is not None and last_body.page_end == number - 1:
             if _continues(last_body, first_body):
                 last_body.lines.extend(first_body.lines)
                 last_body.page_end = number
                 paras.remove(first_body)
         out.extend(paras)
-        body = [p for p in out if not p.boilerplate]
+        body = [p for p in out if not p.boilerplate and not p.note]
         last_body = body[-1] if body else None
     return out
 
@@ -534,23 +411,101 @@ def _paragraph_rtl(para: _Para) -> bool:
     return line_is_rtl(" ".join(ln.text for ln in para.lines))
 
 
+def _stretches_with_tatweel(paras: list[_Para]) -> bool:
+    """True when the producer justifies with stretch glyphs coded U+0640: at least half (and at
+    least two) of the stretched right-to-left lines (full, not a paragraph's last) hold one. A
+    tatweel the author typed is rare and stays; LibreOffice codes its kashida otherwise."""
+    full = with_tatweel = 0
+    for para in paras:
+        for line in para.lines[:-1]:
+            if line.rtl and not line.boilerplate and _full(line, para.col, 0.97):
+                full += 1
+                with_tatweel += TATWEEL in line.visual
+    return with_tatweel >= 2 and 2 * with_tatweel >= full
+
+
+def _keeps_tatweel(para: _Para, k: int, *, stretching: bool) -> bool:
+    """Whether line ``k``'s stretch glyphs coded U+0640 are the author's tatweel: always, unless
+    the producer justifies with them (``stretching``); then only on lines it did not stretch
+    (the paragraph's last line, a line short of the measure)."""
+    return not stretching or k == len(para.lines) - 1 or not _full(para.lines[k], para.col, 0.97)
+
+
+_PAIRS = {"(": ")", "[": "]", "{": "}", "«": "»", "‹": "›", "“": "”"}
+_CLOSERS = {close: open_ for open_, close in _PAIRS.items()}
+
+
+def _unmatched(chars: list[str]) -> int:
+    """Brackets and quotes without a partner (a closing one before its opening one counts)."""
+    stack: list[str] = []
+    bad = 0
+    for ch in chars:
+        if ch in _PAIRS:
+            stack.append(ch)
+        elif ch in _CLOSERS:
+            if stack and stack[-1] == _CLOSERS[ch]:
+                stack.pop()
+            else:
+                bad += 1
+    return bad + len(stack)
+
+
+def _balance_brackets(mirrored: str, plain: str) -> str:
+    """The paragraph with each bracket or quote drawn in right-to-left text taken in the form
+    that pairs it: producers code such a glyph as the character it stands for or as the one it
+    looks like (its mirror image), even within one paragraph. ``mirrored`` and ``plain`` are
+    the paragraph read both ways (they differ only there); ties keep ``mirrored``."""
+    choices = [i for i, (a, b) in enumerate(zip(mirrored, plain)) if a != b]
+    if not choices or len(mirrored) != len(plain):
+        return mirrored
+    chars = list(mirrored)
+    best = _unmatched(chars)
+    if _unmatched(list(plain)) < best:  # the producer codes every one as what it stands for
+        chars, best = list(plain), _unmatched(list(plain))
+    improved = True
+    while improved and best:
+        improved = False
+        for i in choices:
+            old = chars[i]
+            chars[i] = plain[i] if old == mirrored[i] else mirrored[i]  # the other form
+            score = _unmatched(chars)
+            if score < best:
+                best, improved = score, True
+            else:
+                chars[i] = old
+    return "".join(chars)
+
+
 _CLOSING = tuple(".,:;!?؟،؛)]}»”")
 _OPENING = tuple("([{«“")
 
 
-def _logical_lines(para: _Para, *, mirror: bool) -> list[str]:
-    """The paragraph's lines in logical order, read with the base direction that puts no
-    closing punctuation at a line's start and no opening one at its end (an Arabic sentence's
+_WORD_RE = re.compile(r"[^\W\d_]+(?:-[^\W\d_]+)*")
+
+
+def _vocabulary(paras: list[_Para]) -> set[str]:
+    """The words of the document's lines (lower case; hyphenated ones whole): they decide
+    whether a hyphen at a line end splits a word (index.bidi_text.join_lines)."""
+    return {w.casefold() for para in paras for ln in para.lines for w in _WORD_RE.findall(ln.text)}
+
+
+def _paragraph_text(para: _Para, *, stretching: bool, vocabulary: set[str] | None = None) -> str:
+    """The paragraph's text: its lines in logical order, read with the base direction that puts
+    no closing punctuation at a line's start and no opening one at its end (an Arabic sentence's
     full stop is drawn at the left in a right-to-left paragraph, at the right in a
-    left-to-right one); when both read alike, the direction the alignment and letters say."""
+    left-to-right one; when both read alike, the direction the alignment and letters say),
+    joined, with its mirrored brackets paired."""
     preferred = _paragraph_rtl(para)
-    best: tuple[int, list[str]] | None = None
+    keep = [_keeps_tatweel(para, k, stretching=stretching) for k in range(len(para.lines))]
+    best: tuple[int, bool, list[str]] | None = None
     for rtl in (preferred, not preferred):
-        lines = [ln.logical(rtl=rtl, mirror=mirror) for ln in para.lines]
+        lines = [ln.logical(rtl=rtl, mirror=True, tatweel=kept) for ln, kept in zip(para.lines, keep)]
         bad = sum(ln.startswith(_CLOSING) + ln.endswith(_OPENING) for ln in lines)
         if best is None or bad < best[0]:
-            best = (bad, lines)
-    return best[1]
+            best = (bad, rtl, lines)
+    _, rtl, lines = best
+    plain = [ln.logical(rtl=rtl, mirror=False, tatweel=kept) for ln, kept in zip(para.lines, keep)]
+    return _balance_brackets(join_lines(lines, vocabulary=vocabulary), join_lines(plain, vocabulary=vocabulary))
 
 
 # ----------------------------------------------------------------------------- entry point
@@ -568,13 +523,59 @@ def _page_list(pages: list[int]) -> str:
     return shown + (f" and {len(pages) - 10} more" if len(pages) > 10 else "")
 
 
-def extract_pdf(data: bytes, *, max_pages: int, time_limit_s: float) -> Extraction:
-    """Paragraph blocks (with pages and boilerplate flags) and warnings of a PDF's text layer.
+def _unusable(textpage) -> bool:  # noqa: ANN001 - a pypdfium2 PdfTextPage
+    """True when most of a page's characters are codes without text (control, private-use,
+    unassigned, replacement characters): a text layer whose fonts map nothing, OCR reads it."""
+    chars = [c for c in textpage.get_text_range() if not c.isspace() and c != "\ufffe"]
+    bad = sum(1 for c in chars if c == "\ufffd" or unicodedata.category(c) in ("Cc", "Co", "Cn"))
+    return len(chars) >= 20 and bad >= 0.3 * len(chars)
+
+
+def _rendered(data: bytes, pages: list[int], dpi: int) -> Iterator[tuple[int, "Image", int]]:
+    """``(page number, greyscale image, dpi)`` for each of ``pages`` (1-based), rendered one at
+    a time under PDFium's lock (the OCR in between runs without it)."""
+    import pypdfium2 as pdfium
+
+    with _PDFIUM_LOCK:
+        doc = pdfium.PdfDocument(data)
+    try:
+        for number in pages:
+            with _PDFIUM_LOCK:
+                page = doc[number - 1]
+                image = page.render(scale=dpi / 72, grayscale=True).to_pil()
+                page.close()
+            yield number, image, dpi
+    finally:
+        with _PDFIUM_LOCK:
+            doc.close()
+
+
+def _ocr_blocks(data: bytes, wanted: list[int], ocr: ExtractLimits | None) -> tuple[list[Block], list[str]]:
+    """Blocks read by OCR from the pages in ``wanted`` (no usable text layer), and warnings."""
+    if not wanted:
+        return [], []
+    which = f"page {wanted[0]} has" if len(wanted) == 1 else f"pages {_page_list(wanted)} have"
+    if ocr is None or not ocr.ocr:
+        return [], [f"{which} no text layer (scanned?)" + ("; OCR is off (SANAD_OCR)" if ocr is not None else "")]
+    missing = ocr_available(ocr.ocr_languages)
+    if missing:
+        return [], [f"{which} no text layer (scanned?); {missing}"]
+    try:
+        return ocr_pages(_rendered(data, wanted[:ocr.ocr_max_pages], ocr.ocr_dpi), ocr, total=len(wanted))
+    except OcrUnavailable as exc:
+        return [], [f"{which} no text layer (scanned?); {exc}"]
+
+
+def extract_pdf(data: bytes, *, max_pages: int, time_limit_s: float, ocr: ExtractLimits | None = None) -> Extraction:
+    """Paragraph blocks (with pages and boilerplate flags) and warnings of a PDF's text layer,
+    and of its pages without a usable one read by OCR (``ocr``: the OCR settings; None: no OCR).
 
     Args:
         data: the file's bytes.
         max_pages: a PDF with more pages is refused (ExtractError).
-        time_limit_s: extraction stops with ExtractError when it runs longer (checked per page).
+        time_limit_s: extraction of the text layer stops with ExtractError when it runs longer
+            (checked per page; OCR has its own limits).
+        ocr: the limits whose ``ocr*`` fields say whether and how pages are read by OCR.
     """
     import pypdfium2 as pdfium
     import pypdfium2.raw as pdfium_c
@@ -593,9 +594,6 @@ def extract_pdf(data: bytes, *, max_pages: int, time_limit_s: float) -> Extracti
         except pdfium.PdfiumError as exc:
             raise _open_error(exc) from None
         try:
-            # Producers (LibreOffice, Chromium) map a mirrored glyph (a bracket or quote in
-            # right-to-left text) to the character it looks like, not the one it stands for.
-            mirror = True
             try:
                 title = str(doc.get_metadata_dict().get("Title") or "")
             except pdfium.PdfiumError:  # no readable metadata: no title, the text still counts
@@ -611,8 +609,11 @@ def extract_pdf(data: bytes, *, max_pages: int, time_limit_s: float) -> Extracti
                 try:
                     page = doc[index]
                     textpage = page.get_textpage()
-                    lines = _page_lines(textpage, textpage.raw)
-                    if not lines and any(True for _ in page.get_objects(
+                    lines = _page_lines(textpage)
+                    if _unusable(textpage):
+                        lines = []
+                        scanned.append(index + 1)
+                    elif not lines and any(True for _ in page.get_objects(
                             filter=[pdfium_c.FPDF_PAGEOBJ_IMAGE], max_depth=2)):
                         scanned.append(index + 1)
                     textpage.close()
@@ -624,16 +625,20 @@ def extract_pdf(data: bytes, *, max_pages: int, time_limit_s: float) -> Extracti
         finally:
             doc.close()
     warnings: list[str] = []
-    if scanned:
-        which = f"page {scanned[0]} has" if len(scanned) == 1 else f"pages {_page_list(scanned)} have"
-        warnings.append(f"{which} no text layer (scanned?)")
+    ocr_blocks, ocr_warnings = _ocr_blocks(data, scanned, ocr)
+    warnings.extend(ocr_warnings)
     if unreadable:
         which = f"page {unreadable[0]}" if len(unreadable) == 1 else f"pages {_page_list(unreadable)}"
         warnings.append(f"{which} could not be read")
     blocks = []
-    for para in _assemble(pages):
-        text = join_lines(_logical_lines(para, mirror=mirror))
+    paras = _assemble(pages)
+    stretching = _stretches_with_tatweel(paras)
+    vocabulary = _vocabulary(paras)
+    for para in paras:
+        text = _paragraph_text(para, stretching=stretching, vocabulary=vocabulary)
         if text:
             blocks.append(Block(text=text, page_start=para.page_start, page_end=para.page_end,
                                 boilerplate=para.boilerplate))
+    # OCR'd pages have no text-layer paragraphs: their blocks go in page order.
+    blocks = sorted(blocks + ocr_blocks, key=lambda b: b.page_start or 0)
     return Extraction(blocks=tuple(blocks), warnings=tuple(warnings), title=title)

@@ -124,9 +124,11 @@ def encode_document(stored: StoredDocument) -> str:
     return json.dumps({
         "format": _FORMAT, "file": doc.file, "sha256": doc.sha256, "kind": doc.kind,
         "title": doc.title, "text": doc.text, "size_bytes": stored.size_bytes,
-        # pages ride along only for paged formats, so records of other files stay as they were
+        # pages ride along only for paged formats, OCR's confidence only for OCR'd paragraphs
+        # (after the pages, null where unpaged), so records of other files stay as they were
         "paragraphs": [[p.paragraph, p.line_start, p.line_end, p.char_start, p.char_end, int(p.boilerplate)]
-                       + ([p.page_start, p.page_end] if p.page_start is not None else [])
+                       + ([p.page_start, p.page_end] if p.page_start is not None or p.ocr else [])
+                       + ([p.ocr_confidence] if p.ocr else [])
                        for p in doc.paragraphs],
         "chunks": [[c.id, list(c.paragraphs)] for c in stored.chunks],
     }, ensure_ascii=False, separators=(",", ":"))
@@ -145,7 +147,8 @@ def decode_document(payload: str, *, indexed_at: float = 0.0) -> StoredDocument:
     paragraphs = tuple(
         Paragraph(file=file, paragraph=n, line_start=ls, line_end=le, char_start=cs, char_end=ce,
                   text=text[cs:ce], boilerplate=bool(b), page_start=pages[0] if pages else None,
-                  page_end=pages[1] if pages else None)
+                  page_end=pages[1] if pages else None, ocr=len(pages) > 2,
+                  ocr_confidence=pages[2] if len(pages) > 2 else None)
         for n, ls, le, cs, ce, b, *pages in data["paragraphs"])
     by_number = {p.paragraph: p for p in paragraphs}
     chunks = []

@@ -31,8 +31,13 @@ class Citation(BaseModel):
     score: float = Field(..., description="cosine similarity of the question and the cited chunk")
     url: str = Field(..., description="the API path of the cited paragraph")
     page_start: int | None = Field(
-        None, ge=1, description="1-based page where the cited paragraph starts (paged formats: .pdf); null elsewhere")
+        None, ge=1, description="1-based page where the cited paragraph starts (paged formats: .pdf, image files); null elsewhere")
     page_end: int | None = Field(None, ge=1, description="1-based page where it ends; null for unpaged formats")
+    ocr: bool = Field(False, description=(
+        "the cited paragraph was read by OCR from a scanned page or an image file: the quote is "
+        "verbatim to the OCR text the document text holds, which may differ from the page"))
+    ocr_confidence: float | None = Field(
+        None, ge=0, le=1, description="OCR's mean word confidence for the cited paragraph, 0 to 1; null unless `ocr`")
 
     def page_label(self) -> str:
         """``p. 3`` or ``pp. 3-4`` for paged formats, ``""`` elsewhere."""

@@ -51,7 +51,7 @@ def make_citation(ref: int, quote: Quote) -> Citation:
         line_end=line_end, char_start=para.char_start + quote.start,
         char_end=para.char_start + quote.end, quote=text, score=round(quote.score, 4),
         url=paragraph_url(para.file, para.paragraph, page=para.page_start), page_start=para.page_start,
-        page_end=para.page_end,
+        page_end=para.page_end, ocr=para.ocr, ocr_confidence=para.ocr_confidence,
     )
 
 

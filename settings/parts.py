@@ -74,6 +74,24 @@ class StoreSettings(BaseSettings):
             "`.docx` files that would unpack to more (and members packed over 200-fold and over "
             "10 MB: zip bombs) are skipped with a message"),
     )
+    ocr: bool = Field(True, description=(
+        "read pages without a usable text layer (scans) and image files (`.png .jpg .tiff`) with "
+        "Tesseract (apt `tesseract-ocr tesseract-ocr-ara tesseract-ocr-eng`; `make test` installs "
+        "them); off: such pages are reported and image files refused"))
+    ocr_languages: str = Field("ara+eng", description=(
+        "Tesseract's language models, `+`-separated (`tesseract --list-langs` shows those installed)"))
+    ocr_dpi: int = Field(300, ge=72, le=600, description=(
+        "the resolution a PDF page is rendered at for OCR (300: Arabic needs it; 200 reads Latin "
+        "text well and takes about half the time)"))
+    ocr_page_time_limit_s: float = Field(60.0, gt=0, description=(
+        "a page whose OCR takes longer is stopped and reported; the rest of the file is read"))
+    ocr_max_pages: int = Field(200, gt=0, description=(
+        "pages read by OCR per file at most (in page order); the rest are reported, so one long "
+        "scan cannot hold up the indexing worker for hours"))
+    ocr_min_confidence: float = Field(0.6, ge=0, le=1, description=(
+        "a page whose words Tesseract reads with less mean confidence (0 to 1) is reported as "
+        "unreadable instead of indexed, and so is a paragraph read with less (clean 200-300 dpi "
+        "scans read at 0.85-0.95; a 50 dpi one at about 0.55)"))
     embed_model: str = Field(
         DEFAULT_EMBED_MODEL,
         description=(

@@ -171,7 +171,7 @@ def test_pdf_metadata_title_is_read_and_junk_refused() -> None:
     from index.pdf_text import extract_pdf
 
     pdf = Path(__file__).resolve().parents[1] / "evals" / "data" / "seeds_pdf"
-    first = sorted(pdf.glob("*.pdf"))[0].read_bytes()
+    first = (pdf / "001_60d84da894ed2980.pdf").read_bytes()  # printed by Chromium (000 is LibreOffice's)
     # what Chromium writes: a file name, not a title
     assert extract_pdf(first, max_pages=100, time_limit_s=60).title == "page.html"
     assert parse_document(first, file="seed.pdf").own_title == ""

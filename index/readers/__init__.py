@@ -14,6 +14,7 @@ from index.document_model import DocumentError
 from index.readers.base import Reader
 from index.readers.docx import DocxReader
 from index.readers.html import HtmlReader
+from index.readers.image import ImageReader
 from index.readers.markdown import MarkdownReader
 from index.readers.pdf import PdfReader
 from index.readers.txt import TxtReader
@@ -27,6 +28,7 @@ READERS: tuple[Reader, ...] = (
     HtmlReader(),
     PdfReader(),
     DocxReader(),
+    ImageReader(),
 )
 
 _BY_SUFFIX: dict[str, Reader] = {suffix: reader for reader in READERS for suffix in reader.suffixes}

@@ -182,6 +182,7 @@ function finishAnswer(view, answer) {
       where.push(`${label(lang, "lines")} ${c.line_start}${c.line_end !== c.line_start ? `–${c.line_end}` : ""}`);
       const name = el("bdi", null, c.file);
       link.append(name, ` · ${where.join(" · ")}`);
+      if (c.ocr) link.append(" ", ocrBadge(c, lang));
       link.addEventListener("click", () => openCitation(c, lang, link));
       item.append(link);
       list.append(item);
@@ -328,6 +329,15 @@ function trapFocus(dialog) {
   });
 }
 
+/** The badge of a source read by OCR: "OCR 91%", its confidence in the title. */
+function ocrBadge(c, lang) {
+  const pct = Math.round(100 * (c.ocr_confidence || 0));
+  const badge = el("span", "badge ocr-badge", `${label(lang, "ocr")} ${pct}%`);
+  badge.title = label(lang, "ocrTitle")(pct);
+  badge.dir = "ltr";
+  return badge;
+}
+
 /** A citation's file, page (paged formats), paragraph and lines as dt/dd pairs in `meta`. */
 function fillCitationMeta(meta, c, lang) {
   const add = (key, value) => {
@@ -339,6 +349,12 @@ function fillCitationMeta(meta, c, lang) {
   if (c.page_start) add("page", c.page_end && c.page_end !== c.page_start ? `${c.page_start}–${c.page_end}` : c.page_start);
   add("paragraph", c.paragraph);
   add("lines", c.line_end !== c.line_start ? `${c.line_start}–${c.line_end}` : c.line_start);
+  if (c.ocr) {
+    meta.append(el("dt", null, label(lang, "ocr")));
+    const dd = el("dd");
+    dd.append(ocrBadge(c, lang));
+    meta.append(dd);
+  }
 }
 
 function panelMeta(c, lang) {
