@@ -81,7 +81,7 @@ def cmd_index(args: argparse.Namespace) -> int:
     return 0
 
 
-def _print_answer(answer: Answer) -> None:
+def print_answer(answer: Answer) -> None:
     print(answer.answer)
     if answer.citations:
         print()
@@ -126,7 +126,7 @@ def cmd_ask(args: argparse.Namespace) -> int:
             if args.json:
                 print(answer.model_dump_json(indent=2))
             else:
-                _print_answer(answer)
+                print_answer(answer)
             return 0
         source = sys.stdin if args.file == "-" else open(args.file, encoding="utf-8")  # noqa: SIM115
         with source:
@@ -144,7 +144,7 @@ def cmd_ask(args: argparse.Namespace) -> int:
                     print(answer.model_dump_json(), flush=True)
                 else:
                     print(f"\nQ: {question}")
-                    _print_answer(answer)
+                    print_answer(answer)
         return 0
     finally:
         answerer.close()

@@ -36,6 +36,7 @@ from typing import TYPE_CHECKING, Iterable
 
 from index.bidi_text import is_rtl_char, join_lines
 from index.extracted import Block, ExtractLimits
+from settings.errors import SanadError
 
 if TYPE_CHECKING:
     from PIL.Image import Image
@@ -50,8 +51,10 @@ _TRAILING_PUNCT_RE = re.compile(r"([,;?])(\W*)\Z")
 _SENTENCE_END = tuple(".!?؟:;»\"”)…۔")
 
 
-class OcrUnavailable(RuntimeError):
+class OcrUnavailable(SanadError, RuntimeError):
     """Tesseract or a language model it needs is missing; str(exc) says what to install."""
+
+    code = "ocr_unavailable"
 
 
 @dataclass(frozen=True, slots=True)

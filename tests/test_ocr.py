@@ -177,12 +177,12 @@ def test_ocr_flags_survive_the_catalog_the_shared_record_and_the_citation(tmp_pa
 
 
 def test_cli_citation_line_says_ocr(capsys: pytest.CaptureFixture[str]) -> None:
-    from api.cli import _print_answer
+    from cli.main import print_answer
     from qa.models import Answer, Citation
 
     cite = Citation(ref=1, file="scan.png", paragraph=2, line_start=2, line_end=2, char_start=0, char_end=5,
                     quote="quote", score=0.9, url="/u", page_start=1, page_end=1, ocr=True, ocr_confidence=0.914)
-    _print_answer(Answer(answer="x [1]", language="en", answerable=True, citations=[cite]))
+    print_answer(Answer(answer="x [1]", language="en", answerable=True, citations=[cite]))
     assert "[1] scan.png p. 1 (OCR 91%) ¶2: quote" in capsys.readouterr().out
 
 

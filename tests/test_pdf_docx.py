@@ -273,7 +273,7 @@ def test_index_a_mixed_folder_with_bad_files(tmp_path: Path) -> None:
 
 
 def test_cli_citation_line_shows_the_page(capsys: pytest.CaptureFixture[str]) -> None:
-    from cli.main import _print_answer
+    from cli.main import print_answer
     from qa.models import Answer, Citation
 
     cites = [Citation(ref=1, file="report.pdf", paragraph=14, line_start=14, line_end=14, char_start=0,
@@ -282,7 +282,7 @@ def test_cli_citation_line_shows_the_page(capsys: pytest.CaptureFixture[str]) ->
                       char_end=9, quote="two", score=0.8, url="/u", page_start=3, page_end=4),
              Citation(ref=3, file="a.txt", paragraph=2, line_start=2, line_end=2, char_start=0,
                       char_end=3, quote="txt", score=0.7, url="/u")]
-    _print_answer(Answer(answer="x [1] [2] [3]", language="en", answerable=True, citations=cites))
+    print_answer(Answer(answer="x [1] [2] [3]", language="en", answerable=True, citations=cites))
     out = capsys.readouterr().out
     assert "[1] report.pdf p. 3 ¶14: quote" in out
     assert "[2] report.pdf p. 3-4 ¶15: two" in out
