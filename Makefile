@@ -73,8 +73,10 @@ ocr:
 	  $$SUDO apt-get update -q && $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -q $(OCR_PACKAGES); }
 
 # Quality gates (evals/thresholds.toml): the seeds gold set (as .txt and as PDF), a fixed XQuAD sample of 12
-# whole articles (~60 paragraphs, ~290 questions per language), and fixed samples of the native Arabic
-# sets: ARCD-train (12 articles, 36 paragraphs) and TyDi QA Arabic (40 articles).
+# whole articles (~60 paragraphs, ~290 questions per language), the same 12 articles' English questions
+# over their English paragraphs (xquad-en), and fixed samples of the native Arabic sets: ARCD-train
+# (12 articles, 36 paragraphs) and TyDi QA Arabic (40 articles). The learned ranker never trained on these
+# samples' articles (python -m evals.train_ranker --holdout).
 # Each gate run leaves <set>.html (report), <set>.junit.xml and <set>.json in $(REPORTS)/
 # (git-ignored), also when the gate fails; the JSON of the run before is kept as
 # <set>.previous.json and compared with (--compare: deltas and flipped questions).
@@ -91,6 +93,7 @@ eval-gate: setup ocr
 	@if grep -q '^\[xquad\]' evals/thresholds.toml; then \
 	  $(call EVAL_FILES,xquad,--limit 12); \
 	else echo "no [xquad] thresholds yet: XQuAD sample not gated"; fi
+	$(call EVAL_FILES,xquad-en,--limit 12)
 	$(call EVAL_FILES,arcd-train,--limit $(ARCD_SAMPLE))
 	$(call EVAL_FILES,tydiqa-ar,--limit $(TYDI_SAMPLE))
 	@echo "eval reports: $(abspath $(REPORTS))/ (open seeds.html / xquad.html in a browser; JUnit: *.junit.xml)"

@@ -44,7 +44,7 @@ def main(argv: list[str] | None = None) -> int:
     print(command_line())
     with tempfile.TemporaryDirectory() as tmp:
         data_dir = args.data_dir or Path(tmp) / "data"
-        base = Settings(data_dir=data_dir)
+        base = Settings(data_dir=data_dir, postprocessors=["source_bonus", "sentence_rescore", "learned_ranker"])
         embedder = build_embedder(base)
         if args.data_dir is None:
             indexer = Indexer(base, embedder=embedder)

@@ -24,6 +24,8 @@ from qa.ranking_features import FEATURES, FEATURES_VERSION, candidate_features
 from qa.stages import POSTPROCESSORS, check_postprocessors
 from settings import Settings
 
+WITH_RANKER = ["source_bonus", "sentence_rescore", "learned_ranker"]
+
 DOCS = {
     "alpha.txt": "The Alpha river flows north for 300 kilometres.\nA bridge over the Alpha was built in 1911.\n"
                  "Fishermen on the Alpha catch trout in spring.\n",
@@ -43,7 +45,7 @@ def test_the_committed_model_loads_and_matches_its_manifest() -> None:
     assert manifest["metrics"]["held_out_folds"] and manifest["data"]["holdout"]
     assert set(manifest["thresholds"]["abstain_below"]) == {"ar", "en"}
     assert all(0 <= t <= manifest["thresholds"]["cite_from"] <= 1 for t in manifest["thresholds"]["abstain_below"].values())
-    status = load_ranker(None, Settings())  # the defaults it was trained for
+    status = load_ranker(None, Settings())  # the defaults it was trained for (with the stage turned on)
     assert status.active, status.reason
     assert status.model is not None and status.model.booster.num_feature() == len(FEATURES)
     probabilities = status.model.probabilities(np.zeros((3, len(FEATURES)), dtype=np.float32))
@@ -92,7 +94,7 @@ def test_a_model_for_other_features_or_settings_is_not_used(model_copy: Path) ->
 
 
 def test_a_mismatched_model_leaves_the_fixed_rules_and_says_so(index_texts, caplog) -> None:  # noqa: ANN001
-    settings = index_texts(DOCS)  # hashing embedder: the shipped model was not trained for it
+    settings = index_texts(DOCS, postprocessors=WITH_RANKER)  # hashing embedder: the model was not trained for it
     with caplog.at_level(logging.WARNING, logger="sanad.qa"):
         answerer = Answerer(settings, embedder=HashEmbedding())
     fixed = Answerer(settings.model_copy(update={"postprocessors": ["source_bonus", "sentence_rescore"]}),
@@ -116,7 +118,7 @@ def test_an_unknown_postprocessor_is_a_clear_error(index_texts) -> None:  # noqa
     with pytest.raises(ValueError, match="reranker_x"):
         Answerer(settings, embedder=HashEmbedding())
     assert Settings(postprocessors="sentence_rescore").postprocessors == ["sentence_rescore"]
-    assert set(Settings().postprocessors) == set(POSTPROCESSORS)
+    assert set(Settings().postprocessors) == set(POSTPROCESSORS) - {"learned_ranker"}  # off by default
 
 
 def test_without_sentence_rescoring_the_ranking_is_that_of_sentence_weight_zero(index_texts) -> None:  # noqa: ANN001
@@ -197,7 +199,7 @@ def test_the_training_command_writes_a_model_that_loads_for_its_settings(trained
 
 def test_the_stage_orders_by_probability_and_the_composer_follows_its_thresholds(trained: Path,
                                                                                  index_texts) -> None:  # noqa: ANN001
-    settings = index_texts(DOCS, ranker_path=trained)
+    settings = index_texts(DOCS, ranker_path=trained, postprocessors=WITH_RANKER)
     answerer = Answerer(settings, embedder=HashEmbedding())
     try:
         assert answerer.ranker_status.active
