@@ -33,7 +33,6 @@ import argparse
 import difflib
 import io
 import json
-import random
 import shutil
 import statistics
 import sys
@@ -97,23 +96,11 @@ def stray(text: str) -> int:
 
 # ----------------------------------------------------------------------------- scans
 def scan_tiff(pdf: Path, *, dpi: int, noisy: bool, seed: int = 7) -> tuple[bytes, int]:
-    """``pdf``'s pages rendered at ``dpi`` (greyscale), with 0.2% of pixels noise and a 1 degree
-    skew when ``noisy``, as one multi-page TIFF; and its page count."""
-    import pypdfium2 as pdfium
-    from PIL import Image
+    """``pdf``'s pages rendered at ``dpi`` (greyscale) as the fixtures' scans are, with 0.2% of
+    pixels noise and a 1 degree skew when ``noisy``, as one multi-page TIFF; and its page count."""
+    from tests.fixtures.make_office_docs import scan_images
 
-    rng = random.Random(seed)
-    frames = []
-    doc = pdfium.PdfDocument(str(pdf))
-    for page in doc:
-        img = page.render(scale=dpi / 72, grayscale=True).to_pil().convert("L")
-        if noisy:
-            img = img.rotate(1.0, resample=Image.BICUBIC, expand=True, fillcolor=255)
-            px = img.load()
-            w, h = img.size
-            for _ in range(int(0.002 * w * h)):
-                px[rng.randrange(w), rng.randrange(h)] = rng.randrange(0, 256)
-        frames.append(img)
+    frames = scan_images(pdf, dpi=dpi, noise=0.002 if noisy else 0.0, skew=1.0 if noisy else 0.0, seed=seed)
     buf = io.BytesIO()
     frames[0].save(buf, format="TIFF", save_all=True, append_images=frames[1:], dpi=(dpi, dpi),
                    compression="tiff_lzw")

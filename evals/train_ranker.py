@@ -58,9 +58,8 @@ class Rows:
             xs.append(data.x)
             ys.append(data.y)
             qs.append(data.question + offset)
-            for q in data.questions:
-                self.questions.append({**q, "set": data.name.rsplit("-", 1)[0] if data.name.endswith("-all")
-                                       else data.name.rsplit("-", 1)[0]})
+            set_name = data.name.rsplit("-", 1)[0]  # "<set>-<limit or all>"
+            self.questions.extend({**q, "set": set_name} for q in data.questions)
         self.x = np.concatenate(xs)
         self.y = np.concatenate(ys)
         self.q = np.concatenate(qs)
@@ -169,15 +168,15 @@ def figures(items: Sequence[dict[str, Any]], questions: Sequence[dict[str, Any]]
     absent = [it for it in items if not questions[it["q"]]["answerable"]]
     out: dict[str, Any] = {"questions": len(answerable), "absent": len(absent)}
 
-    def top(it: dict[str, Any], key: np.ndarray) -> int:
+    def top(key: np.ndarray) -> int:
         return int(np.argmin(key)) if len(key) else -1
 
     def hit(it: dict[str, Any], k: int) -> bool:
         return k >= 0 and bool(it["labels"][k] > 0)
 
     n = max(len(answerable), 1)
-    out["fused_r1"] = sum(hit(it, top(it, it["x"][:, rank_col])) for it in answerable) / n
-    out["dense_r1"] = sum(hit(it, top(it, it["x"][:, dense_col])) for it in answerable) / n
+    out["fused_r1"] = sum(hit(it, top(it["x"][:, rank_col])) for it in answerable) / n
+    out["dense_r1"] = sum(hit(it, top(it["x"][:, dense_col])) for it in answerable) / n
     def today(it: dict[str, Any]) -> dict[str, Any]:
         return questions[it["q"]].get("today") or {}
 
@@ -194,7 +193,7 @@ def figures(items: Sequence[dict[str, Any]], questions: Sequence[dict[str, Any]]
     out["r5_candidates"] = sum(bool(np.any(it["labels"][np.argsort(it["x"][:, rank_col])[:5]] > 0))
                                for it in answerable) / n
     if ranker:
-        out["ranker_r1"] = sum(hit(it, top(it, -it["scores"])) for it in answerable) / n
+        out["ranker_r1"] = sum(hit(it, top(-it["scores"])) for it in answerable) / n
         first = cited_hit = false_abst = cited = cited_gold = 0
         for it in answerable:
             order = np.argsort(-it["scores"], kind="stable")

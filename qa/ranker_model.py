@@ -61,7 +61,6 @@ class RankerModel:
     depth: int = 20
     calibration: tuple[tuple[float, float], float] = ((1.0, 0.0), 0.0)
     sha256: str = ""
-    features: tuple[str, ...] = field(default_factory=tuple)
 
     def abstain_threshold(self, language: str) -> float:
         """The probability below which a question in ``language`` is abstained on."""
@@ -178,7 +177,7 @@ def load_ranker(directory: Path | None, settings: Any) -> RankerStatus:
         overrule = _per_language(thresholds.get("overrule_from", 1.01))
     except (TypeError, ValueError, AttributeError):
         return RankerStatus(False, f"the ranker manifest {manifest_path} has unusable thresholds")
-    model = RankerModel(calibration=calibration, booster=booster, manifest=manifest, path=model_path, sha256=digest, features=FEATURES,
+    model = RankerModel(calibration=calibration, booster=booster, manifest=manifest, path=model_path, sha256=digest,
                         abstain_below=abstain,
                         cite_from=float(thresholds.get("cite_from", 1.0)),
                         overrule_from=overrule, depth=int(manifest.get("depth", 20)))

@@ -31,7 +31,6 @@ from llama_index.core.vector_stores.types import (
 
 from index.catalog import ChunkRecord
 from qa.question import Question, QuestionBundle, parse_question
-from qa.question_text import retrieval_text
 from qa.stages import build_postprocessors
 from qa.stages.candidates import DenseCandidates, LexicalCandidates
 from qa.stages.fusion import MARGIN_RUNNERS_UP, DenseLedFusion, dense_margin
@@ -50,12 +49,6 @@ class RetrievalMode(str, Enum):
 #: metadata keys a retrieval filter may name, and the operators it may use
 FILTER_KEYS = frozenset({"file"})
 FILTER_OPERATORS = frozenset({FilterOperator.EQ, FilterOperator.NE, FilterOperator.IN, FilterOperator.NIN})
-
-
-def search_text(question: str, options: RetrievalSettings) -> str:
-    """The text a question is encoded as: tidied (``qa.question_text``) when
-    ``options.question_cleanup`` is on, else as asked."""
-    return retrieval_text(question) if options.question_cleanup else question
 
 
 def exclude_files(files: Iterable[str]) -> MetadataFilters:
@@ -174,5 +167,4 @@ class HybridRetriever(BaseRetriever):
 
 
 __all__ = ["FILTER_KEYS", "FILTER_OPERATORS", "HybridRetriever", "MARGIN_RUNNERS_UP", "RESCORE_DEPTH",
-           "RetrievalMode", "RetrievalStores", "check_filters", "dense_margin", "exclude_files", "matches",
-           "search_text"]
+           "RetrievalMode", "RetrievalStores", "check_filters", "dense_margin", "exclude_files", "matches"]
