@@ -248,7 +248,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_slack)
 
     p = sub.add_parser("eval", help="run the evals")
-    p.add_argument("--set", default="seeds", help="seeds | seeds-pdf | xquad | arcd-train | tydiqa-ar | PATH to a gold JSONL")
+    p.add_argument("--set", default="seeds", help="seeds | seeds-pdf | xquad | xquad-en | arcd-train | tydiqa-ar | PATH to a gold JSONL")
     p.add_argument("--limit", type=int, default=None, help="a fixed, seeded sample of N")
     p.add_argument("--json", dest="json_path", default=None, help="write the full report here")
     p.add_argument("--gate", action="store_true", help="fail when a metric is below evals/thresholds.toml")
