@@ -166,6 +166,14 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return serve(host=args.host, port=args.port, settings=settings, workers=workers)
 
 
+def cmd_mcp(args: argparse.Namespace) -> int:
+    """The MCP server over stdin/stdout (``/mcp`` in ``sanad serve`` is the HTTP one)."""
+    from api.http.app import API_VERSION
+    from api.mcp.stdio import run_stdio
+
+    return run_stdio(_settings(), version=API_VERSION)
+
+
 def cmd_slack(args: argparse.Namespace) -> int:
     import logging
 
@@ -241,6 +249,9 @@ def build_parser() -> argparse.ArgumentParser:
                    "embedded store, else one per SANAD_TORCH_THREADS cores that memory holds (api/serving/workers.py); "
                    "each keeps to cores of its own when they fit (SANAD_PIN_WORKERS)")
     p.set_defaults(func=cmd_serve)
+
+    p = sub.add_parser("mcp", help="serve MCP over stdin/stdout for an assistant (HTTP: /mcp in `sanad serve`)")
+    p.set_defaults(func=cmd_mcp)
 
     p = sub.add_parser("slack", help="run the Slack bot over Socket Mode (no public URL needed)")
     p.add_argument("--socket", action="store_true",

@@ -29,8 +29,9 @@ ALLOWED = {
 API_ALLOWED = {
     "answer_log": set(),
     "service": {"answer_log"},
-    "http": {"answer_log", "service", "slack"},
+    "http": {"answer_log", "service", "slack", "mcp"},
     "slack": {"answer_log", "service", "http"},
+    "mcp": {"answer_log", "service", "http"},
     "serving": {"answer_log", "service", "http", "slack"},
 }
 

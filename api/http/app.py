@@ -19,6 +19,7 @@ from api.http.json_limits import JsonDepthMiddleware
 from api.http.metrics_middleware import MetricsMiddleware
 from api.http.routes import ask, conversations, documents, feedback, operations
 from api.http.security import BodySizeLimitMiddleware, GuardMiddleware, TrailingNewlinePathMiddleware
+from api.mcp.http import install_mcp
 from api.service.asking import ask_service_for
 from api.service.metrics import Metrics
 from api.service.service import Loader, Service
@@ -60,7 +61,8 @@ def create_app(settings: Settings, *, answerer: Answerer | None = None, loader: 
         if getattr(app.state, "slack_bot", None) is not None:
             app.state.slack_bot.start()  # checks the bot token in the background
         try:
-            yield
+            async with app.state.mcp.running():  # MCP's streamable HTTP at /mcp (api.mcp.http)
+                yield
         finally:
             service.close()
             ask_service.close()
@@ -105,4 +107,5 @@ def create_app(settings: Settings, *, answerer: Answerer | None = None, loader: 
     app.include_router(openai_compat.router)
     app.include_router(web.build_router())
     install_slack(app, ask_service, settings, options=slack)
+    install_mcp(app, service, ask_service, settings, version=API_VERSION)
     return app
