@@ -68,6 +68,8 @@ class SearchHit(BaseModel):
 
 
 class SearchResult(BaseModel):
+    """The paragraphs of the ``top_k`` best chunks, best first (at most ``top_k`` paragraphs)."""
+
     query: str
     collection: str = DEFAULT_COLLECTION
     hits: list[SearchHit]
@@ -121,13 +123,14 @@ class McpTools:
         name = check_collection(collection)
         answerer = self.service.require_answerer()
         text = answerer.validate(query)  # QuestionError, as for ask
-        nodes = answerer.retrieve(text, top_k=top_k)
+        limit = top_k or self.service.settings.top_k
+        nodes = answerer.retrieve(text, top_k=limit)
         hits: list[SearchHit] = []
         seen: set[tuple[str, int]] = set()
         for node in nodes:
             file = str(node.node.metadata["file"])
             for number in node.node.metadata["paragraphs"]:
-                if (file, number) in seen:
+                if (file, number) in seen or len(hits) >= limit:
                     continue
                 seen.add((file, number))
                 try:
