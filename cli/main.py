@@ -68,6 +68,8 @@ def cmd_index(args: argparse.Namespace) -> int:
     if settings.uploads_dir.is_dir():  # documents uploaded through the API are part of the corpus
         paths = [*paths, settings.uploads_dir]
     indexer = Indexer(settings)
+    if args.watch:
+        return _watch(args, settings, indexer, console)
     try:
         report = indexer.index(paths, prune=not args.no_prune,
                                progress=None if args.quiet else _progress_factory(console))
@@ -78,6 +80,35 @@ def cmd_index(args: argparse.Namespace) -> int:
     for file, message in sorted(report.warnings.items()):
         console.print(f"[yellow]warning[/] {file}: {message}", highlight=False)
     print(report.summary())
+    return 0
+
+
+def _watch(args: argparse.Namespace, settings, indexer, console) -> int:  # noqa: ANN001
+    """``sanad index --watch``: index, then keep the folders in sync until Ctrl-C (``index.watch``)."""
+    import logging
+
+    from index.watch import FolderSync, IndexerTarget, WatchOptions
+
+    roots = [Path(p) for p in args.paths] or settings.watch_dirs or settings.corpus_paths
+    if args.no_prune:
+        raise CliError("--watch keeps the index in line with the folders; it cannot be combined with --no-prune")
+    for root in roots:
+        if not root.is_dir():
+            raise CliError(f"--watch needs folders; {root} is not one")
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("sanad").setLevel(logging.WARNING if args.quiet else logging.INFO)
+    sync = FolderSync(roots, IndexerTarget(indexer), options=WatchOptions.from_settings(settings),
+                      also=[settings.uploads_dir], lock_path=settings.data_dir / "watch.lock")
+    console.print(f"watching {', '.join(str(r) for r in roots)} (Ctrl-C stops)", highlight=False)
+    try:
+        sync.run()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        indexer.close()
+    stats = sync.stats
+    print(f"{stats.files_indexed} files indexed, {stats.files_removed} removed, "
+          f"{stats.chunks_embedded} chunks embedded")
     return 0
 
 
@@ -229,6 +260,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("paths", nargs="*", help="folders or files (default: seeds/ or $SANAD_CORPUS_PATHS)")
     p.add_argument("--no-prune", action="store_true", help="keep indexed files that are not under PATHS")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--watch", action="store_true",
+                   help="then keep the index in sync with the folders (new, changed, renamed, deleted files) until "
+                   "Ctrl-C (default folders: $SANAD_WATCH_DIRS, else $SANAD_CORPUS_PATHS)")
     p.set_defaults(func=cmd_index)
 
     p = sub.add_parser("ask", help="answer a question with citations")

@@ -124,8 +124,23 @@ def _unchanged_binary(source: SourceFile, manifest: dict[str, str], *, max_bytes
         return False  # load_document reports it
 
 
+#: names of temporary files editors, office suites, browsers and copy tools leave (never indexed)
+TEMP_SUFFIXES = frozenset({".tmp", ".temp", ".part", ".partial", ".crdownload", ".download", ".swp", ".swo",
+                           ".swx", ".bak", ".lock", ".kate-swp"})
+TEMP_PREFIXES = ("~$", ".~lock", "#", ".#", ".goutputstream")
+
+
+def ignored_name(name: str) -> bool:
+    """A hidden (``.x``) or temporary (``~$x.docx``, ``x~``, ``x.tmp``, ``#x#``, ...) file or folder name:
+    never indexed from inside a folder."""
+    if name.startswith(".") or name.startswith(TEMP_PREFIXES) or name.endswith(("~", "#")):
+        return True
+    return Path(name).suffix.lower() in TEMP_SUFFIXES
+
+
 def discover(paths: Sequence[Path]) -> tuple[list[SourceFile], dict[str, str]]:
-    """Supported files under ``paths`` (a folder is a corpus root; a file's root is its folder)."""
+    """Supported files under ``paths`` (a folder is a corpus root; a file's root is its folder);
+    hidden and temporary names inside a folder are left out (:func:`ignored_name`)."""
     found: dict[str, SourceFile] = {}
     problems: dict[str, str] = {}
     for raw in paths:
@@ -137,7 +152,7 @@ def discover(paths: Sequence[Path]) -> tuple[list[SourceFile], dict[str, str]]:
         else:
             root = path
             candidates = sorted(p for p in path.rglob("*") if p.is_file()
-                                and not any(part.startswith(".") for part in p.relative_to(path).parts))
+                                and not any(ignored_name(part) for part in p.relative_to(path).parts))
         for candidate in candidates:
             if candidate.suffix.lower() not in SUPPORTED_SUFFIXES:
                 if path.is_file():
@@ -329,32 +344,7 @@ class Indexer:
             sources, problems = discover(paths)
             report.errors.update(problems)
             manifest = self.catalog.manifest()
-
-            todo: list[tuple[ParsedDocument, list[Chunk], int, bool]] = []
-            for source in sources:
-                if _unchanged_binary(source, manifest, max_bytes=self.settings.max_file_bytes):
-                    report.unchanged.append(source.file)  # PDF/DOCX: skip the extraction too
-                    continue
-                try:
-                    doc = load_document(source.path, root=_root_of(source), max_bytes=self.settings.max_file_bytes,
-                                        limits=ExtractLimits.from_settings(self.settings))
-                    size = source.path.stat().st_size
-                except DocumentError as exc:
-                    report.errors[source.file] = str(exc)
-                    continue
-                except Exception as exc:  # noqa: BLE001 - one bad file never stops the corpus
-                    log.warning("reading %s failed", source.path, exc_info=True)
-                    report.errors[source.file] = f"could not be read ({exc.__class__.__name__}: {exc})"
-                    continue
-                if manifest.get(doc.file) == doc.sha256:
-                    report.unchanged.append(doc.file)
-                    continue
-                if doc.warnings:
-                    report.warnings[doc.file] = "; ".join(doc.warnings)
-                elif not doc.paragraphs:
-                    report.warnings[doc.file] = "empty file: no paragraphs to index"
-                todo.append((doc, build_chunks(doc), size, doc.file in manifest))
-
+            todo = self._read(sources, manifest, report)
             pending = _Pending()
             if prune:
                 seen = {s.file for s in sources}
@@ -367,23 +357,80 @@ class Indexer:
                     pending.removes.add(file)
                     report.removed.append(file)
                 self._commit(pending)
-
-            work = [_FileWork(doc, chunks, size, existed, self._missing_ids(chunks))
-                    for doc, chunks, size, existed in todo]
-            total = sum(len(w.missing) for w in work)
-            sink = progress(total) if (progress and total) else ProgressSink()
-            try:
-                for done in self._write_files(work, sink, pending):
-                    report.chunks_embedded += len(done.missing)
-                    (report.changed if done.existed else report.added).append(done.doc.file)
-                self._commit(pending)
-            finally:
-                sink.close()
+            self._embed_and_commit(todo, pending, report, progress)
             report.orphans_removed = self._remove_orphans()
             crash_point("before_lexical")
             self.refresh_lexical()
         report.seconds = time.perf_counter() - started
         return report
+
+    def update(self, sources: Sequence[SourceFile], removed: Sequence[str] = (), *,
+               progress: ProgressFactory | None = None) -> IndexReport:
+        """Index just ``sources`` (new or changed files, named relative to their corpus root) and
+        remove the documents named in ``removed``; nothing else is read or pruned (folder sync:
+        ``index.watch``). The same writes, in the same order, as :meth:`index`."""
+        started = time.perf_counter()
+        report = IndexReport()
+        with self._writing():
+            manifest = self.catalog.manifest()
+            todo = self._read(sources, manifest, report)
+            pending = _Pending()
+            reindexed = {doc.file for doc, *_ in todo} | set(report.unchanged)
+            for file in sorted(set(removed) - reindexed):
+                if file in manifest:
+                    pending.removes.add(file)
+                    report.removed.append(file)
+            self._commit(pending)
+            self._embed_and_commit(todo, pending, report, progress)
+            if report.added or report.changed or report.removed:
+                crash_point("before_lexical")
+                self.refresh_lexical()
+        report.seconds = time.perf_counter() - started
+        return report
+
+    def _read(self, sources: Sequence[SourceFile], manifest: dict[str, str],
+              report: IndexReport) -> list[tuple[ParsedDocument, list[Chunk], int, bool]]:
+        """Parse and chunk the sources whose content is not the indexed one (errors, warnings and
+        unchanged files go to ``report``)."""
+        todo: list[tuple[ParsedDocument, list[Chunk], int, bool]] = []
+        for source in sources:
+            if _unchanged_binary(source, manifest, max_bytes=self.settings.max_file_bytes):
+                report.unchanged.append(source.file)  # PDF/DOCX: skip the extraction too
+                continue
+            try:
+                doc = load_document(source.path, root=_root_of(source), max_bytes=self.settings.max_file_bytes,
+                                    limits=ExtractLimits.from_settings(self.settings))
+                size = source.path.stat().st_size
+            except DocumentError as exc:
+                report.errors[source.file] = str(exc)
+                continue
+            except Exception as exc:  # noqa: BLE001 - one bad file never stops the corpus
+                log.warning("reading %s failed", source.path, exc_info=True)
+                report.errors[source.file] = f"could not be read ({exc.__class__.__name__}: {exc})"
+                continue
+            if manifest.get(doc.file) == doc.sha256:
+                report.unchanged.append(doc.file)
+                continue
+            if doc.warnings:
+                report.warnings[doc.file] = "; ".join(doc.warnings)
+            elif not doc.paragraphs:
+                report.warnings[doc.file] = "empty file: no paragraphs to index"
+            todo.append((doc, build_chunks(doc), size, doc.file in manifest))
+        return todo
+
+    def _embed_and_commit(self, todo: Sequence[tuple[ParsedDocument, list[Chunk], int, bool]], pending: _Pending,
+                          report: IndexReport, progress: ProgressFactory | None) -> None:
+        work = [_FileWork(doc, chunks, size, existed, self._missing_ids(chunks))
+                for doc, chunks, size, existed in todo]
+        total = sum(len(w.missing) for w in work)
+        sink = progress(total) if (progress and total) else ProgressSink()
+        try:
+            for done in self._write_files(work, sink, pending):
+                report.chunks_embedded += len(done.missing)
+                (report.changed if done.existed else report.added).append(done.doc.file)
+            self._commit(pending)
+        finally:
+            sink.close()
 
     def remove(self, file: str, *, before: Callable[[], None] | None = None) -> bool:
         """Remove one indexed document from every store; False if it was not indexed.

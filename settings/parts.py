@@ -62,6 +62,21 @@ class StoreSettings(BaseSettings):
         default_factory=lambda: [Path("seeds")],
         description="comma-separated folders or files `sanad index` reads when given none",
     )
+    watch_dirs: Annotated[list[Path], NoDecode] = Field(
+        default_factory=list, description=(
+            "comma-separated folders `sanad serve` keeps the index in sync with, in the background: "
+            "new, changed, renamed and deleted files are indexed or removed within seconds (with the "
+            "uploads, they are the corpus, as for `sanad index`; see Folder sync)"))
+    watch_settle_s: float = Field(1.0, gt=0, le=60, description=(
+        "folder sync: a changed file is read once its size and modification time have stayed the "
+        "same this long (a file still being written waits)"))
+    watch_reconcile_s: float = Field(300.0, ge=0, description=(
+        "folder sync: the watched folders are compared in full with the index's hashes at start-up "
+        "and this often (seconds; 0 = at start-up only), so a missed event is caught"))
+    watch_max_removed_share: float = Field(0.5, gt=0, le=1, description=(
+        "folder sync: when more than this share of the indexed documents vanish at once (a deleted "
+        "folder, a lost mount), nothing is removed: sync pauses, logs a warning and `/readyz` says "
+        "so, until the files are back or `sanad index` removes them"))
     max_file_bytes: int = Field(MAX_FILE_BYTES, gt=0, description="larger files are skipped with a message")
     max_pages: int = Field(2000, gt=0, description="PDFs with more pages are skipped with a message")
     extract_time_limit_s: float = Field(
@@ -171,7 +186,7 @@ class StoreSettings(BaseSettings):
             "...`)")
     )
 
-    @field_validator("corpus_paths", mode="before")
+    @field_validator("corpus_paths", "watch_dirs", mode="before")
     @classmethod
     def _split_paths(cls, value: object) -> object:
         return _split(value, strip=False)

@@ -32,11 +32,13 @@ from api.service import upload_paths
 from api.answer_log.local import IndexVersion
 from api.service.errors import Conflict, DocumentTooLarge, IndexBusy, LoadFailed, NotFound, NotReady
 from api.service.file_names import FileNameError, validate_filename
+from api.service.folder_sync import start_folder_sync
 from api.service.metrics import Metrics
 from api.service.recovery import recover
 from index.catalog import Catalog, DocumentRecord
 from index.extracted import ExtractLimits
 from index.indexer import Indexer, IndexerError
+from index.watch import FolderSync
 from index.paragraphs import DocumentError, parse_document
 from qa.answerer import Answerer, build_answerer
 from settings import Settings
@@ -74,6 +76,8 @@ class Service:
         self._closing = False
         self._thread: threading.Thread | None = None
         self._index_version = IndexVersion()
+        #: SANAD_WATCH_DIRS kept in sync once the indexer is loaded (api.service.folder_sync)
+        self.folder_sync: FolderSync | None = None
 
     # --- lifecycle --------------------------------------------------------------------
     @property
@@ -123,6 +127,10 @@ class Service:
         log.info("ready: %(documents)d documents, %(chunks)d chunks", counts)
         if not self._indexer_ready.is_set():
             self._load_indexer()
+        if self.settings.watch_dirs and self._indexer_ready.is_set():
+            with self._uploads_lock:
+                if not self._closing:
+                    self.folder_sync = start_folder_sync(self)
 
     def _load_indexer(self) -> None:
         """The upload Indexer with its own model (after ready: it never delays questions)."""
@@ -155,6 +163,10 @@ class Service:
 
     def close(self) -> None:
         self._closing = True
+        with self._uploads_lock:
+            sync, self.folder_sync = self.folder_sync, None
+        if sync is not None:
+            sync.stop()
         if self._ready.is_set() and self.answerer is not None:
             with self.write_lock, self.answerer.lock:
                 self._close_stores()
@@ -179,6 +191,12 @@ class Service:
         if self.load_error:
             raise LoadFailed(f"the service failed to load: {self.load_error}")
         raise NotReady("the model and index are still loading; retry shortly")
+
+    def documents_changed(self) -> None:
+        """The documents changed outside an upload (folder sync): the metrics' counts follow."""
+        assert self.catalog is not None
+        with self.read_lock:
+            self.metrics.set_counts(self.catalog.counts())
 
     def counts(self) -> dict[str, int]:
         assert self.catalog is not None

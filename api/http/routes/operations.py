@@ -29,7 +29,10 @@ async def readyz(service: ServiceDep, request: Request) -> Any:
     bot is on, ``slack`` says whether Slack accepted its token: ``{"status": "checking" | "ok"}``
     or ``{"status": "failed", "error": <Slack's error>, "fix": ...}`` (the API stays ready).
     ``ranker`` says whether the learned ranker is in use: ``{"active": true, "sha256": ...}``, or
-    ``{"active": false, "reason": ...}`` when its model is off, missing, corrupt or mismatched."""
+    ``{"active": false, "reason": ...}`` when its model is off, missing, corrupt or mismatched.
+    ``watch`` (with ``SANAD_WATCH_DIRS``) is the folder sync's state: ``{"status": "watching" |
+    "paused" | "standby" | "starting" | "failed", "reason": ..., "pending": n, ...}``; ``paused``
+    means documents vanished at once and nothing was removed (the API stays ready)."""
     if not service.ready:
         if service.load_error:
             return error_response(503, "load_failed", f"the service failed to load: {service.load_error}")
@@ -42,6 +45,8 @@ async def readyz(service: ServiceDep, request: Request) -> Any:
     body: dict[str, Any] = {"status": "ready", **counts}
     if service.answerer is not None:  # the learned ranker in use, or why the fixed rules rank
         body["ranker"] = service.answerer.ranker_status.as_dict()
+    if service.folder_sync is not None:  # SANAD_WATCH_DIRS: "watching", or "paused" with the reason
+        body["watch"] = service.folder_sync.status()
     slack_bot = getattr(request.app.state, "slack_bot", None)
     if slack_bot is not None:
         body["slack"] = slack_bot.status()
