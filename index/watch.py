@@ -50,7 +50,7 @@ Signature = tuple[int, int] | None
 #: how often the worker looks at the pending paths (seconds)
 TICK_S = 0.2
 #: paths handed to one Indexer.update at most (a commit and a reload between batches)
-BATCH_FILES = 128
+BATCH_FILES = 32
 #: while paused, how often the folders are reconciled to see whether the files are back
 PAUSED_RECONCILE_S = 10.0
 #: the watcher is restarted after this long when it fails (a lost mount, a folder not there yet)
@@ -293,6 +293,8 @@ class FolderSync:
                 self._state = "standby"
                 self._stop.wait(WATCH_RETRY_S)
                 continue
+            with self._lock:
+                self._busy = True
             try:
                 if time.monotonic() >= self._next_reconcile:
                     self._reconcile()
@@ -309,6 +311,9 @@ class FolderSync:
             else:
                 if self._state == "failed":
                     self._state, self._reason = "watching", None
+            finally:
+                with self._lock:
+                    self._busy = False
             self._wake.wait(TICK_S)
             self._wake.clear()
 
@@ -366,41 +371,29 @@ class FolderSync:
             removed = set()
         if not sources and not removed:
             return
-        with self._lock:
-            self._busy = True
-        try:
-            report = self.target.update([sources[k] for k in sorted(sources)], sorted(removed))
-        finally:
-            with self._lock:
-                self._busy = False
+        report = self.target.update([sources[k] for k in sorted(sources)], sorted(removed))
         self._count(report)
         self.stats.batches += 1
 
     def _reconcile(self) -> None:
         """The folders against the catalog's hashes (removals guarded)."""
-        with self._lock:
-            self._busy = True
-        try:
-            present = [r for r in self.roots if r.is_dir()]
-            paths = present + [p for p in self.also if p.exists()]
-            manifest = self.target.manifest()
-            seen = {s.file for s in discover(paths)[0]} if paths else set()
-            gone = set(manifest) - seen
-            missing = [str(r) for r in self.roots if r not in present]
-            if gone and (self._too_many(len(gone), len(manifest)) or missing):
-                why = f"folder missing: {', '.join(missing)}" if missing else "reconciliation"
-                self._pause(len(gone), len(manifest), why)
-                report = self.target.reconcile(paths, prune=False) if paths else IndexReport()
-            else:
-                if self._paused:
-                    log.warning("folder sync resumed: the files are back")
-                self._paused = None
-                report = self.target.reconcile(paths, prune=True) if paths else IndexReport()
-            self._count(report)
-            self.stats.reconciliations += 1
-        finally:
-            with self._lock:
-                self._busy = False
+        present = [r for r in self.roots if r.is_dir()]
+        paths = present + [p for p in self.also if p.exists()]
+        manifest = self.target.manifest()
+        seen = {s.file for s in discover(paths)[0]} if paths else set()
+        gone = set(manifest) - seen
+        missing = [str(r) for r in self.roots if r not in present]
+        if gone and (self._too_many(len(gone), len(manifest)) or missing):
+            why = f"folder missing: {', '.join(missing)}" if missing else "reconciliation"
+            self._pause(len(gone), len(manifest), why)
+            report = self.target.reconcile(paths, prune=False) if paths else IndexReport()
+        else:
+            if self._paused:
+                log.warning("folder sync resumed: the files are back")
+            self._paused = None
+            report = self.target.reconcile(paths, prune=True) if paths else IndexReport()
+        self._count(report)
+        self.stats.reconciliations += 1
         interval = PAUSED_RECONCILE_S if self._paused else self.options.reconcile_s
         self._next_reconcile = time.monotonic() + interval if interval > 0 else float("inf")
 
