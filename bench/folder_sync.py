@@ -124,11 +124,11 @@ def main(argv: list[str] | None = None) -> int:
             log_tail = server.log_tail(6000)
 
     watch0, watch1 = before["watch"], after["watch"]
-    if indexed != args.files or embedded != gained:
-        print("watch before:", watch0, "\nwatch after:", watch1, "\nserver log:\n", log_tail)
     indexed = watch1["files_indexed"] - watch0["files_indexed"]
     embedded = watch1["chunks_embedded"] - watch0["chunks_embedded"]
     gained = after["chunks"] - before["chunks"]
+    if indexed != args.files or embedded != gained:
+        print("watch before:", watch0, "\nwatch after:", watch1, "\nserver log:\n", log_tail)
     idle_p95 = percentile(idle, 95)
     print(table(["phase", "questions", "p50 ms", "p95 ms", "p95 / idle p95"],
                 [["idle", len(idle), percentile(idle, 50), idle_p95, 1.0],
