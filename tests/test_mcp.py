@@ -234,3 +234,19 @@ def test_stdio_end_to_end(corpus: tuple[Path, Path]) -> None:
             assert hits and hits[0]["file"] == "nile.txt"
 
     run(main)
+
+
+def test_http_hostile_bodies_never_get_a_5xx(server: LiveServer) -> None:
+    headers = {"Authorization": f"Bearer {KEY}", "Accept": "application/json, text/event-stream",
+               "Content-Type": "application/json", "MCP-Protocol-Version": "2026-07-28"}
+    bodies = [b"{", b"[" * 5000, b"null", b"[]", b'"x"', "{\"jsonrpc\": \"2.0\", \"id\": 1, \"method\": \"\ud800\"}",
+              b'{"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {"name": "ask", "arguments": "x"}}',
+              b'{"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {"name": 5}}',
+              b'{"jsonrpc": "2.0", "id": 1, "method": "resources/read", "params": {"uri": "sanad://documents/%00"}}',
+              b'{"jsonrpc": "2.0", "id": 1, "method": "nope/nope", "params": {}}',
+              b'[{"jsonrpc": "2.0", "id": 1, "method": "tools/list"}]']
+    for body in bodies:
+        content = body.encode("utf-8", "surrogatepass") if isinstance(body, str) else body
+        r = httpx.post(server.url + "/mcp", content=content, headers=headers, timeout=30)
+        assert r.status_code < 500, (body[:80], r.status_code, r.text[:300])
+    assert httpx.get(server.url + "/readyz", timeout=10).status_code == 200
