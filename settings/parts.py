@@ -350,6 +350,11 @@ class HTTPSettings(BaseSettings):
             "(`401` otherwise). `/healthz`, `/readyz`, `/metrics` stay open: keep the port "
             "private or filter `/metrics` at the proxy"),
     )
+    api_key_file: Path | None = Field(
+        None, description=(
+            "the scoped keys' file (`sanad keys create|list|revoke`; SHA-256 hashes only, re-read "
+            "when it changes); unset: `keys.json` in the data dir"),
+    )
     cors_origins: Annotated[list[str], NoDecode] = Field(
         default_factory=list, description=(
             "comma-separated origins allowed to call the API from a browser (`*` for any); no "
