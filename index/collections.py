@@ -77,7 +77,7 @@ def validate_collection_name(name: str) -> str:
         raise CollectionNameError("a collection name cannot be empty")
     if len(name) > MAX_NAME_CHARS:
         raise CollectionNameError(f"a collection name has at most {MAX_NAME_CHARS} characters")
-    if name != DEFAULT_COLLECTION and not _NAME_RE.match(name):
+    if name != DEFAULT_COLLECTION and not _NAME_RE.fullmatch(name):
         raise CollectionNameError(
             f"invalid collection name {name[:60]!r}: use lowercase letters a-z, digits and inner hyphens "
             "(e.g. legal, support-2)")
@@ -164,7 +164,7 @@ class Collections:
         if not self.root.is_dir():
             return found
         for entry in self.root.iterdir():
-            if entry.name.startswith(".") or not _NAME_RE.match(entry.name) or entry.name == DEFAULT_COLLECTION:
+            if entry.name.startswith(".") or not _NAME_RE.fullmatch(entry.name) or entry.name == DEFAULT_COLLECTION:
                 continue
             if (entry / MARKER_FILE).is_file():
                 found.add(entry.name)

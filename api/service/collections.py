@@ -19,7 +19,7 @@ import logging
 import re
 import threading
 import time
-from typing import Iterator, Sequence
+from typing import Callable, Iterator, Sequence
 
 from api.answer_log.shared import open_answer_log
 from api.keys import Grant
@@ -89,9 +89,12 @@ class CollectionsAnswerer:
     """What the ask flow needs of an answerer (``parse``, ``ask_stream``, ``streams_live``),
     over the answerers of one or more collections."""
 
-    def __init__(self, parts: Sequence[tuple[str, Answerer]]) -> None:
+    def __init__(self, parts: Sequence[tuple[str, Answerer]], *, gone: Callable[[], str | None] = lambda: None) -> None:
+        """``gone``: the name of a collection among these deleted since (then a question that
+        fails on its closed stores is answered ``CollectionNotFound``, not an error of the server)."""
         self.parts = list(parts)
         self.settings = self.parts[0][1].settings
+        self.gone = gone
 
     @property
     def streams_live(self) -> bool:
@@ -113,9 +116,19 @@ class CollectionsAnswerer:
         if len(self.parts) == 1:
             name, answerer = self.parts[0]
             events = answerer.ask_stream(question, top_k=top_k, language=language)
-            return ((kind, tag_answer(value, name) if isinstance(value, Answer) else value)
-                    for kind, value in events)
-        return self._merged(question, top_k=top_k, language=language)
+            tagged = ((kind, tag_answer(value, name) if isinstance(value, Answer) else value)
+                      for kind, value in events)
+            return self._guarded(tagged)
+        return self._guarded(self._merged(question, top_k=top_k, language=language))
+
+    def _guarded(self, events: Iterator[AnswerEvent]) -> Iterator[AnswerEvent]:
+        try:
+            yield from events
+        except Exception:
+            name = self.gone()
+            if name is not None:  # deleted while this question was answered
+                raise CollectionNotFound(f"no such collection: {name}") from None
+            raise
 
     def _merged(self, question: Question, *, top_k: int | None, language: Language | None) -> Iterator[AnswerEvent]:
         started = time.perf_counter()
@@ -134,7 +147,11 @@ class CollectionSource:
         self.settings = self.services[0].settings
 
     def require_answerer(self) -> CollectionsAnswerer:  # type: ignore[override]
-        return CollectionsAnswerer([(s.collection, s.require_answerer()) for s in self.services])
+        return CollectionsAnswerer([(s.collection, s.require_answerer()) for s in self.services], gone=self.gone)
+
+    def gone(self) -> str | None:
+        """The first of these collections that was deleted (its service closed), if any."""
+        return next((s.collection for s in self.services if s.closed), None)
 
     def wait_ready(self, timeout: float | None = None) -> bool:
         return all(s.wait_ready(timeout) for s in self.services)

@@ -89,6 +89,11 @@ class Service:
         return self.settings.uploads_dir
 
     @property
+    def closed(self) -> bool:
+        """True once :meth:`close` began (a deleted collection's service)."""
+        return self._closing
+
+    @property
     def ready(self) -> bool:
         return self._ready.is_set()
 
