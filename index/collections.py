@@ -198,7 +198,7 @@ class Collections:
             _crash_point("collection_renamed")
             if self.settings.chroma_url:
                 self._drop_server_collections(name)  # leftovers of an earlier collection of that name
-                self._server_registry().upsert(ids=[name], documents=[json.dumps(marker)])
+                self._server_registry().upsert(ids=[name], documents=[json.dumps(marker)], embeddings=[[0.0]])
         return name
 
     def delete(self, name: str) -> None:
