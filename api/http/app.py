@@ -114,5 +114,5 @@ def create_app(settings: Settings, *, answerer: Answerer | None = None, loader: 
     app.include_router(documents.build_router(named=True))
     app.include_router(openai_compat.router)
     app.include_router(web.build_router())
-    install_slack(app, ask_service, settings, options=slack)
+    install_slack(app, ask_service, settings, options=slack, route=hub.asking)
     return app
