@@ -46,10 +46,17 @@ def citation_prefix(collection: str) -> str:
     return "/v1/documents/" if collection == DEFAULT_COLLECTION else f"/v1/collections/{collection}/documents/"
 
 
-def tag_answer(answer: Answer, collection: str) -> Answer:
-    """``answer`` with each citation's ``collection`` (and its URL under the collection)."""
+def tag_answer(answer: Answer, collection: str, answerer: Answerer | None = None) -> Answer:
+    """``answer`` with each citation's ``collection`` (and its URL under the collection), and,
+    given the ``answerer`` that answered it, each cited document's ``title``."""
     prefix = citation_prefix(collection)
-    citations = [c.model_copy(update={"collection": collection,
+    titles: dict[str, str] = {}
+    if answerer is not None and answer.citations:
+        with answerer.lock:
+            for file in {c.file for c in answer.citations}:
+                rec = answerer.catalog.document(file)
+                titles[file] = rec.title if rec is not None else ""
+    citations = [c.model_copy(update={"collection": collection, "title": titles.get(c.file, c.title),
                                       "url": prefix + c.url.removeprefix("/v1/documents/")})
                  for c in answer.citations]
     return answer.model_copy(update={"citations": citations})
@@ -116,7 +123,7 @@ class CollectionsAnswerer:
         if len(self.parts) == 1:
             name, answerer = self.parts[0]
             events = answerer.ask_stream(question, top_k=top_k, language=language)
-            tagged = ((kind, tag_answer(value, name) if isinstance(value, Answer) else value)
+            tagged = ((kind, tag_answer(value, name, answerer) if isinstance(value, Answer) else value)
                       for kind, value in events)
             return self._guarded(tagged)
         return self._guarded(self._merged(question, top_k=top_k, language=language))
@@ -132,8 +139,8 @@ class CollectionsAnswerer:
 
     def _merged(self, question: Question, *, top_k: int | None, language: Language | None) -> Iterator[AnswerEvent]:
         started = time.perf_counter()
-        answers = [tag_answer(answerer.ask(question, top_k=top_k, language=language, use_writer=False), name)
-                   for name, answerer in self.parts]
+        answers = [tag_answer(answerer.ask(question, top_k=top_k, language=language, use_writer=False), name,
+                              answerer) for name, answerer in self.parts]
         merged = merge_answers(answers, max_citations=self.settings.max_citations,
                                margin=self.settings.citation_margin)
         yield from replay(merged, {}, started)
