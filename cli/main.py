@@ -311,6 +311,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--answerer", choices=["extractive", "llm", "both"], default="extractive",
                    help="who writes the answers: extractive (default), llm (SANAD_LLM_* settings), or "
                    "both side by side (answer hit, citation precision, answers in the question's language)")
+    p.add_argument("--collection", default=None,
+                   help="ask this collection's index as it is (nothing indexed; the gold set must match it)")
     p.set_defaults(func=cmd_eval)
 
     p = sub.add_parser("collections", help="named sets of documents, each its own index (docs/collections.md)")

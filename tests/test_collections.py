@@ -296,6 +296,16 @@ def test_votes_and_conversations_stay_in_their_collection(teams) -> None:  # noq
                   headers=H["read_a"]).status_code == 201
     assert c.post("/v1/feedback", json={"answer_id": rb["answer_id"], "value": "not_helpful"},
                   headers=H["read_b"]).status_code == 201
+    # each collection's answer log holds its own answers and votes: the export is per collection
+    data = c.app.state.settings.data_dir
+    for name, value, answer in (("a", "helpful", ra), ("b", "not_helpful", rb)):
+        out = subprocess.run([sys.executable, "-m", "cli", "feedback", "export", "--collection", name],
+                             cwd=ROOT, capture_output=True, text=True, timeout=120,
+                             env={**{k: v for k, v in os.environ.items() if not k.startswith("SANAD_")},
+                                  "SANAD_DATA_DIR": str(data), "SANAD_EMBED_MODEL": "hash", "PYTHONPATH": str(ROOT)})
+        assert out.returncode == 0, out.stderr
+        (line,) = out.stdout.splitlines()
+        assert json.loads(line)["feedback"]["value"] == value and answer["answer"][:20] in line
     r = c.delete(f"/v1/conversations/{rb['conversation_id']}", headers=H["read_b"])
     assert r.status_code == 200 and r.json()["deleted_answers"] == 1
 
