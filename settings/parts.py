@@ -346,9 +346,9 @@ class HTTPSettings(BaseSettings):
     api_keys: Annotated[list[str], NoDecode] = Field(
         default_factory=list, repr=False,
         description=(
-            "comma-separated keys; when set every `/v1` route needs `Authorization: Bearer KEY` "
-            "(`401` otherwise). `/healthz`, `/readyz`, `/metrics` stay open: keep the port "
-            "private or filter `/metrics` at the proxy"),
+            "comma-separated admin keys (every collection); when these or scoped keys (`sanad keys`) "
+            "are set, every `/v1` route needs `Authorization: Bearer KEY` (`401` otherwise) and "
+            "`/metrics` an admin or metrics key; `/healthz` and `/readyz` stay open"),
     )
     api_key_file: Path | None = Field(
         None, description=(
