@@ -27,8 +27,9 @@ import secrets
 import shutil
 import threading
 import time
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Iterator, TypeVar
 
 from settings import StoreSettings
 from settings.errors import SanadError
@@ -63,6 +64,13 @@ class CollectionNotFound(SanadError, LookupError):
     """No such collection (or none this caller may see: the message is the same)."""
 
     code = "not_found"
+
+
+class CollectionBusy(SanadError):
+    """The collection is being indexed (its index lock is held); retry when that ends."""
+
+    code = "index_busy"
+    retry_after_s = 10
 
 
 class CollectionExists(SanadError):
@@ -107,6 +115,11 @@ def _fsync_dir(path: Path) -> None:
         pass
     finally:
         os.close(fd)
+
+
+@contextmanager
+def _nothing() -> Iterator[None]:
+    yield
 
 
 def _crash_point(name: str) -> None:
@@ -202,22 +215,30 @@ class Collections:
         return name
 
     def delete(self, name: str) -> None:
-        """Delete a collection and everything in it (documents, vectors, answer log)."""
+        """Delete a collection and everything in it (documents, vectors, answer log);
+        :class:`CollectionBusy` while it is being indexed."""
         validate_collection_name(name)
         if name == DEFAULT_COLLECTION:
             raise CollectionExists("the default collection cannot be deleted")
+        from index.indexer import IndexerError, index_lock
+
         with self._lock:
             if name not in self._named():
                 raise CollectionNotFound(f"no such collection: {name}")
-            if self.settings.chroma_url:
-                self._server_registry().delete(ids=[name])  # gone for every replica at once
             final = self.root / name
-            if final.exists():
-                aside = self.root / f".deleting-{name}-{secrets.token_hex(4)}"
-                os.rename(final, aside)  # the one step that makes it not exist
-                _fsync_dir(self.root)
-                _crash_point("collection_set_aside")
-                shutil.rmtree(aside, ignore_errors=True)
+            lock_path = collection_settings(self.settings, name).lock_path
+            try:  # held through the rename: no indexer starts on it meanwhile
+                with index_lock(lock_path) if final.exists() else _nothing():
+                    if self.settings.chroma_url:
+                        self._server_registry().delete(ids=[name])  # gone for every replica at once
+                    if final.exists():
+                        aside = self.root / f".deleting-{name}-{secrets.token_hex(4)}"
+                        os.rename(final, aside)  # the one step that makes it not exist
+                        _fsync_dir(self.root)
+                        _crash_point("collection_set_aside")
+                        shutil.rmtree(aside, ignore_errors=True)
+            except IndexerError:
+                raise CollectionBusy(f"collection {name} is being indexed; delete it when that finishes") from None
             if self.settings.chroma_url:
                 self._drop_server_collections(name)
 

@@ -360,3 +360,20 @@ def test_deleting_a_collection_while_it_is_asked(teams) -> None:  # noqa: ANN001
     # a new b starts empty
     assert c.post("/v1/collections", json={"name": "b"}, headers=H["root"]).status_code == 201
     assert c.get("/v1/collections/b/documents", headers=H["root"]).json()["count"] == 0
+
+
+def test_deleting_a_collection_while_it_is_being_indexed_is_refused(teams) -> None:  # noqa: ANN001
+    """While a writer holds a collection's index lock (a `sanad index --collection` run, an
+    upload), deleting it is 503 index_busy and changes nothing; once the writer is done, it goes."""
+    from index.indexer import index_lock
+
+    c, H, _, _ = teams  # noqa: N806
+    lock = c.app.state.hub.registry.settings_for("a").lock_path
+    with index_lock(lock):
+        r = c.delete("/v1/collections/a", headers=H["root"])
+        err(r, 503, "index_busy")
+        assert r.headers["retry-after"] == "10"
+    r = c.post("/v1/ask", json={"question": A_TEXT, "collection": "a"}, headers=H["read_a"])
+    assert r.status_code == 200 and r.json()["citations"][0]["file"] == "a.txt"
+    assert c.delete("/v1/collections/a", headers=H["root"]).status_code == 204
+    err(c.get("/v1/collections/a/documents", headers=H["read_a"]), 404)

@@ -211,7 +211,12 @@ class CollectionHub:
         with self._lock:
             found = self._services.get(name)
             if found is None:
-                found = self._open(name)
+                try:
+                    found = self._open(name)
+                except Exception:
+                    if not self.registry.exists(name):  # deleted meanwhile
+                        raise CollectionNotFound(f"no such collection: {name}") from None
+                    raise
                 self._services[name] = found
         return found
 
@@ -239,7 +244,12 @@ class CollectionHub:
             service = self.service(name)
             with self._lock:
                 if name not in self._asking:
-                    self._asking[name] = self.ask_service_for(service)
+                    try:
+                        self._asking[name] = self.ask_service_for(service)
+                    except Exception:
+                        if not self.registry.exists(name):  # deleted meanwhile
+                            raise CollectionNotFound(f"no such collection: {name}") from None
+                        raise
                 return self._asking[name]
         services = [self.service(n) for n in names]
         first = self.asking(names[:1])
@@ -331,23 +341,19 @@ class CollectionHub:
         return self.registry.create(name)
 
     def delete(self, name: str) -> None:
-        """Delete ``name``: gone from the list first, then its open stores closed (a question in
-        flight finishes first), then its data."""
-        validate_collection_name(name)
-        if name != DEFAULT_COLLECTION:
-            self.registry.require(name)
+        """Delete ``name``: gone at once (``index.collections``: refused with ``index_busy``
+        while an upload or a ``sanad index`` run writes to it), then its open stores closed
+        (a question in flight on them is answered 404)."""
+        self.registry.delete(name)
         with self._lock:
-            service = self._services.pop(name, None) if name != DEFAULT_COLLECTION else None
-            asking = self._asking.pop(name, None) if name != DEFAULT_COLLECTION else None
+            service = self._services.pop(name, None)
+            asking = self._asking.pop(name, None)
             for key in [k for k in self._merged if name in k]:
                 del self._merged[key]
-        try:
-            if service is not None:
-                service.close()
-            if asking is not None:
-                asking.close()
-        finally:
-            self.registry.delete(name)
+        if service is not None:
+            service.close()
+        if asking is not None:
+            asking.close()
         log.info("deleted collection %s", name)
 
     def close(self) -> None:

@@ -206,6 +206,8 @@ class Service:
         return self.answerer
 
     def require_ready(self) -> None:
+        if self._closing and self.collection != "default":  # a deleted collection's service
+            raise NotFound(f"no such collection: {self.collection}")
         if self._ready.is_set():
             return
         if self.load_error:
