@@ -147,7 +147,7 @@ async def list_models(hub: HubDep, grant: GrantDep) -> dict[str, Any]:
 
 @router.post("/chat/completions", responses={
     code: {"description": "error", "content": {"application/json": {"schema": ERROR_SCHEMA}}}
-    for code in (400, 401, 413, 422, 429, 503)})
+    for code in (400, 401, 403, 404, 413, 422, 429, 503)})
 async def chat_completions(request: ChatRequest, hub: HubDep, grant: GrantDep, owner: OwnerDep) -> Any:
     """The last user message is the question; the earlier user messages are its history.
     `model` names the collection (see `/v1/models`); one the key cannot see is 404."""

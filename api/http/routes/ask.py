@@ -24,7 +24,8 @@ router = APIRouter(tags=["answers"])
 @router.post("/v1/ask", response_model=Answer,
              responses={200: {"content": {"text/event-stream": {}},
                               "description": "the answer (JSON), or SSE when `stream` is true"},
-                        400: _ERR, 401: _ERR, 413: _ERR, 422: _ERR, 429: _ERR, 503: _ERR})
+                        400: _ERR, 401: _ERR, 403: _ERR, 404: _ERR, 413: _ERR, 422: _ERR, 429: _ERR,
+                        503: _ERR})
 async def ask(request: AskRequest, hub: HubDep, grant: GrantDep, owner: OwnerDep) -> Any:
     """Answer a question with verbatim, cited quotes.
 

@@ -25,7 +25,7 @@ def _require_admin(grant: Grant) -> None:
         raise Forbidden("creating and deleting collections needs an admin key over every collection ('*')")
 
 
-@router.get("", response_model=CollectionList, responses={401: _ERR})
+@router.get("", response_model=CollectionList, responses={401: _ERR, 403: _ERR})
 async def list_collections(hub: HubDep, grant: GrantDep) -> CollectionList:
     """The collections this key may read (the default one is `default`)."""
     names = await run_in_threadpool(hub.visible, grant)
@@ -34,7 +34,8 @@ async def list_collections(hub: HubDep, grant: GrantDep) -> CollectionList:
     return CollectionList(collections=out, count=len(out))
 
 
-@router.post("", status_code=201, response_model=CollectionOut, responses={400: _ERR, 403: _ERR, 409: _ERR})
+@router.post("", status_code=201, response_model=CollectionOut,
+             responses={400: _ERR, 401: _ERR, 403: _ERR, 409: _ERR, 413: _ERR})
 async def create_collection(body: CollectionIn, hub: HubDep, grant: GrantDep) -> CollectionOut:
     """Create an empty collection (admin); 409 when it exists."""
     _require_admin(grant)
@@ -42,15 +43,15 @@ async def create_collection(body: CollectionIn, hub: HubDep, grant: GrantDep) ->
     return CollectionOut(name=name, default=False, created_at=hub.registry.info(name).get("created_at"))
 
 
-@router.get("/{name}", response_model=CollectionOut, responses={400: _ERR, 404: _ERR})
+@router.get("/{name}", response_model=CollectionOut, responses={400: _ERR, 401: _ERR, 403: _ERR, 404: _ERR})
 async def get_collection(name: str, hub: HubDep, grant: GrantDep) -> CollectionOut:
     await run_in_threadpool(hub.require_visible, grant, name)
     return CollectionOut(name=name, default=name == DEFAULT_COLLECTION,
                          created_at=hub.registry.info(name).get("created_at"))
 
 
-@router.delete("/{name}", status_code=204, response_class=Response, responses={400: _ERR, 403: _ERR, 404: _ERR,
-                                                                              409: _ERR})
+@router.delete("/{name}", status_code=204, response_class=Response, responses={400: _ERR, 401: _ERR, 403: _ERR, 404: _ERR,
+                                                                              409: _ERR, 503: _ERR})
 async def delete_collection(name: str, hub: HubDep, grant: GrantDep) -> Response:
     """Delete a collection with its documents, vectors and answer log (admin); the default
     collection cannot be deleted (409)."""

@@ -25,6 +25,10 @@ from index.readers import BINARY_SUFFIXES
 
 _ERR = {"description": "error", "content": {"application/json": {"schema": ERROR_SCHEMA}}}
 
+#: what every document route may answer for its collection and key: a bad collection name (400),
+#: a role that lacks the action (403), a collection (or document) absent or not visible (404)
+_SCOPED = {400: _ERR, 401: _ERR, 403: _ERR, 404: _ERR}
+
 _UPLOAD_BODY = {
     "requestBody": {
         "required": True,
@@ -49,7 +53,7 @@ def build_router(*, named: bool) -> APIRouter:
     router = APIRouter(prefix=prefix, tags=["documents"])
     ServiceDep = Annotated[Service, Depends(_named_service if named else get_document_service)]  # noqa: N806
 
-    @router.get("", response_model=DocumentList, responses={503: _ERR})
+    @router.get("", response_model=DocumentList, responses={**_SCOPED, 503: _ERR})
     async def list_documents(service: ServiceDep) -> DocumentList:
         docs = await run_in_threadpool(service.list_documents)
         return DocumentList(documents=docs, count=len(docs))
@@ -61,7 +65,7 @@ def build_router(*, named: bool) -> APIRouter:
 
     @router.post("", status_code=201, response_model=DocumentInfo, openapi_extra=_UPLOAD_BODY,
                  responses={200: {"model": DocumentInfo, "description": "an uploaded document replaced"},
-                            400: _ERR, 409: _ERR, 413: _ERR, 415: _ERR, 422: _ERR, 503: _ERR})
+                            **_SCOPED, 409: _ERR, 413: _ERR, 415: _ERR, 422: _ERR, 503: _ERR})
     async def upload_document(request: Request, response: Response, service: ServiceDep) -> DocumentInfo:
         """Upload and index a document (synchronously: it is searchable when this returns).
 
@@ -97,22 +101,22 @@ def build_router(*, named: bool) -> APIRouter:
         return info
 
     @router.get("/{file:path}/paragraphs/{n}", response_model=ParagraphOut,
-                responses={400: _ERR, 404: _ERR, 503: _ERR})
+                responses={**_SCOPED, 503: _ERR})
     async def get_paragraph(file: str, n: int, service: ServiceDep) -> ParagraphOut:
         """The paragraph a citation points to (`file` may be URL-encoded)."""
         return await run_in_threadpool(service.paragraph, file, n)
 
-    @router.get("/{file:path}/text", response_model=DocumentText, responses={400: _ERR, 404: _ERR, 503: _ERR})
+    @router.get("/{file:path}/text", response_model=DocumentText, responses={**_SCOPED, 503: _ERR})
     async def get_document_text(file: str, service: ServiceDep) -> DocumentText:
         """The document's stored text: citation offsets (Python code points) index into it."""
         return await run_in_threadpool(service.document_text, file)
 
-    @router.get("/{file:path}", response_model=DocumentInfo, responses={400: _ERR, 404: _ERR, 503: _ERR})
+    @router.get("/{file:path}", response_model=DocumentInfo, responses={**_SCOPED, 503: _ERR})
     async def get_document(file: str, service: ServiceDep) -> DocumentInfo:
         return await run_in_threadpool(service.document, file)
 
     @router.delete("/{file:path}", status_code=204, response_class=Response,
-                   responses={400: _ERR, 404: _ERR, 503: _ERR})
+                   responses={**_SCOPED, 503: _ERR})
     async def delete_document(file: str, service: ServiceDep) -> Response:
         """Remove a document from the index (and its uploaded file, if it was uploaded)."""
         await run_in_threadpool(service.delete_document, file)
