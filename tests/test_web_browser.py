@@ -378,9 +378,7 @@ def test_api_key_prompt_keeps_the_key_for_the_tab(tmp_path, open_page):
     server = LiveServer(make_settings(tmp_path / "d", embed_model="hash", api_keys=["the-key"])).start()
     try:
         page = open_page(server.url + "/")
-        ready(page)  # the page itself needs no key
-        page.fill("#question", "hello")
-        page.press("#question", "Enter")
+        ready(page)  # the page itself needs no key; with keys set it asks for one at once
         page.wait_for_selector("#key-dialog[open]")
         assert "needs an API key" in page.text_content("#key-message")
         page.fill("#key-input", "wrong")
@@ -389,7 +387,8 @@ def test_api_key_prompt_keeps_the_key_for_the_tab(tmp_path, open_page):
         assert "invalid API key" in page.text_content("#key-message")
         page.fill("#key-input", "the-key")
         page.press("#key-input", "Enter")
-        page.wait_for_selector("body[data-answers='1']")
+        page.wait_for_selector("body[data-collections='1']")
+        ask(page, "hello")
         assert page.locator(".message.assistant .body").text_content() == "No documents are indexed yet."
         assert page.evaluate("sessionStorage.getItem('sanad.apiKey')") == "the-key"
         page.reload()

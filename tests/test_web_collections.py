@@ -45,6 +45,7 @@ def test_key_prompt_picker_titles_and_one_language(site, open_page) -> None:  # 
     page.fill("#key-input", key)
     page.click("#key-submit")
     ready(page)
+    page.wait_for_selector("body[data-collections='2']")
     assert page.evaluate("sessionStorage.getItem('sanad.apiKey')") == key
     assert page.evaluate("localStorage.getItem('sanad.apiKey')") is None  # the tab only
     options = page.locator("#collection-picker option").all_inner_texts()

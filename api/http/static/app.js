@@ -63,7 +63,14 @@ hooks.onWait = (seconds) => {
 
 // --------------------------------------------------------------------------- API key
 
-hooks.askKey = (reason, serverMessage) => new Promise((resolve) => {
+// one prompt at a time: requests refused together (the collection list, a question) share it
+let keyPrompt = null;
+hooks.askKey = (reason, serverMessage) => {
+  if (!keyPrompt) keyPrompt = promptKey(reason, serverMessage).finally(() => { keyPrompt = null; });
+  return keyPrompt;
+};
+
+const promptKey = (reason, serverMessage) => new Promise((resolve) => {
   const dialog = $("key-dialog");
   const input = $("key-input");
   const message = $("key-message");
@@ -691,9 +698,9 @@ async function main() {
   wire();
   $("ask-button").disabled = true;
   await waitReady();
-  if (state.ready) await loadCollections();
   $("ask-button").disabled = !state.ready;
   document.body.dataset.ready = String(state.ready);
+  if (state.ready) loadCollections();  // with keys set, this asks for the key at once
   const q = new URLSearchParams(location.search).get("q");
   if (state.ready && q && q.trim()) await ask(q);
   $("question").focus();
