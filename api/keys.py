@@ -45,7 +45,7 @@ KEY_PREFIX = "sk-sanad-"
 KEYS_FILE = "keys.json"
 
 
-class KeyError_(SanadError, ValueError):
+class KeyRequestError(SanadError, ValueError):
     """A key request that cannot be carried out (unknown role, bad collection name, no such key)."""
 
     code = "invalid_request"
@@ -95,7 +95,7 @@ def key_file(settings: Settings) -> Path:
 def parse_collections(value: str | Iterable[str]) -> tuple[str, ...]:
     names = [v.strip() for v in (value.split(",") if isinstance(value, str) else value) if v.strip()]
     if not names:
-        raise KeyError_("give the key's collections: names separated by commas, or '*' for all")
+        raise KeyRequestError("give the key's collections: names separated by commas, or '*' for all")
     if ALL in names:
         return (ALL,)
     for name in names:
@@ -174,7 +174,7 @@ class KeyRing:
     def create(self, role: str, collections: str | Iterable[str], *, label: str = "") -> tuple[str, dict]:
         """A new key: (the key, shown once; its record, as stored: hashed)."""
         if role not in ROLES:
-            raise KeyError_(f"unknown role {role!r}: use one of {', '.join(ROLES)}")
+            raise KeyRequestError(f"unknown role {role!r}: use one of {', '.join(ROLES)}")
         names = (ALL,) if role == "metrics" else parse_collections(collections)
         token = KEY_PREFIX + secrets.token_urlsafe(32)
         record = {"id": "k_" + secrets.token_hex(6), "sha256": hash_key(token), "role": role,
@@ -191,7 +191,7 @@ class KeyRing:
             data = self._read_file()
             kept = [r for r in data["keys"] if r.get("id") != key_id]
             if len(kept) == len(data["keys"]):
-                raise KeyError_(f"no key with id {key_id!r} (sanad keys list shows them)", code="not_found")
+                raise KeyRequestError(f"no key with id {key_id!r} (sanad keys list shows them)", code="not_found")
             gone = next(r for r in data["keys"] if r.get("id") == key_id)
             data["keys"] = kept
             self._write_file(data)
@@ -204,9 +204,9 @@ class KeyRing:
         except FileNotFoundError:
             return {"keys": []}
         except ValueError as exc:
-            raise KeyError_(f"the key file {self.path} is not valid JSON ({exc}); fix or move it") from None
+            raise KeyRequestError(f"the key file {self.path} is not valid JSON ({exc}); fix or move it") from None
         if not isinstance(data, dict) or not isinstance(data.get("keys"), list):
-            raise KeyError_(f"the key file {self.path} has no \"keys\" list; fix or move it")
+            raise KeyRequestError(f"the key file {self.path} has no \"keys\" list; fix or move it")
         return data
 
     def _write_file(self, data: dict) -> None:

@@ -30,6 +30,12 @@ class AskRequest(BaseModel):
 
     _utf8 = model_validator(mode="before")(require_utf8)  # 422 for text that is not UTF-8
 
+    @model_validator(mode="after")
+    def _one_way_to_name_collections(self) -> "AskRequest":
+        if self.collection is not None and self.collections is not None:
+            raise ValueError("give `collection` or `collections`, not both")
+        return self
+
 
 class ChatMessage(BaseModel):
     model_config = ConfigDict(extra="allow")

@@ -280,6 +280,9 @@ def test_roles(teams) -> None:  # noqa: ANN001
         "invalid_collection_name")
     err(c.get("/v1/collections/NOPE/documents", headers=H["root"]), 400, "invalid_collection_name")
     err(c.post("/v1/ask", json={"question": "x", "collections": ["a"] * 21}, headers=H["root"]), 422)
+    err(c.post("/v1/ask", json={"question": "x", "collection": "a", "collections": ["a"]}, headers=H["root"]), 422)
+    err(c.post("/v1/ask", json={"question": "x", "collections": ["a", "nope"]}, headers=H["root"]), 404)
+    err(c.post("/v1/ask", json={"question": "x", "collection": ""}, headers=H["root"]), 400)
 
 
 def test_votes_and_conversations_stay_in_their_collection(teams) -> None:  # noqa: ANN001
