@@ -3,7 +3,8 @@ against the same when it holds 20 collections of equal size (issue 31).
 
 One process, one app (``create_app``, in-process through FastAPI's TestClient: the HTTP
 routes, the key check and the collection lookup included), one model in memory. Every
-collection holds the same documents: the seeds plus ``--filler`` generated documents.
+collection holds the same documents: the seeds plus ``--filler`` generated documents (indexed
+once and copied into each named collection; ``--reindex`` embeds them into each).
 Measured, in the same run:
 
 1. baseline: a server (app) whose only collection is the default one;
@@ -26,6 +27,7 @@ import argparse
 import gc
 import os
 import random
+import shutil
 import sys
 import tempfile
 import time
@@ -73,12 +75,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--n", type=int, default=40, help="questions")
     parser.add_argument("--rounds", type=int, default=3, help="times each question is asked in each state")
     parser.add_argument("--embed-model", default="hash", help="hash (default: retrieval cost alone) or a model")
+    parser.add_argument("--reindex", action="store_true",
+                        help="embed the corpus into each collection (default: index it once and copy the index in)")
     args = parser.parse_args(argv)
     apply_runtime_defaults()
     from fastapi.testclient import TestClient
 
     from api.http.app import create_app
+    from index.embedding import build_embedder
     from index.indexer import Indexer
+    from qa.answerer import Answerer
 
     print(machine_line())
     print(command_line())
@@ -86,32 +92,46 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory() as tmp, ExitStack() as stack:
         corpus = filler_corpus(Path(tmp) / "corpus", args.filler)
 
-        def server(name: str):  # noqa: ANN202 - an app over its own data dir, with the default collection indexed
+        built = Path(tmp) / "built"  # the corpus indexed once, copied where it is wanted (--reindex: embedded each time)
+        embedder = build_embedder(Settings(embed_model=args.embed_model))
+        ix = Indexer(Settings(data_dir=built, embed_model=args.embed_model), embedder=embedder)
+        ix.index([corpus], progress=None)
+        ix.close()
+        rss_start = rss_bytes(os.getpid())  # the model loaded, no server yet
+
+        def copy_index(target_dir: Path) -> None:
+            target_dir.mkdir(parents=True, exist_ok=True)
+            for part in ("catalog.sqlite3", "chroma", "lexical"):
+                src = built / part
+                if src.is_dir():
+                    shutil.copytree(src, target_dir / part)
+                elif src.exists():
+                    shutil.copy2(src, target_dir / part)
+
+        def server(name: str):  # noqa: ANN202 - an app over its own data dir, the corpus in its default collection
             settings = Settings(data_dir=Path(tmp) / name, embed_model=args.embed_model, answer_cache_size=0,
                                 upload_embedder="shared", api_keys=[], rate_limit_per_minute=0, answer_log="off")
-            app = create_app(settings)
+            copy_index(settings.data_dir)
+            app = create_app(settings, answerer=Answerer(settings, embedder=embedder))  # the one model
             client = stack.enter_context(TestClient(app))
             assert app.state.service.wait_ready(600), app.state.service.load_error
-            embedder = app.state.service.answerer.embedder
-            ix = Indexer(settings, embedder=embedder)
-            ix.index([corpus], progress=None)
-            ix.close()
-            app.state.service.answerer.reload()
-            return app, client, embedder
+            return app, client
 
-        rss_start = rss_bytes(os.getpid())
-        many_app, many, embedder = server("many")
+        many_app, many = server("many")
         t0 = time.perf_counter()
         for i in range(args.collections):
             name = f"c{i:02d}"
             many.post("/v1/collections", json={"name": name})
-            ix = Indexer(many_app.state.hub.registry.settings_for(name), embedder=embedder)
-            ix.index([corpus], progress=None)
-            ix.close()
+            if args.reindex:
+                ix = Indexer(many_app.state.hub.registry.settings_for(name), embedder=embedder)
+                ix.index([corpus], progress=None)
+                ix.close()
+            else:
+                copy_index(many_app.state.hub.registry.settings_for(name).data_dir)
             timed_asks(many, questions[:1], name, 1)  # opened (and warm)
         build_s = time.perf_counter() - t0
         rss_many = rss_bytes(os.getpid())
-        _, one, _ = server("one")
+        _, one = server("one")
         counts = one.get("/readyz").json()
         target = f"c{min(7, args.collections - 1):02d}"
         for client, coll in ((one, None), (many, target), (many, None)):
@@ -138,9 +158,10 @@ def main(argv: list[str] | None = None) -> int:
         row(f"{target}, of {args.collections + 1} open", named),
         row(f"default, of {args.collections + 1} open", default),
     ]))
-    print(f"RSS: {rss_start / 2**20:.0f} MiB before; {rss_many / 2**20:.0f} MiB with the server of "
-          f"{args.collections + 1} open collections (one model); {args.collections} collections made, indexed "
-          f"and opened in {build_s:.1f} s")
+    print(f"RSS: {rss_start / 2**20:.0f} MiB with the model loaded and no server; {rss_many / 2**20:.0f} MiB "
+          f"with the server of {args.collections + 1} open collections (the same one model): "
+          f"+{(rss_many - rss_start) / 2**20 / (args.collections + 1):.1f} MiB per collection at most; "
+          f"{args.collections} collections made, filled and opened in {build_s:.1f} s")
     return 0
 
 

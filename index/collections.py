@@ -93,15 +93,16 @@ def validate_collection_name(name: str) -> str:
 
 
 def collection_settings(settings: S, name: str) -> S:
-    """The settings of collection ``name``: the same settings with its own data dir (and, in
-    server mode, its own Chroma collections). The default collection's are ``settings`` itself."""
+    """The settings of collection ``name``: the same settings with its own data dir (a data dir
+    laid out as the default's, its Chroma store included), and, in server mode, its own Chroma
+    collections. The default collection's are ``settings`` itself."""
     validate_collection_name(name)
     if name == DEFAULT_COLLECTION:
         return settings
-    return settings.model_copy(update={
-        "data_dir": settings.data_dir / COLLECTIONS_FOLDER / name,
-        "chroma_collection": f"{settings.chroma_collection}{CHROMA_SEPARATOR}{name}",
-    })
+    update: dict[str, Any] = {"data_dir": settings.data_dir / COLLECTIONS_FOLDER / name}
+    if settings.chroma_url:  # the embedded store is the collection's own folder; a server needs its own names
+        update["chroma_collection"] = f"{settings.chroma_collection}{CHROMA_SEPARATOR}{name}"
+    return settings.model_copy(update=update)
 
 
 def _fsync_dir(path: Path) -> None:

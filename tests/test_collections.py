@@ -24,6 +24,7 @@ from index.collections import (
     CollectionNameError,
     CollectionNotFound,
     Collections,
+    collection_settings,
     validate_collection_name,
 )
 from tests.api_fixtures import ROOT, make_settings
@@ -82,7 +83,9 @@ def test_registry_create_list_delete(hash_settings) -> None:  # noqa: ANN001
         reg.delete("nope")
     s = reg.settings_for("legal")
     assert s.data_dir == hash_settings.data_dir / "collections" / "legal"
-    assert s.chroma_collection == "sanad--legal"
+    assert s.chroma_collection == "sanad"  # embedded: the collection's own folder holds its store
+    in_server_mode = hash_settings.model_copy(update={"chroma_url": "http://127.0.0.1:1"})
+    assert collection_settings(in_server_mode, "legal").chroma_collection == "sanad--legal"
     assert reg.settings_for(DEFAULT_COLLECTION) is hash_settings
     reg.delete("legal")
     assert reg.names() == [DEFAULT_COLLECTION, "hr"]
