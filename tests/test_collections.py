@@ -383,3 +383,27 @@ def test_deleting_a_collection_while_it_is_being_indexed_is_refused(teams) -> No
     assert r.status_code == 200 and r.json()["citations"][0]["file"] == "a.txt"
     assert c.delete("/v1/collections/a", headers=H["root"]).status_code == 204
     err(c.get("/v1/collections/a/documents", headers=H["read_a"]), 404)
+
+
+def test_answers_of_several_collections_are_merged_by_score() -> None:
+    from api.service.collections import merge_answers, tag_answer
+    from qa.models import Answer, Citation
+
+    def cite(ref: int, file: str, score: float) -> Citation:
+        return Citation(ref=ref, file=file, paragraph=1, line_start=1, line_end=1, char_start=0, char_end=4,
+                        quote="text", score=score, url=f"/v1/documents/{file}/paragraphs/1")
+
+    a = tag_answer(Answer(answer="From a [1] and [2].", language="en", answerable=True,
+                          citations=[cite(1, "a1.txt", 0.80), cite(2, "a2.txt", 0.78)]), "a")
+    b = tag_answer(Answer(answer="From b [1].", language="en", answerable=True,
+                          citations=[cite(1, "b1.txt", 0.85)]), "b")
+    c = tag_answer(Answer(answer="Not in the documents.", language="en", answerable=False), "c")
+    merged = merge_answers([a, b, c], max_citations=3, margin=0.1)
+    assert merged.answer == "From b [1].\n\nFrom a [2] and [3]."  # the best-scored leads, markers renumbered
+    assert [(x.ref, x.collection, x.file) for x in merged.citations] == [(1, "b", "b1.txt"), (2, "a", "a1.txt"),
+                                                                       (3, "a", "a2.txt")]
+    assert merged.citations[0].url == "/v1/collections/b/documents/b1.txt/paragraphs/1"
+    # past the margin, or past max_citations, the others are left out; none answerable: the first abstains
+    assert [x.file for x in merge_answers([a, b], max_citations=3, margin=0.01).citations] == ["b1.txt"]
+    assert len(merge_answers([a, b], max_citations=2, margin=0.1).citations) == 2
+    assert merge_answers([c, c], max_citations=3, margin=0.1) is c
