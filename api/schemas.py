@@ -23,8 +23,18 @@ class AskRequest(BaseModel):
         None, max_length=128, description="continue a conversation this caller started (the id a previous "
         "answer returned); an unknown id starts a new conversation")
     stream: bool = False
+    collection: str | None = Field(None, max_length=64, description=(
+        "the collection to ask (default: the default collection)"))
+    collections: list[str] | None = Field(None, max_length=20, description=(
+        "several collections to ask at once, ranked together (instead of `collection`)"))
 
     _utf8 = model_validator(mode="before")(require_utf8)  # 422 for text that is not UTF-8
+
+    @model_validator(mode="after")
+    def _one_way_to_name_collections(self) -> "AskRequest":
+        if self.collection is not None and self.collections is not None:
+            raise ValueError("give `collection` or `collections`, not both")
+        return self
 
 
 class ChatMessage(BaseModel):
@@ -101,3 +111,18 @@ class FeedbackOut(BaseModel):
 class ConversationDeleted(BaseModel):
     conversation_id: str
     deleted_answers: int = Field(..., description="answers removed from the answer log (with their feedback)")
+
+
+class CollectionIn(BaseModel):
+    name: str = Field(..., min_length=1, max_length=64, description="lowercase letters, digits and inner hyphens")
+
+
+class CollectionOut(BaseModel):
+    name: str
+    default: bool = Field(..., description="true for the default collection (`/v1/documents`)")
+    created_at: float | None = None
+
+
+class CollectionList(BaseModel):
+    collections: list[CollectionOut]
+    count: int

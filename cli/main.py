@@ -57,12 +57,21 @@ def _progress_factory(console):  # noqa: ANN001, ANN202
     return RichSink
 
 
+def _collection_settings(settings, name: str | None):  # noqa: ANN001, ANN202
+    """``settings`` of collection ``name`` (None: the default collection, as before collections)."""
+    if name is None:
+        return settings
+    from index.collections import Collections
+
+    return Collections(settings).settings_for(name)
+
+
 def cmd_index(args: argparse.Namespace) -> int:
     from rich.console import Console
 
     from index.indexer import Indexer
 
-    settings = _settings()
+    settings = _collection_settings(_settings(), args.collection)
     console = Console(stderr=True)
     paths = [Path(p) for p in args.paths] or settings.corpus_paths
     if settings.uploads_dir.is_dir():  # documents uploaded through the API are part of the corpus
@@ -134,11 +143,13 @@ def cmd_ask(args: argparse.Namespace) -> int:
     """Through the API's ask flow (``AskService``: the same question check, language and error
     codes), with no conversation and no answer log (answers get an id only)."""
     from api.service.asking import AskService, LoadedAnswerer
+    from api.service.collections import tag_answer
+    from index.collections import DEFAULT_COLLECTION
     from api.service.metrics import Metrics
     from qa.answerer import QuestionError, build_answerer
     from qa.conversation import ConversationStore
 
-    settings = _settings()
+    settings = _collection_settings(_settings(), args.collection)
     if args.file is None and not args.question:
         raise CliError("give a QUESTION or --file FILE")
     if args.answerer:
@@ -149,7 +160,8 @@ def cmd_ask(args: argparse.Namespace) -> int:
                         metrics=Metrics())
 
     def ask(question: str) -> Answer:
-        return asking.start(question, owner="cli", earlier_questions=[], top_k=args.top_k).answer()
+        answer = asking.start(question, owner="cli", earlier_questions=[], top_k=args.top_k).answer()
+        return tag_answer(answer, args.collection or DEFAULT_COLLECTION)
 
     try:
         if args.file is None:
@@ -225,10 +237,47 @@ def cmd_eval(args: argparse.Namespace) -> int:
     return run_cli(args, settings=_settings())
 
 
+def cmd_collections(args: argparse.Namespace) -> int:
+    from index.collections import Collections
+
+    registry = Collections(_settings())
+    registry.cleanup()
+    if args.collections_command == "list":
+        for name in registry.names():
+            print(name)
+    elif args.collections_command == "create":
+        registry.create(args.name)
+        print(f"created collection {args.name} (add documents: sanad index --collection {args.name} DIR)")
+    else:
+        if not args.yes:
+            raise CliError(f"deleting {args.name} removes its documents, vectors and answer log: add --yes")
+        registry.delete(args.name)
+        print(f"deleted collection {args.name}")
+    return 0
+
+
+def cmd_keys(args: argparse.Namespace) -> int:
+    from api.keys import KeyRing
+
+    ring = KeyRing.for_settings(_settings())
+    if args.keys_command == "create":
+        token, record = ring.create(args.role, args.collections, label=args.label or "")
+        print(f"key {record['id']}: role {record['role']}, collections {','.join(record['collections'])}")
+        print("shown once: only its SHA-256 is stored (a running server accepts it at once):")
+        print(token)
+    elif args.keys_command == "list":
+        for r in ring.records():
+            print(f"{r.get('id')}\t{r.get('role')}\t{','.join(r.get('collections') or [])}\t{r.get('label', '')}")
+    else:
+        gone = ring.revoke(args.key_id)
+        print(f"revoked key {gone['id']} ({gone['role']})")
+    return 0
+
+
 def cmd_feedback_export(args: argparse.Namespace) -> int:
     from api.answer_log.feedback_export import export, open_log, parse_since
 
-    settings = _settings()
+    settings = _collection_settings(_settings(), args.collection)
     since = parse_since(args.since) if args.since else None
     if settings.chroma_url and settings.answer_log_enabled:  # server mode: the log is on the server
         from api.answer_log.shared import open_answer_log
@@ -263,6 +312,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--watch", action="store_true",
                    help="then keep the index in sync with the folders (new, changed, renamed, deleted files) until "
                    "Ctrl-C (default folders: $SANAD_WATCH_DIRS, else $SANAD_CORPUS_PATHS)")
+    p.add_argument("--collection", default=None, help="index into this collection (default: the default one)")
     p.set_defaults(func=cmd_index)
 
     p = sub.add_parser("ask", help="answer a question with citations")
@@ -273,6 +323,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--file", help="answer one question per line of FILE ('-' = stdin)")
     p.add_argument("--answerer", choices=["extractive", "llm"], default=None,
                    help="override SANAD_ANSWERER (llm: SANAD_LLM_BASE_URL / SANAD_LLM_MODEL)")
+    p.add_argument("--collection", default=None, help="ask this collection (default: the default one)")
     p.set_defaults(func=cmd_ask)
 
     p = sub.add_parser("serve", help="serve the HTTP API")
@@ -305,7 +356,30 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--answerer", choices=["extractive", "llm", "both"], default="extractive",
                    help="who writes the answers: extractive (default), llm (SANAD_LLM_* settings), or "
                    "both side by side (answer hit, citation precision, answers in the question's language)")
+    p.add_argument("--collection", default=None,
+                   help="ask this collection's index as it is (nothing indexed; the gold set must match it)")
     p.set_defaults(func=cmd_eval)
+
+    p = sub.add_parser("collections", help="named sets of documents, each its own index (docs/collections.md)")
+    csub = p.add_subparsers(dest="collections_command", required=True)
+    csub.add_parser("list", help="every collection, the default first")
+    c = csub.add_parser("create", help="create an empty collection")
+    c.add_argument("name", help="lowercase letters, digits and inner hyphens")
+    c = csub.add_parser("delete", help="delete a collection with its documents, vectors and answer log")
+    c.add_argument("name")
+    c.add_argument("--yes", action="store_true", help="yes, delete it")
+    p.set_defaults(func=cmd_collections)
+
+    p = sub.add_parser("keys", help="scoped API keys (role and collections), stored hashed")
+    ksub = p.add_subparsers(dest="keys_command", required=True)
+    k = ksub.add_parser("create", help="make a key; it is printed once, alone on the last line")
+    k.add_argument("--role", required=True, choices=["read", "write", "admin", "metrics"])
+    k.add_argument("--collections", default="", help="comma-separated collection names, or '*' for all")
+    k.add_argument("--label", default="", help="a note to tell keys apart in `sanad keys list`")
+    ksub.add_parser("list", help="the keys' ids, roles, collections and labels (never the keys)")
+    k = ksub.add_parser("revoke", help="revoke a key by its id (a running server refuses it at once)")
+    k.add_argument("key_id")
+    p.set_defaults(func=cmd_keys)
 
     p = sub.add_parser("feedback", help="the votes on answers (POST /v1/feedback)")
     fsub = p.add_subparsers(dest="feedback_command", required=True)
@@ -315,6 +389,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default=None, help="write here (default: stdout)")
     p.add_argument("--corpus", default=None,
                    help="the folder cited files are relative to (default: the first of SANAD_CORPUS_PATHS)")
+    p.add_argument("--collection", default=None, help="the answer log of this collection (default: the default one)")
     p.set_defaults(func=cmd_feedback_export)
     return parser
 

@@ -350,8 +350,12 @@ def _answerer_summary(rows: Sequence[Row], records: dict[str, dict[str, Any]], r
 
 def run_eval(eval_set: EvalSet, settings: Settings, *, baseline: bool = False,
              embedder: SanadEmbedding | None = None, answerer_factory: AnswererFactory | None = None,
-             console: Any | None = None, answerer_mode: str = "extractive") -> dict[str, Any]:
+             console: Any | None = None, answerer_mode: str = "extractive",
+             index_settings: Settings | None = None) -> dict[str, Any]:
     """Index ``eval_set``'s corpus into a temp data dir, run it, and return the full report.
+
+    ``index_settings``: ask an existing index instead (a collection's, ``sanad eval
+    --collection``): nothing is indexed, and the gold set must match what that index holds.
 
     ``answerer_mode``: ``extractive`` (default), ``llm`` (``qa.generative``, configured by the
     ``SANAD_LLM_*`` settings) or ``both`` (each question asked of both; the extractive one
@@ -367,7 +371,7 @@ def run_eval(eval_set: EvalSet, settings: Settings, *, baseline: bool = False,
     timings: dict[str, float] = {}
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="sanad-eval-") as tmp, _Progress(console) as progress:
-        run_settings = settings.model_copy(update={
+        run_settings = index_settings or settings.model_copy(update={
             "data_dir": Path(tmp) / "data", "chroma_url": None, "chroma_collection": "sanad_eval"})
         t0 = time.perf_counter()
         base = embedder if embedder is not None else build_embedder(run_settings)
@@ -375,14 +379,24 @@ def run_eval(eval_set: EvalSet, settings: Settings, *, baseline: bool = False,
         timings["load_model"] = time.perf_counter() - t0
 
         t0 = time.perf_counter()
-        indexer = Indexer(run_settings, embedder=shared)
-        try:
-            report = indexer.index(eval_set.corpus_paths, progress=progress.index_sink_factory())
-            counts = indexer.catalog.counts()
-        finally:
-            indexer.close()
-        if report.errors:
-            raise EvalError("could not index the corpus: " + "; ".join(f"{f}: {m}" for f, m in report.errors.items()))
+        if index_settings is not None:  # a collection's index, as it is
+            from index.catalog import Catalog
+
+            catalog = Catalog(index_settings.catalog_path)
+            try:
+                counts = catalog.counts()
+            finally:
+                catalog.close()
+        else:
+            indexer = Indexer(run_settings, embedder=shared)
+            try:
+                report = indexer.index(eval_set.corpus_paths, progress=progress.index_sink_factory())
+                counts = indexer.catalog.counts()
+            finally:
+                indexer.close()
+            if report.errors:
+                raise EvalError("could not index the corpus: "
+                                + "; ".join(f"{f}: {m}" for f, m in report.errors.items()))
         timings["index"] = time.perf_counter() - t0
 
         if answerer_factory is not None:
@@ -537,9 +551,17 @@ def run_cli(args: argparse.Namespace, *, settings: Settings, embedder: SanadEmbe
         if getattr(args, "gate", False):
             thresholds = thresholds_for(load_thresholds(thresholds_path or THRESHOLDS_PATH), eval_set.name)
         outputs = prepare(args)  # --report / --junit / --compare: checked before the long run
+        index_settings = None
+        if getattr(args, "collection", None):  # ask that collection's index as it is
+            from index.collections import Collections
+
+            index_settings = Collections(settings).settings_for(args.collection)
         report = run_eval(eval_set, settings, baseline=bool(getattr(args, "baseline", False)),
                           embedder=embedder, answerer_factory=answerer_factory, console=err,
-                          answerer_mode=getattr(args, "answerer", None) or "extractive")
+                          answerer_mode=getattr(args, "answerer", None) or "extractive",
+                          index_settings=index_settings)
+        if index_settings is not None:
+            report["collection"] = args.collection
     except SanadError as exc:  # a set, thresholds file, output path, model or store that cannot be used
         err.print(f"error: {exc}", highlight=False, markup=False)
         return 2

@@ -38,6 +38,12 @@ class Citation(BaseModel):
         "verbatim to the OCR text the document text holds, which may differ from the page"))
     ocr_confidence: float | None = Field(
         None, ge=0, le=1, description="OCR's mean word confidence for the cited paragraph, 0 to 1; null unless `ocr`")
+    title: str = Field("", description=(
+        "the cited document's title (the one it states, else the start of its first paragraph); "
+        "shown beside `file`"))
+    collection: str | None = Field(None, description=(
+        "the collection of the cited document (`default` for the default collection; the API always "
+        "sets it)"))
 
     def page_label(self) -> str:
         """``p. 3`` or ``pp. 3-4`` for paged formats, ``""`` elsewhere."""

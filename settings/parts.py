@@ -361,9 +361,14 @@ class HTTPSettings(BaseSettings):
     api_keys: Annotated[list[str], NoDecode] = Field(
         default_factory=list, repr=False,
         description=(
-            "comma-separated keys; when set every `/v1` route needs `Authorization: Bearer KEY` "
-            "(`401` otherwise). `/healthz`, `/readyz`, `/metrics` stay open: keep the port "
-            "private or filter `/metrics` at the proxy"),
+            "comma-separated admin keys (every collection); when these or scoped keys (`sanad keys`) "
+            "are set, every `/v1` route needs `Authorization: Bearer KEY` (`401` otherwise) and "
+            "`/metrics` an admin or metrics key; `/healthz` and `/readyz` stay open"),
+    )
+    api_key_file: Path | None = Field(
+        None, description=(
+            "the scoped keys' file (`sanad keys create|list|revoke`; SHA-256 hashes only, re-read "
+            "when it changes); unset: `keys.json` in the data dir"),
     )
     cors_origins: Annotated[list[str], NoDecode] = Field(
         default_factory=list, description=(
@@ -443,11 +448,26 @@ class SlackSettings(BaseSettings):
             "`true`: a reply in a channel thread Sanad answered is a follow-up without a new "
             "mention (needs `message.channels` + `channels:history`)"),
     )
+    slack_channels: str = Field(
+        "", description=(
+            "which collections each Slack channel asks: `C0123=legal,hr;C0456=support` (channel "
+            "ids); once this or `SANAD_SLACK_CHANNELS_FILE` is set, a channel with no mapping is "
+            "answered with a notice instead; unset: every channel asks the default collection"))
+    slack_channels_file: Path | None = Field(
+        None, description=(
+            'the same mapping as a JSON file, `{"C0123": ["legal", "hr"]}`, read again when it changes'))
+    slack_dm_collections: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: ["default"], description="the collections a direct message to the bot asks")
     slack_ask_visibility: Literal["ephemeral", "in_channel"] = Field(
         "ephemeral", description=(
             "`ephemeral`: `/ask` answers privately with a *Share with channel* button; "
             "`in_channel`: posted for everyone at once"),
     )
+
+    @field_validator("slack_dm_collections", mode="before")
+    @classmethod
+    def _split_dm(cls, value: object) -> object:
+        return _split(value, strip=True)
 
 
 class AnswerLogSettings(BaseSettings):

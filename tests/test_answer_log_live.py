@@ -65,7 +65,7 @@ def _vote(url: str, headers: dict, answer_id: str, value: str, **extra) -> httpx
 
 
 def _feedback_count(url: str, value: str) -> float:
-    text = httpx.get(url + "/metrics", timeout=30).text
+    text = httpx.get(url + "/metrics", headers=ALICE, timeout=30).text
     line = next(ln for ln in text.splitlines() if ln.startswith(f'sanad_feedback_total{{value="{value}"}}'))
     return float(line.split()[-1])
 

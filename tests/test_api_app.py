@@ -60,8 +60,11 @@ def test_api_keys_required_on_v1_only(tmp_path):
         for key in ("k-one", "k-two"):
             r = c.post("/v1/ask", json={"question": "hello there"}, headers={"Authorization": f"Bearer {key}"})
             assert r.status_code == 200 and r.json()["answerable"] is False
-        for open_path in ("/healthz", "/readyz", "/metrics"):
+        for open_path in ("/healthz", "/readyz"):
             assert c.get(open_path).status_code == 200
+        # /metrics needs an admin key once keys are set (SANAD_API_KEYS are admin keys)
+        is_error(c.get("/metrics"), 401)
+        assert c.get("/metrics", headers={"Authorization": "Bearer k-one"}).status_code == 200
 
 
 def test_unauthenticated_oversized_body_is_401_not_413(tmp_path):
@@ -247,7 +250,7 @@ def test_metrics_label_requests_refused_before_routing(tmp_path):
     s = make_settings(tmp_path / "d", embed_model="hash", api_keys=["k"])
     with running(s) as c:
         c.post("/v1/ask", json={"question": "x"})
-        text = c.get("/metrics").text
+        text = c.get("/metrics", headers={"Authorization": "Bearer k"}).text
         assert 'sanad_http_requests_total{method="POST",route="/v1/ask",status="401"} 1.0' in text
 
 

@@ -474,7 +474,7 @@ def test_unknown_answer_id_click_is_not_counted(client, recorder) -> None:  # no
     """Item 7: a signed click whose ``answer_id`` the answer log does not hold was counted in
     ``sanad_feedback_total``; now it is not, and the clicker is told the answer cannot be rated."""
     def helpful() -> float:
-        m = re.search(r'^sanad_feedback_total\{value="helpful"\} ([0-9.e+]+)$', client.get("/metrics").text, re.M)
+        m = re.search(r'^sanad_feedback_total\{value="helpful"\} ([0-9.e+]+)$', client.get("/metrics", headers=AUTH).text, re.M)
         assert m
         return float(m.group(1))
 

@@ -250,3 +250,57 @@ def test_http_hostile_bodies_never_get_a_5xx(server: LiveServer) -> None:
         r = httpx.post(server.url + "/mcp", content=content, headers=headers, timeout=30)
         assert r.status_code < 500, (body[:80], r.status_code, r.text[:300])
     assert httpx.get(server.url + "/readyz", timeout=10).status_code == 200
+
+
+def test_http_scoped_keys_see_only_their_collections(tmp_path: Path) -> None:
+    """A read key for collection `legal` asks and reads `legal` only; the default collection and
+    a collection it may not see are `not_found`, as on /v1; a metrics key cannot use MCP at all."""
+    from api.keys import keyring_for
+    from index.collections import Collections
+
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "nile.txt").write_text(DOCS["nile.txt"], encoding="utf-8")
+    legal_docs = tmp_path / "legal"
+    legal_docs.mkdir()
+    (legal_docs / "contracts.txt").write_text("Contracts\n\nHow long are contracts kept? Contracts are kept for "
+                                              "seven years.\n\nSigned copies go to the archive.\n", encoding="utf-8")
+    settings = make_settings(tmp_path / "data", embed_model="hash", api_keys=[KEY])
+    for folder, store in ((corpus, settings), (legal_docs, Collections(settings).settings_for(
+            Collections(settings).create("legal")))):
+        indexer = Indexer(store, embedder=HashEmbedding())
+        indexer.index([folder], progress=None)
+        indexer.close()
+    reader, _ = keyring_for(settings).create("read", ["legal"])
+    metrics_key, _ = keyring_for(settings).create("metrics", ["*"])
+    live = LiveServer(settings).start()
+    try:
+        async def main() -> None:
+            async with http_client(live.url, key=reader) as client:
+                answer = await client.call_tool("ask", {"question": "How long are contracts kept?",
+                                                        "collection": "legal"})
+                assert not answer.is_error, answer.content
+                cited = answer.structured_content["citations"]
+                assert cited and {c["collection"] for c in cited} == {"legal"}, answer.structured_content
+                check_verbatim(cited, legal_docs)
+                for args in ({"question": "What is the capital of Egypt?"},
+                             {"question": "Egypt?", "collection": "default"}):
+                    refused = await client.call_tool("ask", args)
+                    assert refused.is_error and "not_found" in refused.content[0].text
+                assert (await client.call_tool("list_documents", {})).is_error
+                listed = await client.call_tool("list_documents", {"collection": "legal"})
+                assert [d["file"] for d in listed.structured_content["documents"]] == ["contracts.txt"]
+                resources = [str(r.uri) for r in (await client.list_resources()).resources]
+                assert resources == ["sanad://collections/legal/documents/contracts.txt"]
+                text = (await client.read_resource(resources[0])).contents[0].text
+                assert text == (legal_docs / "contracts.txt").read_text(encoding="utf-8")
+                with pytest.raises(MCPError, match="not_found"):
+                    await client.read_resource(document_uri("nile.txt"))
+
+        run(main)
+        body = {"jsonrpc": "2.0", "id": 1, "method": "tools/list", "params": {}}
+        r = httpx.post(live.url + "/mcp", json=body, headers={"Authorization": f"Bearer {metrics_key}",
+                                                              "Accept": "application/json, text/event-stream"})
+        assert r.status_code == 401
+    finally:
+        live.stop()

@@ -153,6 +153,13 @@ OPERATIONS = [
     ("POST", "/slack/events"),
     ("GET", "/v1/documents/{file}/text"),
     ("POST", "/v1/feedback"), ("DELETE", "/v1/conversations/{conversation_id}"),
+    ("GET", "/v1/collections"), ("POST", "/v1/collections"), ("GET", "/v1/collections/{name}"),
+    ("DELETE", "/v1/collections/{name}"),
+    ("GET", "/v1/collections/{collection}/documents"), ("POST", "/v1/collections/{collection}/documents"),
+    ("GET", "/v1/collections/{collection}/documents/{file}"),
+    ("DELETE", "/v1/collections/{collection}/documents/{file}"),
+    ("GET", "/v1/collections/{collection}/documents/{file}/paragraphs/{n}"),
+    ("GET", "/v1/collections/{collection}/documents/{file}/text"),
 ]
 
 

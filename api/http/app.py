@@ -7,6 +7,7 @@ that needs the index answers 503 until then too.
 
 from __future__ import annotations
 
+import re
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any, AsyncIterator
 
@@ -17,10 +18,11 @@ from api.http import openai_compat, web
 from api.http.errors import install_error_handlers
 from api.http.json_limits import JsonDepthMiddleware
 from api.http.metrics_middleware import MetricsMiddleware
-from api.http.routes import ask, conversations, documents, feedback, operations
+from api.http.routes import ask, collections, conversations, documents, feedback, operations
 from api.http.security import BodySizeLimitMiddleware, GuardMiddleware, TrailingNewlinePathMiddleware
+from api.keys import keyring_for
 from api.mcp.http import install_mcp
-from api.service.asking import ask_service_for
+from api.service.collections import CollectionHub
 from api.service.metrics import Metrics
 from api.service.service import Loader, Service
 from api.slack.mount import install_slack
@@ -32,6 +34,8 @@ if TYPE_CHECKING:  # made by the server that runs this app (api.serving)
     from api.serving.worker_readiness import WorkerReadiness
 
 API_VERSION = "0.1.0"
+#: the upload routes (the default collection's and a named one's): their body limit is larger
+UPLOAD_PATH = re.compile(r"^/v1/(collections/[^/]+/)?documents$")
 
 
 def create_app(settings: Settings, *, answerer: Answerer | None = None, loader: Loader | None = None,
@@ -53,7 +57,9 @@ def create_app(settings: Settings, *, answerer: Answerer | None = None, loader: 
     """
     metrics = Metrics()
     service = Service(settings, answerer=answerer, loader=loader, metrics=metrics, workers=workers)
-    ask_service = ask_service_for(service)
+    hub = CollectionHub(settings, default=service, metrics=metrics)
+    hub.registry.cleanup()  # what a killed collection create / delete left (index.collections)
+    ask_service = hub.default_asking()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -64,6 +70,7 @@ def create_app(settings: Settings, *, answerer: Answerer | None = None, loader: 
             async with app.state.mcp.running():  # MCP's streamable HTTP at /mcp (api.mcp.http)
                 yield
         finally:
+            hub.close()
             service.close()
             ask_service.close()
 
@@ -75,6 +82,7 @@ def create_app(settings: Settings, *, answerer: Answerer | None = None, loader: 
     )
     app.state.service = service
     app.state.ask_service = ask_service
+    app.state.hub = hub
     app.state.metrics = metrics
     app.state.settings = settings
     install_error_handlers(app)
@@ -82,14 +90,14 @@ def create_app(settings: Settings, *, answerer: Answerer | None = None, loader: 
     # --- middleware (added inner first): CORS > metrics > keys + rate limit > path check > body size
     #     > JSON depth (every JSON body, before anything parses it: api.http.json_limits)
     def body_limit(scope: Any) -> int:
-        if scope.get("path") == "/v1/documents" and scope.get("method") == "POST":
+        if UPLOAD_PATH.match(str(scope.get("path"))) and scope.get("method") == "POST":
             return settings.max_body_bytes + settings.max_upload_bytes
         return settings.max_body_bytes
 
     app.add_middleware(JsonDepthMiddleware, max_depth=settings.max_json_depth)
     app.add_middleware(BodySizeLimitMiddleware, limit_for=body_limit)
     app.add_middleware(TrailingNewlinePathMiddleware)
-    app.add_middleware(GuardMiddleware, api_keys=settings.api_keys,
+    app.add_middleware(GuardMiddleware, keyring=keyring_for(settings),
                        rate_limit_per_minute=settings.rate_limit_per_minute,
                        auth_failures_per_minute=settings.auth_failures_per_minute)
     app.add_middleware(MetricsMiddleware, metrics=metrics, routes=lambda: app.router.routes)
@@ -103,9 +111,11 @@ def create_app(settings: Settings, *, answerer: Answerer | None = None, loader: 
     app.include_router(ask.router)
     app.include_router(feedback.router)
     app.include_router(conversations.router)
-    app.include_router(documents.router)
+    app.include_router(collections.router)
+    app.include_router(documents.build_router(named=False))
+    app.include_router(documents.build_router(named=True))
     app.include_router(openai_compat.router)
     app.include_router(web.build_router())
-    install_slack(app, ask_service, settings, options=slack)
-    install_mcp(app, service, ask_service, settings, version=API_VERSION)
+    install_slack(app, ask_service, settings, options=slack, route=hub.asking)
+    install_mcp(app, hub, settings, version=API_VERSION)
     return app

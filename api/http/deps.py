@@ -13,10 +13,13 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
-from api.http.security import bearer_token
-from api.service.asking import AskService, caller_owner
+from api.http.security import GRANT_STATE
+from api.keys import OPEN, Grant
+from api.service.asking import AskService
+from api.service.collections import CollectionHub
 from api.service.metrics import Metrics
 from api.service.service import Service
+from index.collections import DEFAULT_COLLECTION
 from settings import Settings
 
 
@@ -36,10 +39,35 @@ async def get_metrics(request: Request) -> Metrics:
     return request.app.state.metrics
 
 
+def grant_of(request: Request) -> Grant:
+    """The caller's grant, as ``api.http.security.GuardMiddleware`` found it (its key's role and
+    collections; :data:`api.keys.OPEN` on a server without keys)."""
+    return getattr(request.state, GRANT_STATE, None) or OPEN
+
+
+async def get_grant(request: Request) -> Grant:
+    return grant_of(request)
+
+
+async def get_hub(request: Request) -> CollectionHub:
+    return request.app.state.hub
+
+
 async def get_owner(request: Request) -> str:
     """The caller, as the owner of the conversations it starts (its API key, hashed)."""
-    settings: Settings = request.app.state.settings
-    return caller_owner(bearer_token(request.scope), keys_required=bool(settings.api_keys))
+    return grant_of(request).owner
+
+
+async def get_document_service(request: Request) -> Service:
+    """The documents of the default collection (``/v1/documents``), for a key that may see them:
+    reads need ``read``, uploads and deletes ``write`` (404 / 403 otherwise)."""
+    return document_service_for(request, DEFAULT_COLLECTION)
+
+
+def document_service_for(request: Request, collection: str) -> Service:
+    hub: CollectionHub = request.app.state.hub
+    role = "read" if request.method in ("GET", "HEAD") else "write"
+    return hub.require(grant_of(request), collection, role)
 
 
 ServiceDep = Annotated[Service, Depends(get_service)]
@@ -47,3 +75,6 @@ AskServiceDep = Annotated[AskService, Depends(get_ask_service)]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 MetricsDep = Annotated[Metrics, Depends(get_metrics)]
 OwnerDep = Annotated[str, Depends(get_owner)]
+GrantDep = Annotated[Grant, Depends(get_grant)]
+HubDep = Annotated[CollectionHub, Depends(get_hub)]
+DocumentServiceDep = Annotated[Service, Depends(get_document_service)]

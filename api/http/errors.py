@@ -46,6 +46,8 @@ STATUS: dict[str, int] = {
     "invalid_document": 400,    # index.document_model.DocumentError (not readable, no text)
     "invalid_json": 400,
     "invalid_body": 400,        # api.slack.payloads.SlackPayloadError
+    "invalid_collection_name": 400,  # index.collections.CollectionNameError
+    "forbidden": 403,           # api.service.errors.Forbidden (a key's role lacks the action)
     "not_found": 404,           # api.service.errors.NotFound
     "answer_log_off": 404,
     "conflict": 409,

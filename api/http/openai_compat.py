@@ -20,10 +20,12 @@ from fastapi import APIRouter
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, StreamingResponse
 
-from api.http.deps import AskServiceDep, OwnerDep
+from api.http.deps import GrantDep, HubDep, OwnerDep
 from api.http.errors import ERROR_SCHEMA, ApiError
 from api.http.streaming import SSE_HEADERS, from_the_loop, sse
 from api.schemas import MODEL_NAME, ChatRequest
+from api.service.collections import CollectionHub
+from index.collections import DEFAULT_COLLECTION
 from qa.models import Answer
 from qa.stream import AnswerEvent, replay_complete
 
@@ -114,23 +116,48 @@ def completion_chunks(events: Iterator[AnswerEvent], *, model: str) -> Iterator[
 router = APIRouter(prefix="/v1", tags=["openai"])
 
 
+async def _asking(hub: CollectionHub, grant: Any, model: str) -> Any:
+    """The ask service of ``model``'s collections. A single name that is no collection this key
+    can see is the default collection when the key may read that (chat clients send model names
+    of their own, and any was accepted before collections); else 404, as for a hidden one."""
+    names = model_collections(model)
+    if len(names) == 1 and names[0] != DEFAULT_COLLECTION:
+        visible = await run_in_threadpool(hub.visible, grant)
+        if names[0] not in visible and DEFAULT_COLLECTION in visible:
+            names = [DEFAULT_COLLECTION]
+    names = hub.question_collections(grant, None, names)
+    return await run_in_threadpool(hub.asking, names)
+
+
+def model_collections(model: str) -> list[str]:
+    """The collections a chat ``model`` names: `sanad` (or empty, or `default`) is the default
+    collection; a collection's name is that collection; `a,b` (or `a+b`) several, ranked together."""
+    names = [n.strip() for n in model.replace("+", ",").split(",") if n.strip()]
+    return [DEFAULT_COLLECTION if n == MODEL_NAME else n for n in names] or [DEFAULT_COLLECTION]
+
+
 @router.get("/models")
-async def list_models() -> dict[str, Any]:
-    """The one model name (any name is accepted by /chat/completions)."""
-    return {"object": "list", "data": [{"id": MODEL_NAME, "object": "model", "created": 0, "owned_by": "sanad"}]}
+async def list_models(hub: HubDep, grant: GrantDep) -> dict[str, Any]:
+    """The collections this key may read, as models: `sanad` is the default collection, any
+    other id is the collection of that name (give it as `model` to /chat/completions)."""
+    names = await run_in_threadpool(hub.visible, grant)
+    ids = [MODEL_NAME if n == DEFAULT_COLLECTION else n for n in names]
+    return {"object": "list", "data": [{"id": i, "object": "model", "created": 0, "owned_by": "sanad"} for i in ids]}
 
 
 @router.post("/chat/completions", responses={
     code: {"description": "error", "content": {"application/json": {"schema": ERROR_SCHEMA}}}
-    for code in (400, 401, 413, 422, 429, 503)})
-async def chat_completions(request: ChatRequest, asking: AskServiceDep, owner: OwnerDep) -> Any:
-    """The last user message is the question; the earlier user messages are its history."""
+    for code in (400, 401, 403, 404, 413, 422, 429, 503)})
+async def chat_completions(request: ChatRequest, hub: HubDep, grant: GrantDep, owner: OwnerDep) -> Any:
+    """The last user message is the question; the earlier user messages are its history.
+    `model` names the collection (see `/v1/models`); one the key cannot see is 404."""
     users = [m.text() for m in request.messages if m.role == "user"]
     users = [u for u in users if u.strip()]
     if not users:
         raise ApiError(422, "messages need at least one non-empty user message", code="invalid_request")
     question, earlier = users[-1], users[:-1]
     model = request.model or MODEL_NAME
+    asking = await _asking(hub, grant, model)
     stream = asking.start(question, owner=owner, earlier_questions=earlier, top_k=request.top_k)
     if request.stream and stream.live:  # the LLM's tokens as they are generated
         return StreamingResponse(completion_chunks(stream.events, model=model), media_type="text/event-stream",

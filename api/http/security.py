@@ -16,6 +16,7 @@ from collections import deque
 from typing import Awaitable, Callable, Iterable, MutableMapping
 
 from api.http.errors import error_bytes
+from api.keys import OPEN, KeyRing
 
 Scope = MutableMapping[str, object]
 Message = MutableMapping[str, object]
@@ -23,8 +24,12 @@ Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
-#: only these paths need a key and are rate limited; /healthz /readyz /metrics stay open
+#: only these paths need a key and are rate limited; /healthz /readyz stay open
 PROTECTED_PREFIX = "/v1/"
+#: needs an admin or metrics key once keys are set (``api.keys``)
+METRICS_PATH = "/metrics"
+#: where the guard leaves the caller's ``api.keys.Grant`` (``scope["state"]``: ``request.state.grant``)
+GRANT_STATE = "grant"
 
 
 async def send_error(send: Send, status: int, code: str, message: str,
@@ -132,38 +137,57 @@ class GuardMiddleware:
     Failed authentication (a missing or wrong key) counts in a separate, stricter bucket per
     client IP (``auth_failures_per_minute``): once it is full, every ``/v1`` request from that
     IP gets 429 with ``Retry-After`` (before its key is even compared, so a guess that would
-    be right cannot be told from a wrong one) until the oldest failure is a minute old."""
+    be right cannot be told from a wrong one) until the oldest failure is a minute old.
 
-    def __init__(self, app: ASGIApp, *, api_keys: list[str], rate_limit_per_minute: int,
+    Keys are those of ``keyring`` (``SANAD_API_KEYS`` and the scoped key file, re-read when it
+    changes); the caller's :class:`api.keys.Grant` is left in ``scope["state"]["grant"]`` for the
+    routes (every caller gets :data:`api.keys.OPEN` when no key is configured). ``/metrics``
+    needs an admin or metrics key once keys are set."""
+
+    def __init__(self, app: ASGIApp, *, keyring: KeyRing, rate_limit_per_minute: int,
                  auth_failures_per_minute: int = 0) -> None:
         self.app = app
-        self.api_keys = list(api_keys)
+        self.keyring = keyring
         self.limiter = RateLimiter(rate_limit_per_minute, 60.0)
         self.auth_failures = RateLimiter(auth_failures_per_minute, 60.0)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or not str(scope.get("path", "")).startswith(PROTECTED_PREFIX) \
-                or scope.get("method") == "OPTIONS":
+        path = str(scope.get("path", ""))
+        if scope["type"] != "http" or scope.get("method") == "OPTIONS" \
+                or not (path.startswith(PROTECTED_PREFIX) or path == METRICS_PATH):
             await self.app(scope, receive, send)
             return
         token = bearer_token(scope)
         client = scope.get("client") or ("unknown", 0)
         ip = f"ip:{client[0]}"  # type: ignore[index]
-        if self.api_keys:
+        state = scope.setdefault("state", {})
+        if self.keyring.has_keys():
             wait = self.auth_failures.blocked(ip)
             if wait is not None:
                 await self._too_many(send, wait, f"too many requests with a missing or wrong API key from this "
                                      f"address (limit {self.auth_failures.limit} per minute)")
                 return
-            if not key_matches(token, self.api_keys):
+            grant = self.keyring.check(token)
+            if grant is None:
                 self.auth_failures.hit(ip)
                 message = ("missing API key: send `Authorization: Bearer KEY`" if token is None
                            else "invalid API key")
                 await send_error(send, 401, "unauthorized", message, [("www-authenticate", "Bearer")])
                 return
+            if path == METRICS_PATH and not grant.can("metrics"):
+                await send_error(send, 403, "forbidden", "/metrics needs an admin or metrics key")
+                return
+            if path != METRICS_PATH and grant.role == "metrics":
+                await send_error(send, 403, "forbidden", "a metrics key reads /metrics only")
+                return
             key = "key:" + hashlib.sha256(token.encode()).hexdigest()[:16]  # type: ignore[union-attr]
         else:
+            grant = OPEN
             key = ip
+        state[GRANT_STATE] = grant  # type: ignore[index]
+        if path == METRICS_PATH:  # scrapes are not rate limited
+            await self.app(scope, receive, send)
+            return
         wait = self.limiter.hit(key)
         if wait is not None:
             await self._too_many(send, wait, f"rate limit of {self.limiter.limit} requests per minute exceeded")

@@ -3,9 +3,10 @@
 Stateless, with JSON responses: each POST is one exchange, handled by whichever worker
 process takes it (``sanad serve --workers N`` keeps no session between them). Before the SDK
 sees a request, :class:`McpGuard` checks it the way ``/v1`` requests are checked: the key in
-``Authorization: Bearer KEY`` (when ``SANAD_API_KEYS`` is set; :func:`authorize` is the one
-place a key is judged, so key scopes plug in there), the failed-key limit per address and the
-rate limit per key; and a browser's ``Origin``, which must be one of ``SANAD_CORS_ORIGINS``
+``Authorization: Bearer KEY`` (when keys are configured: ``SANAD_API_KEYS`` or scoped keys;
+:func:`authorize` is the one place a key is judged, through ``api.keys.check_key``: its grant's
+role and collections then bound every tool), the failed-key limit per address and the rate
+limit per key; and a browser's ``Origin``, which must be one of ``SANAD_CORS_ORIGINS``
 (the MCP specification's guard against DNS rebinding). The request body limit and the JSON
 depth limit of the app apply as for every path.
 """
@@ -15,54 +16,43 @@ from __future__ import annotations
 import hashlib
 import math
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
-from typing import AsyncIterator
+from typing import AsyncIterator, Mapping
 
 from fastapi import FastAPI
-from mcp.server.mcpserver import Context
 from mcp.server.streamable_http_manager import StreamableHTTPSessionManager
 from mcp.server.transport_security import TransportSecuritySettings
 from starlette.routing import Route
 
-from api.http.security import Receive, RateLimiter, Scope, Send, bearer_token, key_matches, send_error
+from api.http.security import Receive, RateLimiter, Scope, Send, bearer_token, send_error
+from api.keys import Grant, check_key, keyring_for
 from api.mcp.server import build_server
 from api.mcp.tools import McpTools
-from api.service.asking import AskService, caller_owner
-from api.service.service import Service
+from api.service.collections import CollectionHub
 from settings import Settings
 
 #: where the MCP endpoint is mounted
 MCP_PATH = "/mcp"
 
 
-@dataclass(frozen=True)
-class Caller:
-    """Who an MCP request comes from. ``owner``: what it starts belongs to (its key, hashed).
-    What a key may see (scopes, collections) is for :func:`authorize` to add here."""
-
-    owner: str
-
-
-def authorize(token: str | None, settings: Settings) -> Caller | None:
-    """The caller a bearer token makes, or None when it may not use the API (the one key check
-    of the MCP face)."""
-    keys = settings.api_keys
-    if keys and not key_matches(token, keys):
-        return None
-    return Caller(owner=caller_owner(token, keys_required=bool(keys)))
+def authorize(token: str | None, settings: Settings) -> Grant | None:
+    """The grant a bearer token carries (role, collections), or None when it may not use MCP: no
+    key or a wrong one where keys are set, or a metrics-only key. The one key check of the MCP face."""
+    grant = check_key(settings, token)
+    return None if grant is None or grant.role == "metrics" else grant
 
 
-def owner_of(settings: Settings):  # noqa: ANN201 - an OwnerOf
-    """Who asks, from the request's (already checked) ``Authorization`` header."""
+def grant_of(settings: Settings):  # noqa: ANN201 - an api.mcp.server.GrantOf
+    """The caller's grant, from the request's ``Authorization`` header (checked by the guard)."""
 
-    def owner(ctx: Context) -> str:
-        headers = ctx.headers or {}
-        value = headers.get("authorization") or ""
+    def grant(headers: Mapping[str, str] | None) -> Grant:
+        value = (headers or {}).get("authorization") or ""
         scheme, _, token = value.strip().partition(" ")
-        caller = authorize(token.strip() if scheme.lower() == "bearer" else None, settings)
-        return caller.owner if caller is not None else "mcp"
+        found = authorize(token.strip() if scheme.lower() == "bearer" and token.strip() else None, settings)
+        if found is None:  # the guard let no such request through; refuse rather than guess
+            raise PermissionError("no valid API key")
+        return found
 
-    return owner
+    return grant
 
 
 class McpGuard:
@@ -83,18 +73,19 @@ class McpGuard:
         client = scope.get("client") or ("unknown", 0)
         ip = f"ip:{client[0]}"  # type: ignore[index]
         token = bearer_token(scope)
-        if self.settings.api_keys:
+        keys = keyring_for(self.settings).has_keys()
+        if keys:
             wait = self.auth_failures.blocked(ip)
             if wait is not None:
                 await self._too_many(send, wait, "too many requests with a missing or wrong API key from this address")
                 return
-        caller = authorize(token, self.settings)
-        if caller is None:
+        grant = authorize(token, self.settings)
+        if grant is None:
             self.auth_failures.hit(ip)
             message = "missing API key: send `Authorization: Bearer KEY`" if token is None else "invalid API key"
             await send_error(send, 401, "unauthorized", message, [("www-authenticate", "Bearer")])
             return
-        key = "key:" + hashlib.sha256(token.encode()).hexdigest()[:16] if token and self.settings.api_keys else ip
+        key = "key:" + hashlib.sha256(token.encode()).hexdigest()[:16] if token and keys else ip
         wait = self.limiter.hit(key)
         if wait is not None:
             await self._too_many(send, wait, f"rate limit of {self.limiter.limit} requests per minute exceeded")
@@ -117,8 +108,8 @@ def _header(scope: Scope, name: bytes) -> str | None:
 class McpHttp:
     """The MCP endpoint of one app: its server, session manager and guard."""
 
-    def __init__(self, service: Service, asking: AskService, settings: Settings, *, version: str = "") -> None:
-        self.server = build_server(McpTools(service, asking), owner_of=owner_of(settings), version=version)
+    def __init__(self, hub: CollectionHub, settings: Settings, *, version: str = "") -> None:
+        self.server = build_server(McpTools(hub), grant_of=grant_of(settings), version=version)
         # builds the session manager (the Starlette app it returns is not used: the guard is mounted)
         self.server.streamable_http_app(
             streamable_http_path=MCP_PATH, stateless_http=True, json_response=True,
@@ -133,13 +124,12 @@ class McpHttp:
             yield
 
 
-def install_mcp(app: FastAPI, service: Service, asking: AskService, settings: Settings, *,
-                version: str = "") -> McpHttp:
+def install_mcp(app: FastAPI, hub: CollectionHub, settings: Settings, *, version: str = "") -> McpHttp:
     """Mount ``/mcp`` on ``app`` (the app's lifespan must hold :meth:`McpHttp.running`)."""
-    mcp = McpHttp(service, asking, settings, version=version)
+    mcp = McpHttp(hub, settings, version=version)
     app.router.routes.append(Route(MCP_PATH, endpoint=mcp.guard, methods=["GET", "POST", "DELETE"]))
     app.state.mcp = mcp
     return mcp
 
 
-__all__ = ["MCP_PATH", "Caller", "McpGuard", "McpHttp", "authorize", "install_mcp", "owner_of"]
+__all__ = ["MCP_PATH", "McpGuard", "McpHttp", "authorize", "grant_of", "install_mcp"]

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import logging
 from contextlib import AbstractAsyncContextManager
-from typing import Annotated, Any, Callable
+from typing import Annotated, Any, Callable, Mapping
 
 import anyio
 from mcp.server.context import CallNext, HandlerResult, ServerRequestContext
@@ -25,7 +25,9 @@ from mcp.server.mcpserver.exceptions import ResourceError, ResourceNotFoundError
 from mcp_types import CallToolResult, ListResourcesResult, Resource, TextContent, ToolAnnotations
 from pydantic import BaseModel, Field
 
+from api.keys import Grant
 from api.mcp.tools import (
+    COLLECTION_DOCUMENT_URI_TEMPLATE,
     DOCUMENT_URI_TEMPLATE,
     MAX_NEIGHBOURS,
     AskResult,
@@ -40,14 +42,16 @@ from api.mcp.tools import (
     render_search,
 )
 from api.service.errors import NotFound
+from index.collections import DEFAULT_COLLECTION, CollectionNameError, CollectionNotFound
 from api.service.file_names import FileNameError
 from settings import TOP_K_MAX, TOP_K_MIN
 from settings.errors import SanadError
 
 log = logging.getLogger("sanad.mcp")
 
-#: who the caller of a request is (the owner of what it starts: its API key, hashed)
-OwnerOf = Callable[[Context], str]
+#: who the caller of a request is, from its (already checked) headers (None on stdio): its key's
+#: grant (role, collections; ``owner``: what it starts belongs to)
+GrantOf = Callable[[Mapping[str, str] | None], Grant]
 
 INSTRUCTIONS = """Sanad answers questions from a fixed set of Arabic and English documents, with citations.
 Use `ask` for a question you want answered: it returns an answer whose [n] markers point to citations,
@@ -84,7 +88,8 @@ resource URI of each document's full text. Use it to see what the documents cove
 
 TopK = Annotated[int | None, Field(ge=TOP_K_MIN, le=TOP_K_MAX, description=(
     f"how many passages to consider, {TOP_K_MIN} to {TOP_K_MAX} (default: the server's)"))]
-Collection = Annotated[str | None, Field(description="the document collection (default: 'default', the only one)")]
+Collection = Annotated[str | None, Field(description=(
+    "the document collection to use (default: 'default'); `list_documents` of a collection shows what it holds"))]
 READ_ONLY = ToolAnnotations(read_only_hint=True, destructive_hint=False, idempotent_hint=True, open_world_hint=False)
 
 
@@ -102,82 +107,108 @@ async def _run(tools: McpTools, work: Callable[[], Any]) -> Any:
         raise ToolError(f"{exc.code}: {exc.message}") from None
 
 
-def build_server(tools: McpTools, *, owner_of: OwnerOf, version: str = "",
+def build_server(tools: McpTools, *, grant_of: GrantOf, version: str = "",
                  lifespan: Callable[[MCPServer], AbstractAsyncContextManager[Any]] | None = None) -> MCPServer:
-    """The MCP server over ``tools``; ``owner_of`` names the caller of a request; ``lifespan``
+    """The MCP server over ``tools``; ``grant_of`` is the caller's grant; ``lifespan``
     runs around the server's run (``sanad mcp`` starts loading the model there)."""
     root = logging.getLogger()
     handlers, level = list(root.handlers), root.level
     mcp = MCPServer("sanad", title="Sanad", version=version, instructions=INSTRUCTIONS,
                     description="Cited answers over Arabic and English documents",
-                    log_level="WARNING", middleware=[_DocumentList(tools)], lifespan=lifespan)
+                    log_level="WARNING", middleware=[_DocumentList(tools, grant_of)], lifespan=lifespan)
     root.handlers[:], root.level = handlers, level  # the SDK configures the root logger: the server's own stays
 
     @mcp.tool(description=ASK_DESCRIPTION, annotations=READ_ONLY)
     async def ask(ctx: Context,
                   question: Annotated[str, Field(min_length=1, description="the question, Arabic or English")],
                   collection: Collection = None, top_k: TopK = None) -> Annotated[CallToolResult, AskResult]:
-        owner = owner_of(ctx)
-        result = await _run(tools, lambda: tools.ask(question, owner=owner, collection=collection, top_k=top_k))
+        grant = grant_of(ctx.headers)
+        result = await _run(tools, lambda: tools.ask(question, grant=grant, owner=grant.owner, collection=collection,
+                                                     top_k=top_k))
         return _result(result, render_ask(result))
 
     @mcp.tool(description=SEARCH_DESCRIPTION, annotations=READ_ONLY)
-    async def search(query: Annotated[str, Field(min_length=1, description="what to look for, Arabic or English")],
+    async def search(ctx: Context,
+                     query: Annotated[str, Field(min_length=1, description="what to look for, Arabic or English")],
                      collection: Collection = None, top_k: TopK = None) -> Annotated[CallToolResult, SearchResult]:
-        result = await _run(tools, lambda: tools.search(query, collection=collection, top_k=top_k))
+        grant = grant_of(ctx.headers)
+        result = await _run(tools, lambda: tools.search(query, grant=grant, collection=collection, top_k=top_k))
         return _result(result, render_search(result))
 
     @mcp.tool(description=PASSAGE_DESCRIPTION, annotations=READ_ONLY)
     async def get_passage(
+            ctx: Context,
             file: Annotated[str, Field(min_length=1, description="the document, as citations and hits name it")],
             paragraph: Annotated[int, Field(ge=1, description="the 1-based paragraph number")],
             neighbours: Annotated[int, Field(ge=0, le=MAX_NEIGHBOURS, description=(
                 "paragraphs to include on each side"))] = 1,
             collection: Collection = None) -> Annotated[CallToolResult, PassageResult]:
-        result = await _run(tools, lambda: tools.passage(file, paragraph, neighbours=neighbours,
+        grant = grant_of(ctx.headers)
+        result = await _run(tools, lambda: tools.passage(file, paragraph, grant=grant, neighbours=neighbours,
                                                          collection=collection))
         return _result(result, render_passage(result))
 
     @mcp.tool(description=LIST_DESCRIPTION, annotations=READ_ONLY)
-    async def list_documents(collection: Collection = None) -> Annotated[CallToolResult, DocumentsResult]:
-        result = await _run(tools, lambda: tools.documents(collection=collection))
+    async def list_documents(ctx: Context, collection: Collection = None) -> Annotated[CallToolResult, DocumentsResult]:
+        grant = grant_of(ctx.headers)
+        result = await _run(tools, lambda: tools.documents(grant=grant, collection=collection))
         return _result(result, render_documents(result))
+
+    async def read(ctx: Context, file: str, collection: str | None) -> str:
+        grant = grant_of(ctx.headers)
+        try:
+            await anyio.to_thread.run_sync(tools.wait_ready)
+            return await anyio.to_thread.run_sync(lambda: tools.text(file, grant=grant, collection=collection))
+        except (NotFound, FileNameError, CollectionNotFound, CollectionNameError) as exc:
+            raise ResourceNotFoundError(f"{exc.code}: {exc.message}") from None
+        except SanadError as exc:  # not ready, failed to load, a role that cannot read: -32603 with the reason
+            raise ResourceError(f"{exc.code}: {exc.message}") from None
+
+    names = frozenset({"file"})  # the service checks document names itself
 
     @mcp.resource(DOCUMENT_URI_TEMPLATE, name="document", title="Document text", mime_type="text/plain",
                   description="A document's stored text; citation offsets (char_start, char_end) index into it.",
-                  security=ResourceSecurity(exempt_params=frozenset({"file"})))  # the service checks names
-    async def document(file: str) -> str:
-        try:
-            await anyio.to_thread.run_sync(tools.wait_ready)
-            return await anyio.to_thread.run_sync(tools.text, file)
-        except (NotFound, FileNameError) as exc:
-            raise ResourceNotFoundError(f"{exc.code}: {exc.message}") from None
-        except SanadError as exc:  # not ready, failed to load: -32603 with the reason
-            raise ResourceError(f"{exc.code}: {exc.message}") from None
+                  security=ResourceSecurity(exempt_params=names))
+    async def document(file: str, ctx: Context) -> str:
+        return await read(ctx, file, None)
+
+    @mcp.resource(COLLECTION_DOCUMENT_URI_TEMPLATE, name="collection-document", title="Document text",
+                  mime_type="text/plain", security=ResourceSecurity(exempt_params=names),
+                  description="A document's stored text in a named collection; citation offsets index into it.")
+    async def collection_document(collection: str, file: str, ctx: Context) -> str:
+        return await read(ctx, file, collection)
 
     return mcp
 
 
 class _DocumentList:
-    """``resources/list``: every indexed document (the SDK's list holds only fixed resources;
-    the documents change as they are indexed)."""
+    """``resources/list``: every document of the collections the caller may read (the SDK's list
+    holds only fixed resources; the documents change as they are indexed)."""
 
-    def __init__(self, tools: McpTools) -> None:
+    def __init__(self, tools: McpTools, grant_of: GrantOf) -> None:
         self.tools = tools
+        self.grant_of = grant_of
 
     async def __call__(self, ctx: ServerRequestContext[Any, Any], call_next: CallNext) -> HandlerResult:
         if ctx.method != "resources/list":
             return await call_next(ctx)
+        grant = self.grant_of(getattr(ctx.request, "headers", None))
+
+        def listing() -> list[Resource]:
+            out = []
+            for name in self.tools.visible(grant):
+                for d in self.tools.documents(grant=grant, collection=name).documents:
+                    label = d.file if name == DEFAULT_COLLECTION else f"{name}/{d.file}"
+                    out.append(Resource(uri=document_uri(d.file, name), name=label, title=d.title or d.file,
+                                        mime_type="text/plain", description=f"{d.kind}, {d.paragraphs} paragraphs"))
+            return out
+
         try:
             await anyio.to_thread.run_sync(self.tools.wait_ready)
-            listed = await anyio.to_thread.run_sync(lambda: self.tools.documents())
+            return ListResourcesResult(resources=await anyio.to_thread.run_sync(listing))
         except SanadError as exc:
             log.info("resources/list failed: %s", exc)
             return ListResourcesResult(resources=[])
-        return ListResourcesResult(resources=[
-            Resource(uri=document_uri(d.file), name=d.file, title=d.title or d.file, mime_type="text/plain",
-                     description=f"{d.kind}, {d.paragraphs} paragraphs", size=None)
-            for d in listed.documents])
 
 
-__all__ = ["INSTRUCTIONS", "OwnerOf", "build_server"]
+__all__ = ["INSTRUCTIONS", "GrantOf", "build_server"]

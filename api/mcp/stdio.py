@@ -8,27 +8,29 @@ documents are read only: the model is not loaded a second time for uploads.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import sys
 from contextlib import asynccontextmanager
-from typing import AsyncIterator
+from typing import AsyncIterator, Mapping
 
 import anyio
-from mcp.server.mcpserver import Context, MCPServer
+from mcp.server.mcpserver import MCPServer
 
+from api.keys import OPEN, Grant
 from api.mcp.server import build_server
 from api.mcp.tools import McpTools
-from api.service.asking import ask_service_for
+from api.service.collections import CollectionHub
 from api.service.metrics import Metrics
 from api.service.service import Service
 from settings import Settings
 
-#: the owner of what a stdio client starts (one local user)
-STDIO_OWNER = "mcp-stdio"
+#: the local user of a stdio client: every collection (as the command line), its own owner
+STDIO_GRANT = dataclasses.replace(OPEN, owner="mcp-stdio")
 
 
-def stdio_owner(ctx: Context) -> str:
-    return STDIO_OWNER
+def stdio_grant(headers: Mapping[str, str] | None) -> Grant:
+    return STDIO_GRANT
 
 
 def run_stdio(settings: Settings, *, version: str = "") -> int:
@@ -37,21 +39,22 @@ def run_stdio(settings: Settings, *, version: str = "") -> int:
         logging.basicConfig(stream=sys.stderr, level=logging.WARNING,
                             format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     settings = settings.model_copy(update={"upload_embedder": "shared"})  # no second model: nothing is uploaded
-    service = Service(settings, metrics=Metrics())
-    asking = ask_service_for(service)
+    metrics = Metrics()
+    service = Service(settings, metrics=metrics)
+    hub = CollectionHub(settings, default=service, metrics=metrics)
 
     @asynccontextmanager
     async def lifespan(_: MCPServer) -> AsyncIterator[dict]:
         service.start_loading()  # once stdout is the protocol's (nothing the loader prints reaches it)
         yield {}
 
-    server = build_server(McpTools(service, asking), owner_of=stdio_owner, version=version, lifespan=lifespan)
+    server = build_server(McpTools(hub), grant_of=stdio_grant, version=version, lifespan=lifespan)
     try:
         anyio.run(server.run_stdio_async)
     finally:
+        hub.close()
         service.close()
-        asking.close()
     return 0
 
 
-__all__ = ["STDIO_OWNER", "run_stdio"]
+__all__ = ["STDIO_GRANT", "run_stdio"]

@@ -1,11 +1,13 @@
-"""What the MCP tools and resources do, on the service every other face uses.
+"""What the MCP tools and resources do, on the services every other face uses.
 
-``ask`` goes through :class:`~api.service.asking.AskService` (the ask flow of ``/v1/ask``:
-the same question check, answer and citations; each MCP question stands alone, like
-``sanad ask``), the document reads through :class:`~api.service.service.Service`, and
-``search`` through the answerer's retriever (the candidates an answer is composed from,
-without composing one). Everything here blocks (the model, SQLite): the MCP server calls it
-from a worker thread. Failures are the service's domain errors (``SanadError``).
+``ask`` goes through the collection hub's :class:`~api.service.asking.AskService` (the ask
+flow of ``/v1/ask``: the same question check, collections, answer and citations; each MCP
+question stands alone, like ``sanad ask``), the document reads through the collection's
+:class:`~api.service.service.Service`, and ``search`` through its answerer's retriever (the
+candidates an answer is composed from, without composing one). Every call carries the
+caller's :class:`~api.keys.Grant`: a collection the key may not see is ``not_found``, as on
+``/v1``. Everything here blocks (the model, SQLite): the MCP server calls it from a worker
+thread. Failures are the services' domain errors (``SanadError``).
 """
 
 from __future__ import annotations
@@ -14,25 +16,29 @@ from urllib.parse import quote
 
 from pydantic import BaseModel, Field
 
+from api.keys import Grant
 from api.schemas import DocumentInfo, ParagraphOut
-from api.service.asking import AskService
+from api.service.collections import CollectionHub
 from api.service.errors import NotFound
 from api.service.service import Service
+from index.collections import DEFAULT_COLLECTION
 from qa.models import Answer, Citation, Language
 
-#: the one collection there is for now (``collection`` is accepted and checked against it)
-DEFAULT_COLLECTION = "default"
-#: a document's text as an MCP resource: ``sanad://documents/{file}`` (``file`` URL-encoded, ``/`` kept)
+#: a document's text as an MCP resource: ``sanad://documents/{file}`` in the default collection,
+#: ``sanad://collections/{collection}/documents/{file}`` in another (``file`` URL-encoded, ``/`` kept)
 DOCUMENT_URI_PREFIX = "sanad://documents/"
 DOCUMENT_URI_TEMPLATE = DOCUMENT_URI_PREFIX + "{+file}"
+COLLECTION_DOCUMENT_URI_TEMPLATE = "sanad://collections/{collection}/documents/{+file}"
 #: how many paragraphs ``get_passage`` gives on each side at most
 MAX_NEIGHBOURS = 5
 #: how long a tool waits for the model and index to load (``sanad mcp`` starts loading when it starts)
 READY_WAIT_S = 120.0
 
 
-def document_uri(file: str) -> str:
-    return DOCUMENT_URI_PREFIX + quote(file, safe="/")
+def document_uri(file: str, collection: str | None = None) -> str:
+    if collection in (None, DEFAULT_COLLECTION):
+        return DOCUMENT_URI_PREFIX + quote(file, safe="/")
+    return f"sanad://collections/{quote(collection, safe='')}/documents/{quote(file, safe='/')}"
 
 
 class AskResult(BaseModel):
@@ -93,37 +99,35 @@ class DocumentsResult(BaseModel):
     documents: list[ListedDocument]
 
 
-def check_collection(collection: str | None) -> str:
-    """The collection to use; :class:`NotFound` for one this server does not have."""
-    if collection in (None, "", DEFAULT_COLLECTION):
-        return DEFAULT_COLLECTION
-    raise NotFound(f"no such collection: {collection!r}; this server has one collection, {DEFAULT_COLLECTION!r}")
-
-
 class McpTools:
-    """The tools' work on one service (and its ask flow)."""
+    """The tools' work on the collections of one app, for a caller's grant."""
 
-    def __init__(self, service: Service, asking: AskService) -> None:
-        self.service = service
-        self.asking = asking
+    def __init__(self, hub: CollectionHub) -> None:
+        self.hub = hub
 
     def wait_ready(self) -> None:
         """Wait (a while) for the model and index; the service's error if they are not there."""
-        self.service.wait_ready(READY_WAIT_S)
-        self.service.require_ready()
+        self.hub.default.wait_ready(READY_WAIT_S)
+        self.hub.default.require_ready()
 
-    def ask(self, question: str, *, owner: str, collection: str | None = None, top_k: int | None = None) -> AskResult:
-        name = check_collection(collection)
-        answer: Answer = self.asking.start(question, owner=owner, earlier_questions=[], top_k=top_k).answer()
+    def _service(self, grant: Grant, collection: str | None) -> tuple[str, Service]:
+        name = collection or DEFAULT_COLLECTION
+        return name, self.hub.require(grant, name, "read")  # 404 unseen, 403 a role that cannot read
+
+    def ask(self, question: str, *, grant: Grant, owner: str, collection: str | None = None,
+            top_k: int | None = None) -> AskResult:
+        names = self.hub.question_collections(grant, collection, None)
+        answer: Answer = self.hub.asking(names).start(question, owner=owner, earlier_questions=[],
+                                                      top_k=top_k).answer()
         return AskResult(answer=answer.answer, language=answer.language, answerable=answer.answerable,
                          citations=answer.citations, answer_id=answer.answer_id, answerer=answer.answerer,
-                         warnings=answer.warnings, unsupported_claims=answer.unsupported_claims, collection=name)
+                         warnings=answer.warnings, unsupported_claims=answer.unsupported_claims, collection=names[0])
 
-    def search(self, query: str, *, collection: str | None = None, top_k: int | None = None) -> SearchResult:
-        name = check_collection(collection)
-        answerer = self.service.require_answerer()
+    def search(self, query: str, *, grant: Grant, collection: str | None = None, top_k: int | None = None) -> SearchResult:
+        name, service = self._service(grant, collection)
+        answerer = service.require_answerer()
         text = answerer.validate(query)  # QuestionError, as for ask
-        limit = top_k or self.service.settings.top_k
+        limit = top_k or service.settings.top_k
         nodes = answerer.retrieve(text, top_k=limit)
         hits: list[SearchHit] = []
         seen: set[tuple[str, int]] = set()
@@ -134,34 +138,39 @@ class McpTools:
                     continue
                 seen.add((file, number))
                 try:
-                    para = self.service.paragraph(file, int(number))
+                    para = service.paragraph(file, int(number))
                 except NotFound:  # removed since it was retrieved
                     continue
                 hits.append(SearchHit(rank=len(hits) + 1, score=round(float(node.score or 0.0), 4), file=file,
                                       paragraph=para.paragraph, line_start=para.line_start, line_end=para.line_end,
                                       char_start=para.char_start, char_end=para.char_end, page_start=para.page_start,
-                                      page_end=para.page_end, text=para.text, resource=document_uri(file)))
+                                      page_end=para.page_end, text=para.text, resource=document_uri(file, name)))
         return SearchResult(query=text, collection=name, hits=hits)
 
-    def passage(self, file: str, paragraph: int, *, neighbours: int = 1, collection: str | None = None) -> PassageResult:
-        check_collection(collection)
-        info = self.service.document(file)  # NotFound / FileNameError
+    def passage(self, file: str, paragraph: int, *, grant: Grant, neighbours: int = 1,
+                collection: str | None = None) -> PassageResult:
+        name, service = self._service(grant, collection)
+        info = service.document(file)  # NotFound / FileNameError
         if not 1 <= paragraph <= info.paragraphs:
             raise NotFound(f"{file} has paragraphs 1 to {info.paragraphs}, not {paragraph}")
         first, last = max(1, paragraph - neighbours), min(info.paragraphs, paragraph + neighbours)
-        paragraphs = [self.service.paragraph(file, n) for n in range(first, last + 1)]
+        paragraphs = [service.paragraph(file, n) for n in range(first, last + 1)]
         return PassageResult(file=file, paragraph=paragraph, paragraphs=paragraphs,
-                             document_paragraphs=info.paragraphs, resource=document_uri(file))
+                             document_paragraphs=info.paragraphs, resource=document_uri(file, name))
 
-    def documents(self, *, collection: str | None = None) -> DocumentsResult:
-        name = check_collection(collection)
-        docs = [ListedDocument(**d.model_dump(), resource=document_uri(d.file))
-                for d in self.service.list_documents()]
+    def documents(self, *, grant: Grant, collection: str | None = None) -> DocumentsResult:
+        name, service = self._service(grant, collection)
+        docs = [ListedDocument(**d.model_dump(), resource=document_uri(d.file, name))
+                for d in service.list_documents()]
         return DocumentsResult(collection=name, count=len(docs), documents=docs)
 
-    def text(self, file: str) -> str:
+    def visible(self, grant: Grant) -> list[str]:
+        """The collections the caller may read (``resources/list`` lists their documents)."""
+        return self.hub.visible(grant) if grant.can("read") else []
+
+    def text(self, file: str, *, grant: Grant, collection: str | None = None) -> str:
         """The document's stored text: ``GET /v1/documents/{file}/text``'s."""
-        return self.service.document_text(file).text
+        return self._service(grant, collection)[1].document_text(file).text
 
 
 # --- the text each tool result carries beside its structured content ------------------------
@@ -181,7 +190,7 @@ def render_ask(result: AskResult) -> str:
         out.append("Citations (quotes are verbatim from the documents; do not alter them):")
     for c in result.citations:
         out.append(f"[{c.ref}] {_where(c.file, c.paragraph, c.line_start, c.line_end, c.page_start, c.page_end)}"
-                   f" chars {c.char_start}-{c.char_end} <{document_uri(c.file)}>")
+                   f" chars {c.char_start}-{c.char_end} <{document_uri(c.file, c.collection)}>")
         out.append(f"    \"{c.quote}\"")
     out += [f"warning: {w}" for w in result.warnings]
     return "\n".join(out)

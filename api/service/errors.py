@@ -42,6 +42,12 @@ class NotFound(SanadError):
     code = "not_found"
 
 
+class Forbidden(SanadError):
+    """The caller's key lacks the role this action needs (``api.keys``)."""
+
+    code = "forbidden"
+
+
 class Conflict(SanadError):
     """The write clashes with what is there (a corpus document, a file or folder of that name,
     a write of another process)."""
@@ -67,5 +73,5 @@ class AnswerLogOff(SanadError):
     code = "answer_log_off"
 
 
-__all__ = ["AlreadyVoted", "AnswerLogOff", "Conflict", "DocumentTooLarge", "IndexBusy", "LoadFailed", "NotFound",
+__all__ = ["AlreadyVoted", "AnswerLogOff", "Conflict", "DocumentTooLarge", "Forbidden", "IndexBusy", "LoadFailed", "NotFound",
            "NotReady", "Overloaded"]

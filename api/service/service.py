@@ -36,6 +36,7 @@ from api.service.folder_sync import start_folder_sync
 from api.service.metrics import Metrics
 from api.service.recovery import recover
 from index.catalog import Catalog, DocumentRecord
+from index.embedding import SanadEmbedding
 from index.extracted import ExtractLimits
 from index.indexer import Indexer, IndexerError
 from index.watch import FolderSync
@@ -59,8 +60,15 @@ class Service:
     """The loaded state of one app. ``start_loading()`` loads in a background thread."""
 
     def __init__(self, settings: Settings, *, answerer: Answerer | None = None, loader: Loader | None = None,
-                 metrics: Metrics, workers: WorkerReadiness | None = None) -> None:
-        """``workers``: the other processes of ``sanad serve --workers N`` (``/readyz`` waits for all)."""
+                 metrics: Metrics, workers: WorkerReadiness | None = None,
+                 indexer_embedder: Callable[[], SanadEmbedding] | None = None, collection: str = "default") -> None:
+        """``workers``: the other processes of ``sanad serve --workers N`` (``/readyz`` waits for all).
+        ``indexer_embedder``: a named collection's (``api.service.collections``): the model its upload
+        Indexer shares (the default collection's), made on the first write instead of at load;
+        such a service leaves the index-size gauges to the default collection's."""
+        self.collection = collection
+        self._indexer_embedder = indexer_embedder
+        self._indexer_make_lock = threading.Lock()
         self.settings = settings
         self.workers = workers
         self.metrics = metrics
@@ -85,6 +93,11 @@ class Service:
         return self.settings.uploads_dir
 
     @property
+    def closed(self) -> bool:
+        """True once :meth:`close` began (a deleted collection's service)."""
+        return self._closing
+
+    @property
     def ready(self) -> bool:
         return self._ready.is_set()
 
@@ -100,8 +113,9 @@ class Service:
             if self.answerer is None:
                 log.info("loading the embedding model and the index from %s", self.settings.data_dir)
                 self.answerer = self.loader(self.settings)
-            self.metrics.watch_answer_cache(self.answerer.cache)
-            self.metrics.watch_query_batcher(self.answerer.query_batcher)
+            if self._indexer_embedder is None:  # the default collection's service reports these
+                self.metrics.watch_answer_cache(self.answerer.cache)
+                self.metrics.watch_query_batcher(self.answerer.query_batcher)
             if recover(self.settings, embedder=self.answerer.embedder).committed:
                 self.answerer.reload()  # an upload killed just before its commit was committed
             if self.settings.upload_embedder == "shared":
@@ -109,7 +123,7 @@ class Service:
                 self._indexer_ready.set()
             self.catalog = Catalog(self.settings.catalog_path)
             counts = self.catalog.counts()
-            self.metrics.set_counts(counts)
+            self._set_counts(counts)
         except Exception as exc:  # noqa: BLE001 - reported by /readyz and the log
             log.exception("loading failed")
             self.load_error = f"{exc.__class__.__name__}: {exc}"
@@ -117,7 +131,8 @@ class Service:
         if self._closing:
             self._close_stores()
             return
-        self.metrics.ready.set(1)
+        if self._indexer_embedder is None:
+            self.metrics.ready.set(1)
         self._ready.set()
         if self.workers is not None:
             try:
@@ -125,17 +140,28 @@ class Service:
             except OSError:  # /readyz then stays 503, and says how many workers are ready
                 log.exception("could not write this worker's readiness marker in %s", self.workers.folder)
         log.info("ready: %(documents)d documents, %(chunks)d chunks", counts)
-        if not self._indexer_ready.is_set():
+        if not self._indexer_ready.is_set() and self._indexer_embedder is None:
             self._load_indexer()
-        if self.settings.watch_dirs and self._indexer_ready.is_set():
+        if self.settings.watch_dirs and self._indexer_ready.is_set() and self._indexer_embedder is None:
+            # SANAD_WATCH_DIRS is the default collection's corpus (a named collection's settings copy it)
             with self._uploads_lock:
                 if not self._closing:
                     self.folder_sync = start_folder_sync(self)
 
+    def _set_counts(self, counts: dict[str, int]) -> None:
+        if self._indexer_embedder is None:  # the gauges are the default collection's
+            self.metrics.set_counts(counts)
+
+    def load_now(self) -> None:
+        """Load in this thread (a named collection, opened on its first use); raises what
+        loading failed with as :class:`LoadFailed`."""
+        self._load()
+        self.require_ready()
+
     def _load_indexer(self) -> None:
         """The upload Indexer with its own model (after ready: it never delays questions)."""
         try:
-            indexer = Indexer(self.settings)
+            indexer = Indexer(self.settings, embedder=self._indexer_embedder() if self._indexer_embedder else None)
         except Exception:  # noqa: BLE001 - uploads then answer 503 with the reason in the log
             log.exception("loading the upload indexer failed")
             return
@@ -156,6 +182,13 @@ class Service:
     def require_indexer(self) -> Indexer:
         """The upload Indexer, waiting while its model loads; :class:`NotReady` when it cannot be had."""
         self.require_ready()
+        if self._indexer_embedder is not None and not self._indexer_ready.is_set():
+            with self._indexer_make_lock:  # a named collection's: made on its first write, with the shared model
+                if not self._indexer_ready.is_set():
+                    self._load_indexer()
+            if self.indexer is None:
+                raise NotReady("the document indexer is still loading (or failed to load); retry shortly",
+                               retry_after_s=10)
         if not self._indexer_ready.wait(INDEXER_WAIT_S) or self.indexer is None:
             raise NotReady("the document indexer is still loading (or failed to load); retry shortly",
                            retry_after_s=10)
@@ -186,6 +219,8 @@ class Service:
         return self.answerer
 
     def require_ready(self) -> None:
+        if self._closing and self.collection != "default":  # a deleted collection's service
+            raise NotFound(f"no such collection: {self.collection}")
         if self._ready.is_set():
             return
         if self.load_error:
@@ -196,7 +231,7 @@ class Service:
         """The documents changed outside an upload (folder sync): the metrics' counts follow."""
         assert self.catalog is not None
         with self.read_lock:
-            self.metrics.set_counts(self.catalog.counts())
+            self._set_counts(self.catalog.counts())
 
     def counts(self) -> dict[str, int]:
         assert self.catalog is not None
@@ -323,7 +358,7 @@ class Service:
             # after), so the record is the one just committed, unless another process wrote it
             with self.read_lock:
                 rec = self.catalog.document(name)
-                self.metrics.set_counts(self.catalog.counts())
+                self._set_counts(self.catalog.counts())
             if rec is None or rec.sha256 != doc.sha256:
                 raise Conflict(f"{name} was deleted or replaced by another process while it was being "
                                "uploaded; upload it again if it is still wanted")
@@ -368,5 +403,5 @@ class Service:
                 raise NotFound(f"no such document: {name}")
         answerer.reload()
         with self.read_lock:
-            self.metrics.set_counts(self.catalog.counts())
+            self._set_counts(self.catalog.counts())
         log.info("removed document %s", name)

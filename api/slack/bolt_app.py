@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 from slack_bolt import Ack, App, BoltContext, BoltRequest, BoltResponse, Respond
 from slack_sdk import WebClient
@@ -34,6 +34,7 @@ from slack_sdk import WebClient
 from api.service.asking import AskService, slack_owner
 from api.service.errors import LoadFailed, NotReady, Overloaded
 from api.slack import render
+from api.slack.channels import ChannelMap
 from api.slack.feedback import FeedbackRecorder
 from api.slack.health import SlackUnavailable, TokenCheck
 from api.slack.inbound import (SeenSet, clean_question, conversation_id, is_thread_reply, mentions, skip_reason,
@@ -43,6 +44,7 @@ from api.slack.sharing import ShareStore
 from qa.answerer import QuestionError
 from qa.language import detect_language
 from settings import Settings
+from settings.errors import SanadError
 
 log = logging.getLogger("sanad.slack")
 
@@ -50,8 +52,13 @@ log = logging.getLogger("sanad.slack")
 class SlackBot:
     """Owns the bolt App (built on first use: in production that calls ``auth.test``)."""
 
-    def __init__(self, asking: AskService, settings: Settings, *, options: SlackOptions | None = None) -> None:
+    def __init__(self, asking: AskService, settings: Settings, *, options: SlackOptions | None = None,
+                 route: Callable[[Sequence[str]], AskService] | None = None) -> None:
+        """``route``: the ask service of some collections (``CollectionHub.asking``); with it each
+        channel asks the collections ``api.slack.channels`` maps it to. Without: ``asking``."""
         self.asking = asking
+        self.route = route
+        self.channels = ChannelMap(settings)
         self.settings = settings
         self.options = options or SlackOptions()
         self.events = SeenSet(max_items=10_000)
@@ -157,7 +164,8 @@ class SlackBot:
         thread_ts = thread_of(event)
         question = clean_question(str(event.get("text") or ""), bot_user_id=context.bot_user_id)
         cid = conversation_id(team_id=team_id, channel=channel, thread_ts=thread_ts)
-        message = self.answer(question, conversation=cid, owner=slack_owner(team_id))
+        message = self.answer(question, conversation=cid, owner=slack_owner(team_id), channel=channel,
+                              direct=event.get("channel_type") == "im")
         client.chat_postMessage(channel=channel, thread_ts=thread_ts, unfurl_links=False,
                                 unfurl_media=False, **message)
         if event.get("channel_type") != "im":
@@ -177,8 +185,10 @@ class SlackBot:
         question = clean_question(str(command.get("text") or ""))
         if not question:
             return
+        channel = str(command.get("channel_id") or "")
         message = self.answer(question, conversation=None, owner=slack_owner(command.get("team_id")),
-                              asked_by=command.get("user_id"))
+                              asked_by=command.get("user_id"), channel=channel,
+                              direct=command.get("channel_name") == "directmessage" or channel.startswith("D"))
         if self.settings.slack_ask_visibility == "in_channel":
             respond(response_type="in_channel", replace_original=False, **message)
             return
@@ -209,8 +219,13 @@ class SlackBot:
         user = str((body.get("user") or {}).get("id") or "")
         language, _, answer_id = str(action.get("value") or "").partition(":")  # "ar" or "ar:<answer_id>"
         team_id = (body.get("team") or {}).get("id") or (body.get("user") or {}).get("team_id")
+        try:
+            asking = self.asking_for(channel, direct=channel.startswith("D"))
+        except SanadError:  # a mapped collection deleted since
+            asking = None
         value, outcome = self.feedback.record(action_id=action["action_id"], user_id=user, channel=channel,
-                                              message_ts=message_ts, answer_id=answer_id, team_id=team_id)
+                                              message_ts=message_ts, answer_id=answer_id, team_id=team_id,
+                                              asking=asking)
         language = language if language in ("ar", "en") else "en"
         text = render.text_for({"counted": f"thanks_{value}", "repeat": "already_voted",
                                 "unknown_answer": "vote_not_kept"}[outcome], language)
@@ -218,20 +233,35 @@ class SlackBot:
             respond(response_type="ephemeral", replace_original=False, text=render.format_text(text))
 
     # --- answering ---------------------------------------------------------------------------
+    def asking_for(self, channel: str, *, direct: bool) -> AskService | None:
+        """The ask service of ``channel``'s collections; None for a channel the mapping leaves out."""
+        if self.route is None:
+            return self.asking
+        names = self.channels.collections_for(channel, direct=direct)
+        return None if names is None else self.route(names)
+
     def answer(self, question: str, *, conversation: str | None, owner: str,
-               asked_by: str | None = None) -> dict[str, Any]:
+               asked_by: str | None = None, channel: str = "", direct: bool = False) -> dict[str, Any]:
         """The Block Kit message answering ``question`` (a turn of the thread ``conversation``,
-        a Slack-owned conversation no HTTP caller can reach; ``None``: a one-off question)."""
+        a Slack-owned conversation no HTTP caller can reach; ``None``: a one-off question), from
+        the collections ``channel`` (or a direct message) is mapped to."""
         language = detect_language(question) if question else "en"
         if not question:
             return render.notice_message(render.text_for("usage", language, cmd=self.settings.slack_command))
         if not self.asking.service.wait_ready(self.options.ready_timeout_s):
             return render.notice_message(render.text_for("not_ready", language))
         try:
+            asking = self.asking_for(channel, direct=direct)
+        except SanadError:  # a mapped collection that does not exist (deleted, or misspelt in the mapping)
+            log.warning("Slack channel %s is mapped to a collection that does not exist", channel)
+            asking = None
+        if asking is None:
+            return render.notice_message(render.text_for("unmapped", language))
+        try:
             if conversation is None:
-                stream = self.asking.start(question, owner=owner, earlier_questions=[])
+                stream = asking.start(question, owner=owner, earlier_questions=[])
             else:
-                stream = self.asking.start(question, owner=owner, conversation_id=conversation, named=True)
+                stream = asking.start(question, owner=owner, conversation_id=conversation, named=True)
             answer = stream.answer()
         except (QuestionError, NotReady, LoadFailed, Overloaded) as exc:  # what the ask flow refuses
             log.info("question refused: %s", exc.message)

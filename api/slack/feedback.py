@@ -41,10 +41,12 @@ class FeedbackRecorder:
         self._votes = SeenSet(max_items=max_votes)
 
     def record(self, *, action_id: str, user_id: str, channel: str, message_ts: str, answer_id: str = "",
-               team_id: str | None = None) -> Vote:
-        """Record a click; returns its value and what became of it."""
+               team_id: str | None = None, asking: AskService | None = None) -> Vote:
+        """Record a click; returns its value and what became of it. ``asking``: the ask service of
+        the channel's collections (default: the recorder's)."""
         value = VALUES[action_id]
-        outcome = self._keep(answer_id, value, user_id=user_id, team_id=team_id) if answer_id else None
+        outcome = (self._keep(answer_id, value, user_id=user_id, team_id=team_id, asking=asking or self.asking)
+                   if answer_id else None)
         if outcome is None:  # no answer id, or the log is off: once per person and message, in memory
             outcome = "counted" if self._votes.add((user_id, channel, message_ts)) else "repeat"
             if outcome == "counted":
@@ -54,13 +56,14 @@ class FeedbackRecorder:
                   "unknown_answer": " (an answer the log does not hold, not counted)"}[outcome])
         return Vote(value, outcome)
 
-    def _keep(self, answer_id: str, value: str, *, user_id: str, team_id: str | None) -> Outcome | None:
+    def _keep(self, answer_id: str, value: str, *, user_id: str, team_id: str | None,
+              asking: AskService | None) -> Outcome | None:
         """The vote kept with its answer (``AskService.feedback`` counts it); None when no log keeps answers."""
-        if self.asking is None:
+        if asking is None:
             return None
         owner = slack_owner(team_id)
         try:
-            self.asking.feedback(answer_id, value, owner=owner, voter=f"{owner}:{user_id}")  # type: ignore[arg-type]
+            asking.feedback(answer_id, value, owner=owner, voter=f"{owner}:{user_id}")  # type: ignore[arg-type]
         except AnswerLogOff:
             return None
         except AlreadyVoted:

@@ -82,6 +82,10 @@ _TEXTS: dict[str, dict[str, str]] = {
                       "ar": "لم يعد بالإمكان تقييم هذه الإجابة؛ اسأل مرة أخرى من فضلك."},
     "open_web": {"en": "Open in Sanad", "ar": "افتح في سند"},
     "share": {"en": "Share with channel", "ar": "شارك مع القناة"},
+    "unmapped": {"en": "This channel is not connected to any document collection, so Sanad does not answer "
+                       "here. Ask an administrator to map it (SANAD_SLACK_CHANNELS), or ask in a direct message.",
+                 "ar": "هذه القناة غير مرتبطة بأي مجموعة مستندات، لذلك لا يجيب سند هنا. اطلب من المسؤول ربطها "
+                       "(SANAD_SLACK_CHANNELS)، أو اسأل في رسالة مباشرة."},
     "share_expired": {"en": "This answer can no longer be shared; please ask again.",
                       "ar": "لم يعد بالإمكان مشاركة هذه الإجابة؛ اسأل مرة أخرى من فضلك."},
 }

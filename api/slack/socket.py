@@ -46,17 +46,19 @@ def run_socket_mode(settings: Settings, *, options: SlackOptions | None = None) 
     if missing:
         raise SlackConfigError(f"Socket Mode needs {' and '.join(missing)} (the bot token xoxb-... and the "
                                "app-level token xapp-... with connections:write)")
-    from api.service.asking import ask_service_for
+    from api.service.collections import CollectionHub
     from api.service.metrics import Metrics
     from api.service.service import Service
     from api.slack.bolt_app import SlackBot
 
     from api.slack.health import SlackUnavailable
 
-    service = Service(settings, metrics=Metrics())
+    metrics = Metrics()
+    service = Service(settings, metrics=metrics)
     service.start_loading()
+    hub = CollectionHub(settings, default=service, metrics=metrics)  # channels ask their collections
     try:
-        bot = SlackBot(ask_service_for(service), settings, options=options)
+        bot = SlackBot(hub.default_asking(), settings, options=options, route=hub.asking)
         try:
             handler = socket_handler(bot)
         except SlackUnavailable as exc:
@@ -64,6 +66,7 @@ def run_socket_mode(settings: Settings, *, options: SlackOptions | None = None) 
         log.info("Sanad Slack bot connecting over Socket Mode (data dir %s)", settings.data_dir)
         handler.start()  # blocks until interrupted
     finally:
+        hub.close()
         service.close()
     return 0
 

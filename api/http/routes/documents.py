@@ -1,4 +1,7 @@
-"""Document routes: list, upload, delete, and the cited paragraph.
+"""Document routes: list, upload, delete, and the cited paragraph, of the default collection
+(``/v1/documents``) and of each named one (``/v1/collections/{collection}/documents``): the same
+routes (:func:`build_router`), with the caller's key checked for the collection (404 for one it
+cannot see, 403 for a write its role lacks).
 
 Uploads are indexed synchronously: ``POST /v1/documents`` returns (201) only once the new
 document is embedded, committed and visible to ``/v1/ask``. For the small documents an
@@ -6,20 +9,25 @@ API upload carries this takes seconds on CPU, and it spares clients a job-pollin
 protocol; bulk loads should use ``sanad index`` instead.
 """
 
-from __future__ import annotations
-
 from pathlib import PurePosixPath
 
-from fastapi import APIRouter, Request, Response
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from pydantic import ValidationError
 
-from api.http.deps import ServiceDep
+from api.http.deps import document_service_for, get_document_service
+from api.service.service import Service
 from api.http.errors import ERROR_SCHEMA, ApiError
 from api.schemas import DocumentInfo, DocumentList, DocumentText, ParagraphOut, UploadJson
 from index.readers import BINARY_SUFFIXES
 
 _ERR = {"description": "error", "content": {"application/json": {"schema": ERROR_SCHEMA}}}
+
+#: what every document route may answer for its collection and key: a bad collection name (400),
+#: a role that lacks the action (403), a collection (or document) absent or not visible (404)
+_SCOPED = {400: _ERR, 401: _ERR, 403: _ERR, 404: _ERR}
 
 _UPLOAD_BODY = {
     "requestBody": {
@@ -34,80 +42,84 @@ _UPLOAD_BODY = {
 }
 
 
-router = APIRouter(prefix="/v1/documents", tags=["documents"])
+async def _named_service(request: Request, collection: str) -> Service:
+    return await run_in_threadpool(document_service_for, request, collection)
 
 
-@router.get("", response_model=DocumentList, responses={503: _ERR})
-async def list_documents(service: ServiceDep) -> DocumentList:
-    docs = await run_in_threadpool(service.list_documents)
-    return DocumentList(documents=docs, count=len(docs))
+def build_router(*, named: bool) -> APIRouter:
+    """The document routes of the default collection (``named=False``, under ``/v1/documents``)
+    or of a named one (under ``/v1/collections/{collection}/documents``)."""
+    prefix = "/v1/collections/{collection}/documents" if named else "/v1/documents"
+    router = APIRouter(prefix=prefix, tags=["documents"])
+    ServiceDep = Annotated[Service, Depends(_named_service if named else get_document_service)]  # noqa: N806
 
+    @router.get("", response_model=DocumentList, responses={**_SCOPED, 503: _ERR})
+    async def list_documents(service: ServiceDep) -> DocumentList:
+        docs = await run_in_threadpool(service.list_documents)
+        return DocumentList(documents=docs, count=len(docs))
 
-@router.get("/", response_model=DocumentList, include_in_schema=False)
-async def list_documents_slash(service: ServiceDep) -> DocumentList:
-    """``GET /v1/documents/`` lists too (not a document with an empty name)."""
-    return await list_documents(service)
+    @router.get("/", response_model=DocumentList, include_in_schema=False)
+    async def list_documents_slash(service: ServiceDep) -> DocumentList:
+        """``GET /v1/documents/`` lists too (not a document with an empty name)."""
+        return await list_documents(service)
 
+    @router.post("", status_code=201, response_model=DocumentInfo, openapi_extra=_UPLOAD_BODY,
+                 responses={200: {"model": DocumentInfo, "description": "an uploaded document replaced"},
+                            **_SCOPED, 409: _ERR, 413: _ERR, 415: _ERR, 422: _ERR, 503: _ERR})
+    async def upload_document(request: Request, response: Response, service: ServiceDep) -> DocumentInfo:
+        """Upload and index a document (synchronously: it is searchable when this returns).
 
-@router.post("", status_code=201, response_model=DocumentInfo, openapi_extra=_UPLOAD_BODY,
-             responses={200: {"model": DocumentInfo, "description": "an uploaded document replaced"},
-                        400: _ERR, 409: _ERR, 413: _ERR, 415: _ERR, 422: _ERR, 503: _ERR})
-async def upload_document(request: Request, response: Response, service: ServiceDep) -> DocumentInfo:
-    """Upload and index a document (synchronously: it is searchable when this returns).
+        Multipart with a `file` field (optionally `name` to rename), or JSON
+        `{"file": name, "text": str}`. 201 when new, 200 when it replaced an earlier upload."""
+        service.require_ready()
+        ctype = (request.headers.get("content-type") or "").split(";")[0].strip().lower()
+        if ctype == "multipart/form-data":
+            async with request.form(max_files=1, max_fields=10) as form:
+                upload = form.get("file")
+                if upload is None or isinstance(upload, str):
+                    raise ApiError(422, "multipart upload needs a file in the field `file`")
+                name = form.get("name") if isinstance(form.get("name"), str) else None
+                name = name or upload.filename or ""
+                data = await upload.read(service.settings.max_upload_bytes + 1)
+        elif ctype in ("application/json", ""):
+            try:  # the body's nesting is bounded before it gets here (api.http.json_limits)
+                payload = UploadJson.model_validate_json(await request.body())
+            except ValidationError as exc:
+                if any(e["type"] == "json_invalid" for e in exc.errors()):
+                    raise ApiError(400, "the request body is not valid JSON", code="invalid_json") from None
+                raise ApiError(422, "JSON upload needs {\"file\": name, \"text\": str}: "
+                               + str(exc).splitlines()[0]) from None
+            suffix = PurePosixPath(payload.file).suffix.lower()
+            if suffix in BINARY_SUFFIXES:
+                raise ApiError(415, f"send {suffix} files as multipart/form-data (field `file`); the JSON upload "
+                               "takes text only")
+            name, data = payload.file, payload.text.encode("utf-8")
+        else:
+            raise ApiError(415, f"send multipart/form-data or application/json, not {ctype}")
+        info, created = await run_in_threadpool(service.add_document, name, data)
+        response.status_code = 201 if created else 200
+        return info
 
-    Multipart with a `file` field (optionally `name` to rename), or JSON
-    `{"file": name, "text": str}`. 201 when new, 200 when it replaced an earlier upload."""
-    service.require_ready()
-    ctype = (request.headers.get("content-type") or "").split(";")[0].strip().lower()
-    if ctype == "multipart/form-data":
-        async with request.form(max_files=1, max_fields=10) as form:
-            upload = form.get("file")
-            if upload is None or isinstance(upload, str):
-                raise ApiError(422, "multipart upload needs a file in the field `file`")
-            name = form.get("name") if isinstance(form.get("name"), str) else None
-            name = name or upload.filename or ""
-            data = await upload.read(service.settings.max_upload_bytes + 1)
-    elif ctype in ("application/json", ""):
-        try:  # the body's nesting is bounded before it gets here (api.http.json_limits)
-            payload = UploadJson.model_validate_json(await request.body())
-        except ValidationError as exc:
-            if any(e["type"] == "json_invalid" for e in exc.errors()):
-                raise ApiError(400, "the request body is not valid JSON", code="invalid_json") from None
-            raise ApiError(422, "JSON upload needs {\"file\": name, \"text\": str}: "
-                           + str(exc).splitlines()[0]) from None
-        suffix = PurePosixPath(payload.file).suffix.lower()
-        if suffix in BINARY_SUFFIXES:
-            raise ApiError(415, f"send {suffix} files as multipart/form-data (field `file`); the JSON upload "
-                           "takes text only")
-        name, data = payload.file, payload.text.encode("utf-8")
-    else:
-        raise ApiError(415, f"send multipart/form-data or application/json, not {ctype}")
-    info, created = await run_in_threadpool(service.add_document, name, data)
-    response.status_code = 201 if created else 200
-    return info
+    @router.get("/{file:path}/paragraphs/{n}", response_model=ParagraphOut,
+                responses={**_SCOPED, 503: _ERR})
+    async def get_paragraph(file: str, n: int, service: ServiceDep) -> ParagraphOut:
+        """The paragraph a citation points to (`file` may be URL-encoded)."""
+        return await run_in_threadpool(service.paragraph, file, n)
 
+    @router.get("/{file:path}/text", response_model=DocumentText, responses={**_SCOPED, 503: _ERR})
+    async def get_document_text(file: str, service: ServiceDep) -> DocumentText:
+        """The document's stored text: citation offsets (Python code points) index into it."""
+        return await run_in_threadpool(service.document_text, file)
 
-@router.get("/{file:path}/paragraphs/{n}", response_model=ParagraphOut,
-            responses={400: _ERR, 404: _ERR, 503: _ERR})
-async def get_paragraph(file: str, n: int, service: ServiceDep) -> ParagraphOut:
-    """The paragraph a citation points to (`file` may be URL-encoded)."""
-    return await run_in_threadpool(service.paragraph, file, n)
+    @router.get("/{file:path}", response_model=DocumentInfo, responses={**_SCOPED, 503: _ERR})
+    async def get_document(file: str, service: ServiceDep) -> DocumentInfo:
+        return await run_in_threadpool(service.document, file)
 
+    @router.delete("/{file:path}", status_code=204, response_class=Response,
+                   responses={**_SCOPED, 503: _ERR})
+    async def delete_document(file: str, service: ServiceDep) -> Response:
+        """Remove a document from the index (and its uploaded file, if it was uploaded)."""
+        await run_in_threadpool(service.delete_document, file)
+        return Response(status_code=204)
 
-@router.get("/{file:path}/text", response_model=DocumentText, responses={400: _ERR, 404: _ERR, 503: _ERR})
-async def get_document_text(file: str, service: ServiceDep) -> DocumentText:
-    """The document's stored text: citation offsets (Python code points) index into it."""
-    return await run_in_threadpool(service.document_text, file)
-
-
-@router.get("/{file:path}", response_model=DocumentInfo, responses={400: _ERR, 404: _ERR, 503: _ERR})
-async def get_document(file: str, service: ServiceDep) -> DocumentInfo:
-    return await run_in_threadpool(service.document, file)
-
-
-@router.delete("/{file:path}", status_code=204, response_class=Response,
-               responses={400: _ERR, 404: _ERR, 503: _ERR})
-async def delete_document(file: str, service: ServiceDep) -> Response:
-    """Remove a document from the index (and its uploaded file, if it was uploaded)."""
-    await run_in_threadpool(service.delete_document, file)
-    return Response(status_code=204)
+    return router

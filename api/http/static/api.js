@@ -90,9 +90,31 @@ export async function getJson(path) {
   return (await request(path)).json();
 }
 
-/** The path of a document route, with the file name encoded as one segment. */
+const COLLECTION_STORAGE = "sanad.collection";
+
+/** The collection the page asks and manages (kept for this tab, like the key). */
+export function collection() {
+  return sessionStorage.getItem(COLLECTION_STORAGE) || "default";
+}
+
+export function setCollection(name) {
+  if (name && name !== "default") sessionStorage.setItem(COLLECTION_STORAGE, name);
+  else sessionStorage.removeItem(COLLECTION_STORAGE);
+}
+
+/** The documents route of a collection: /v1/documents for the default one. */
+export function documentsBase(name = collection()) {
+  return !name || name === "default" ? "/v1/documents" : `/v1/collections/${encodeURIComponent(name)}/documents`;
+}
+
+/** The path of a document route of `name`'s collection, the file name encoded as one segment. */
+export function documentPathIn(name, file, ...rest) {
+  return [documentsBase(name), encodeURIComponent(file), ...rest].join("/");
+}
+
+/** The path of a document route of the page's collection. */
 export function documentPath(file, ...rest) {
-  return ["/v1/documents", encodeURIComponent(file), ...rest].join("/");
+  return documentPathIn(collection(), file, ...rest);
 }
 
 /**

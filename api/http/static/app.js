@@ -1,7 +1,10 @@
 // The Sanad chat page: ask, read the streamed answer, open each citation at its exact span,
 // manage documents. No framework, no build step; data is only ever inserted as text.
 
-import { ApiError, askStream, documentPath, getJson, hooks, request, setApiKey } from "./api.js";
+import {
+  ApiError, askStream, collection, documentPath, documentPathIn, documentsBase, getJson, hooks, request, setApiKey,
+  setCollection,
+} from "./api.js";
 import { applyChrome, dirOf, guessLanguage, label } from "./i18n.js";
 import {
   cpLength, cpSlice, el, formatDate, formatSize, highlightedParagraph, renderAnswerText, textDirection,
@@ -34,9 +37,11 @@ function setLanguage(lang) {
   state.lang = lang;
   localStorage.setItem(LANG_STORAGE, lang);
   applyChrome(lang);
+  const byDefault = document.querySelector('#collection-picker option[value="default"]');
+  if (byDefault) byDefault.textContent = label(lang, "defaultCollection");
   const question = $("question");
   if (!question.value.trim()) question.dir = dirOf(lang);
-  if (!$("status").hidden && !state.ready) showStatus(label(lang, "loading"), true);
+  if (!$("status").hidden && !state.ready) showStatus(label(state.lang, "loading"), true);
 }
 
 // --------------------------------------------------------------------------- status
@@ -58,7 +63,14 @@ hooks.onWait = (seconds) => {
 
 // --------------------------------------------------------------------------- API key
 
-hooks.askKey = (reason, serverMessage) => new Promise((resolve) => {
+// one prompt at a time: requests refused together (the collection list, a question) share it
+let keyPrompt = null;
+hooks.askKey = (reason, serverMessage) => {
+  if (!keyPrompt) keyPrompt = promptKey(reason, serverMessage).finally(() => { keyPrompt = null; });
+  return keyPrompt;
+};
+
+const promptKey = (reason, serverMessage) => new Promise((resolve) => {
   const dialog = $("key-dialog");
   const input = $("key-input");
   const message = $("key-message");
@@ -127,7 +139,9 @@ function addMessage(role, lang) {
   const msg = el("article", `message ${role}`);
   msg.lang = lang;
   msg.dir = dirOf(lang); // each message in its own direction, whatever the page's
-  const who = el("h3", "who", label(lang, role === "user" ? "you" : "sanad"));
+  const who = el("h3", "who", label(state.lang, role === "user" ? "you" : "sanad"));
+  who.lang = state.lang;
+  who.dir = dirOf(state.lang);
   const body = el("div", "body");
   body.dir = "auto";
   msg.append(who, body);
@@ -140,7 +154,7 @@ function makeMarker(citation, lang) {
   button.type = "button";
   button.dir = "ltr";
   button.dataset.ref = String(citation.ref);
-  button.setAttribute("aria-label", label(lang, "citationControl", citation.ref, citation.file, citation.paragraph));
+  button.setAttribute("aria-label", label(state.lang, "citationControl", citation.ref, citation.file, citation.paragraph));
   button.setAttribute("aria-haspopup", "dialog");
   button.addEventListener("mouseenter", () => showCard(button, citation, lang));
   button.addEventListener("focus", () => showCard(button, citation, lang));
@@ -154,13 +168,16 @@ function finishAnswer(view, answer) {
   const lang = answer.language || view.lang;
   view.msg.lang = lang;
   view.msg.dir = dirOf(lang);
-  view.who.textContent = label(lang, "sanad");
+  view.who.textContent = label(state.lang, "sanad");
+  view.who.lang = state.lang;
+  view.who.dir = dirOf(state.lang);
   view.msg.classList.remove("pending");
   view.msg.dataset.answerable = String(Boolean(answer.answerable));
   if (!answer.answerable) {
     view.msg.classList.add("abstained");
-    const badge = el("p", "badge", label(lang, "notInDocuments"));
-    badge.dir = dirOf(lang);
+    const badge = el("p", "badge", label(state.lang, "notInDocuments"));
+    badge.lang = state.lang;
+    badge.dir = dirOf(state.lang);
     view.msg.insertBefore(badge, view.body);
     view.body.textContent = answer.answer;
     return;
@@ -169,18 +186,25 @@ function finishAnswer(view, answer) {
     textDirection(answer.answer) || dirOf(lang));
   if (answer.citations && answer.citations.length) {
     const list = el("ol", "sources");
-    list.setAttribute("aria-label", label(lang, "citation"));
+    list.lang = state.lang;
+    list.setAttribute("aria-label", label(state.lang, "citation"));
     for (const c of answer.citations) {
       const item = el("li");
       item.value = c.ref;
       const link = el("button", "source-link");
       link.type = "button";
-      link.dir = dirOf(lang);
+      link.dir = dirOf(state.lang);
       const where = [];
-      if (c.page_start) where.push(`${label(lang, "page")} ${c.page_start}`);
-      where.push(`${label(lang, "paragraph")} ${c.paragraph}`);
-      where.push(`${label(lang, "lines")} ${c.line_start}${c.line_end !== c.line_start ? `–${c.line_end}` : ""}`);
-      const name = el("bdi", null, c.file);
+      if (c.page_start) where.push(`${label(state.lang, "page")} ${c.page_start}`);
+      where.push(`${label(state.lang, "paragraph")} ${c.paragraph}`);
+      where.push(`${label(state.lang, "lines")} ${c.line_start}${c.line_end !== c.line_start ? `–${c.line_end}` : ""}`);
+      // the document's title, its file name beside it (hash-like names say little on their own)
+      if (c.title && c.title !== c.file) {
+        const title = el("bdi", "source-title", c.title.length > 80 ? `${c.title.slice(0, 79)}…` : c.title);
+        title.dir = "auto";
+        link.append(title, " ");
+      }
+      const name = el("bdi", "source-file", c.file);
       link.append(name, ` · ${where.join(" · ")}`);
       if (c.ocr) link.append(" ", ocrBadge(c, lang));
       link.addEventListener("click", () => openCitation(c, lang, link));
@@ -190,7 +214,7 @@ function finishAnswer(view, answer) {
     view.msg.append(list);
   }
   for (const w of answer.warnings || []) {
-    const p = el("p", "warning", `${label(lang, "warning")} ${w}`);
+    const p = el("p", "warning", `${label(state.lang, "warning")} ${w}`);
     p.dir = "auto";
     view.msg.append(p);
   }
@@ -219,7 +243,7 @@ async function ask(question) {
   const view = addMessage("assistant", qLang);
   view.lang = qLang;
   view.msg.classList.add("pending");
-  const thinking = el("span", "thinking", label(qLang, "thinking"));
+  const thinking = el("span", "thinking", label(state.lang, "thinking"));
   view.body.append(thinking);
   scrollToEnd();
   let text = "";
@@ -227,6 +251,7 @@ async function ask(question) {
   let answer = null;
   try {
     const body = { question };
+    if (collection() !== "default") body.collection = collection();
     if (state.conversationId) body.conversation_id = state.conversationId;
     await askStream(body, (event, data) => {
       if (event === "delta") {
@@ -276,8 +301,8 @@ let cardOwner = null;
 function showCard(button, c, lang) {
   const card = $("cite-card");
   card.replaceChildren();
-  card.lang = lang;
-  card.dir = dirOf(lang);
+  card.lang = state.lang;
+  card.dir = dirOf(state.lang);
   const meta = el("dl", "meta");
   fillCitationMeta(meta, c, lang);
   const quote = el("blockquote", "quote", c.quote);
@@ -332,8 +357,8 @@ function trapFocus(dialog) {
 /** The badge of a source read by OCR: "OCR 91%", its confidence in the title. */
 function ocrBadge(c, lang) {
   const pct = Math.round(100 * (c.ocr_confidence || 0));
-  const badge = el("span", "badge ocr-badge", `${label(lang, "ocr")} ${pct}%`);
-  badge.title = label(lang, "ocrTitle")(pct);
+  const badge = el("span", "badge ocr-badge", `${label(state.lang, "ocr")} ${pct}%`);
+  badge.title = label(state.lang, "ocrTitle")(pct);
   badge.dir = "ltr";
   return badge;
 }
@@ -343,14 +368,14 @@ function fillCitationMeta(meta, c, lang) {
   const add = (key, value) => {
     const dd = el("dd", null, value);
     dd.dir = "auto";
-    meta.append(el("dt", null, label(lang, key)), dd);
+    meta.append(el("dt", null, label(state.lang, key)), dd);
   };
   add("file", c.file);
   if (c.page_start) add("page", c.page_end && c.page_end !== c.page_start ? `${c.page_start}–${c.page_end}` : c.page_start);
   add("paragraph", c.paragraph);
   add("lines", c.line_end !== c.line_start ? `${c.line_start}–${c.line_end}` : c.line_start);
   if (c.ocr) {
-    meta.append(el("dt", null, label(lang, "ocr")));
+    meta.append(el("dt", null, label(state.lang, "ocr")));
     const dd = el("dd");
     dd.append(ocrBadge(c, lang));
     meta.append(dd);
@@ -363,9 +388,9 @@ function panelMeta(c, lang) {
   fillCitationMeta(meta, c, lang);
 }
 
-async function fetchParagraph(file, n) {
+async function fetchParagraph(file, n, coll = collection()) {
   try {
-    return await getJson(documentPath(file, "paragraphs", String(n)));
+    return await getJson(documentPathIn(coll, file, "paragraphs", String(n)));
   } catch (error) {
     if (error instanceof ApiError && error.status === 404) return null;
     throw error;
@@ -378,30 +403,30 @@ async function openCitation(c, lang, opener) {
   state.panelReturn = opener;
   state.panelCitation = c;
   state.panelLang = lang;
-  panel.lang = lang;
-  panel.dir = dirOf(lang);
+  panel.lang = state.lang;
+  panel.dir = dirOf(state.lang);
   panel.classList.remove("whole");
-  $("citation-title").textContent = `${label(lang, "citation")} [${c.ref}]`;
-  $("citation-close").setAttribute("aria-label", label(lang, "close"));
-  $("citation-whole").textContent = label(lang, "wholeDocument");
+  $("citation-title").textContent = `${label(state.lang, "citation")} [${c.ref}]`;
+  $("citation-close").setAttribute("aria-label", label(state.lang, "close"));
+  $("citation-whole").textContent = label(state.lang, "wholeDocument");
   $("citation-whole").hidden = false;
   $("citation-back").hidden = true;
-  $("citation-back").textContent = label(lang, "backToCitation");
+  $("citation-back").textContent = label(state.lang, "backToCitation");
   panelMeta(c, lang);
   const body = $("citation-body");
-  body.replaceChildren(el("p", "hint", label(lang, "loadingContext")));
+  body.replaceChildren(el("p", "hint", label(state.lang, "loadingContext")));
   if (!panel.open) panel.showModal();
   $("citation-close").focus();
   try {
     const [prev, para, next] = await Promise.all([
-      c.paragraph > 1 ? fetchParagraph(c.file, c.paragraph - 1) : null,
-      fetchParagraph(c.file, c.paragraph),
-      fetchParagraph(c.file, c.paragraph + 1),
+      c.paragraph > 1 ? fetchParagraph(c.file, c.paragraph - 1, c.collection) : null,
+      fetchParagraph(c.file, c.paragraph, c.collection),
+      fetchParagraph(c.file, c.paragraph + 1, c.collection),
     ]);
     if (state.panelCitation !== c) return;
     if (!para) throw new ApiError(404, "not_found", `no such paragraph: ${c.file} ${c.paragraph}`);
     const section = el("section", "context");
-    section.setAttribute("aria-label", label(lang, "context"));
+    section.setAttribute("aria-label", label(state.lang, "context"));
     if (prev) {
       const p = el("p", "para around", prev.text);
       p.dir = "auto";
@@ -419,7 +444,7 @@ async function openCitation(c, lang, opener) {
     mark.scrollIntoView({ block: "center" });
   } catch (error) {
     if (state.panelCitation !== c) return;
-    const p = el("p", "error", `${label(lang, "errorPrefix")} ${error.message}`);
+    const p = el("p", "error", `${label(state.lang, "errorPrefix")} ${error.message}`);
     p.setAttribute("role", "alert");
     body.replaceChildren(p);
   }
@@ -430,9 +455,10 @@ async function openWholeDocument() {
   const lang = state.panelLang;
   if (!c) return;
   const body = $("citation-body");
-  body.replaceChildren(el("p", "hint", label(lang, "loadingContext")));
+  body.replaceChildren(el("p", "hint", label(state.lang, "loadingContext")));
   try {
-    const [doc, para] = await Promise.all([getJson(documentPath(c.file, "text")), fetchParagraph(c.file, c.paragraph)]);
+    const [doc, para] = await Promise.all([getJson(documentPathIn(c.collection, c.file, "text")),
+      fetchParagraph(c.file, c.paragraph, c.collection)]);
     if (state.panelCitation !== c) return;
     const text = doc.text;
     const len = cpLength(text);
@@ -449,11 +475,11 @@ async function openWholeDocument() {
     $("citation-panel").classList.add("whole");
     $("citation-whole").hidden = true;
     $("citation-back").hidden = false;
-    $("citation-back").textContent = label(lang, "backToCitation");
+    $("citation-back").textContent = label(state.lang, "backToCitation");
     cited.scrollIntoView({ block: "center" });
     $("citation-back").focus();
   } catch (error) {
-    const p = el("p", "error", `${label(lang, "errorPrefix")} ${error.message}`);
+    const p = el("p", "error", `${label(state.lang, "errorPrefix")} ${error.message}`);
     p.setAttribute("role", "alert");
     body.replaceChildren(p);
   }
@@ -470,11 +496,11 @@ async function refreshDocuments() {
   const lang = state.lang;
   const list = $("documents-list");
   try {
-    const data = await getJson("/v1/documents");
+    const data = await getJson(documentsBase());
     list.replaceChildren();
     if (!data.documents.length) {
       const row = el("tr");
-      const cell = el("td", "hint", label(lang, "noDocuments"));
+      const cell = el("td", "hint", label(state.lang, "noDocuments"));
       cell.colSpan = 5;
       row.append(cell);
       list.append(row);
@@ -491,9 +517,9 @@ async function refreshDocuments() {
         title.dir = "auto";
         name.append(title);
       }
-      const del = el("button", "delete", label(lang, "delete"));
+      const del = el("button", "delete", label(state.lang, "delete"));
       del.type = "button";
-      del.setAttribute("aria-label", label(lang, "deleteLabel", d.file));
+      del.setAttribute("aria-label", label(state.lang, "deleteLabel", d.file));
       del.addEventListener("click", () => deleteDocument(d.file));
       const actions = el("td");
       actions.append(del);
@@ -502,7 +528,7 @@ async function refreshDocuments() {
       list.append(row);
     }
   } catch (error) {
-    setDocStatus(`${label(lang, "errorPrefix")} ${error.message}`, true);
+    setDocStatus(`${label(state.lang, "errorPrefix")} ${error.message}`, true);
   }
 }
 
@@ -514,12 +540,12 @@ function setDocStatus(text, isError = false) {
 
 async function deleteDocument(file) {
   const lang = state.lang;
-  if (!window.confirm(label(lang, "confirmDelete", file))) return;
+  if (!window.confirm(label(state.lang, "confirmDelete", file))) return;
   try {
     await request(documentPath(file), { method: "DELETE" });
-    setDocStatus(label(lang, "deleted", file));
+    setDocStatus(label(state.lang, "deleted", file));
   } catch (error) {
-    setDocStatus(`${label(lang, "errorPrefix")} ${error.message}`, true);
+    setDocStatus(`${label(state.lang, "errorPrefix")} ${error.message}`, true);
   }
   await refreshDocuments();
   $("upload-input").focus();
@@ -530,15 +556,15 @@ async function uploadFiles(files) {
   const panel = $("documents-panel");
   if (!panel.open) openDocuments();
   for (const file of files) {
-    setDocStatus(label(lang, "uploading", file.name));
+    setDocStatus(label(state.lang, "uploading", file.name));
     panel.classList.add("busy");
     try {
       const form = new FormData();
       form.append("file", file, file.name);
-      const info = await (await request("/v1/documents", { method: "POST", body: form })).json();
-      setDocStatus(label(lang, "uploaded", info.file, info.paragraphs));
+      const info = await (await request(documentsBase(), { method: "POST", body: form })).json();
+      setDocStatus(label(state.lang, "uploaded", info.file, info.paragraphs));
     } catch (error) {
-      setDocStatus(`${label(lang, "errorPrefix")} ${file.name}: ${error.message}`, true);
+      setDocStatus(`${label(state.lang, "errorPrefix")} ${file.name}: ${error.message}`, true);
       break;
     } finally {
       panel.classList.remove("busy");
@@ -602,6 +628,7 @@ function wire() {
   const docs = $("documents-panel");
   trapFocus(docs);
   $("open-documents").addEventListener("click", openDocuments);
+  $("collection-picker").addEventListener("change", (event) => chooseCollection(event.target.value));
   $("documents-close").addEventListener("click", () => docs.close());
   docs.addEventListener("close", () => { if (documentsReturn && documentsReturn.isConnected) documentsReturn.focus(); });
   docs.addEventListener("click", (event) => { if (event.target === docs) docs.close(); });
@@ -637,6 +664,35 @@ function wire() {
   document.addEventListener("keydown", (event) => { if (event.key === "Escape") hideCard(); });
 }
 
+// ---------------------------------------------------------------- collections
+
+/** Fill the picker with the collections the key may read; hidden when there is only one. */
+async function loadCollections() {
+  const picker = $("collection-picker");
+  let names = ["default"];
+  try {
+    const data = await getJson("/v1/collections");
+    names = data.collections.map((c) => c.name);
+  } catch (error) {
+    showStatus(`${label(state.lang, "errorPrefix")} ${error.message}`, false);
+  }
+  if (!names.includes(collection())) setCollection(names[0] || "default");
+  picker.replaceChildren(...names.map((n) => {
+    const option = el("option", null, n === "default" ? label(state.lang, "defaultCollection") : n);
+    option.value = n;
+    option.dir = "auto";
+    return option;
+  }));
+  picker.value = collection();
+  $("collection-field").hidden = names.length < 2;
+  document.body.dataset.collections = String(names.length);
+}
+
+function chooseCollection(name) {
+  setCollection(name);
+  state.conversationId = null;  // a conversation stays within its collection
+}
+
 async function main() {
   setLanguage(initialLanguage());
   wire();
@@ -644,6 +700,7 @@ async function main() {
   await waitReady();
   $("ask-button").disabled = !state.ready;
   document.body.dataset.ready = String(state.ready);
+  if (state.ready) loadCollections();  // with keys set, this asks for the key at once
   const q = new URLSearchParams(location.search).get("q");
   if (state.ready && q && q.trim()) await ask(q);
   $("question").focus();

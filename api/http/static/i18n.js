@@ -1,11 +1,13 @@
-// Labels in the two languages Sanad answers in. The page chrome follows the language switch;
-// every label an answer carries (its sources, its citation cards and panel) follows the
-// answer's own language.
+// Labels in the two languages Sanad answers in. Every label on the page (the chrome, and what an
+// answer carries: its sources, its citation cards and panel) follows the one chosen language
+// (the browser's until switched); an answer's own text keeps its language and direction.
 
 export const LABELS = {
   en: {
     actions: "Page actions",
     newConversation: "New conversation",
+    collection: "Collection",
+    defaultCollection: "Default",
     documents: "Documents",
     conversation: "Conversation",
     emptyHint: "Ask a question about the documents, in Arabic or English. Every answer cites the exact place it comes from.",
@@ -65,6 +67,8 @@ export const LABELS = {
   ar: {
     actions: "إجراءات الصفحة",
     newConversation: "محادثة جديدة",
+    collection: "المجموعة",
+    defaultCollection: "الافتراضية",
     documents: "المستندات",
     conversation: "المحادثة",
     emptyHint: "اطرح سؤالاً عن المستندات بالعربية أو بالإنجليزية. كل إجابة تشير إلى موضعها الدقيق في المصدر.",
