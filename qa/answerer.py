@@ -105,7 +105,8 @@ class Answerer:
             lexical=current_lexical(self.catalog, settings.lexical_path, save=False),
             sources=SourceMatcher(self.catalog) if settings.source_weight > 0 else None)
         # later versions: rebuilt in the background and swapped in (index.live_lexical)
-        self.lexical_follower = LexicalFollower(settings.catalog_path, on_built=self._use_lexical)
+        self.lexical_follower = LexicalFollower(settings.catalog_path, on_built=self._use_lexical,
+                                                initial=self.stores.lexical, directory=settings.lexical_path)
         self.quoter = SentenceQuoter(catalog=self.catalog, embedder=self.embedder,
                                      sentence_gap=settings.sentence_gap, vectors=self.vectors)
         self.composer = ExtractiveComposer(catalog=self.catalog, embedder=self.embedder, options=settings,
