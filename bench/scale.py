@@ -22,7 +22,8 @@ nothing, and what it costs is measured and taken out):
 - ``delete``: ``DELETE /v1/documents/<name>`` of that document, median of 3.
 
 Then each cost's growth is fitted between sizes (the log-log slope: < 0.1 constant, < 0.35
-logarithmic, < 1.2 linear, else worse) and projected to 1M paragraphs.
+logarithmic, < 1.2 linear, else worse; for the indexing rate, the class of the cost per
+paragraph) and projected to 1M paragraphs.
 
     .venv/bin/python bench/scale.py --sizes 10k,100k
     .venv/bin/python bench/scale.py --sizes 2k --modes embedded --questions 20   # a quick look
@@ -244,14 +245,35 @@ def growth(sizes: list[int], values: list[float], *, inverted: bool = False) -> 
     cost_slope = -slope if inverted else slope  # a rate that falls is a per-item cost that grows
     kind = ("constant" if cost_slope < 0.1 else "log" if cost_slope < 0.35 else
             "linear" if cost_slope < 1.2 else "worse than linear")
-    if kind == "constant":
+    if inverted:  # a rate: the class is that of the cost per item (constant: the total is linear)
+        kind = f"per paragraph: {kind}"
+    if kind.endswith("constant"):
         projected = v2
-    elif kind == "log":  # v = a + b ln n through the two points
+    elif kind.endswith("log"):  # v = a + b ln n through the two points
         b_ = (v2 - v1) / math.log(n2 / n1)
         projected = v2 + b_ * math.log(1_000_000 / n2)
     else:
         projected = v2 * (1_000_000 / n2) ** slope
     return kind, slope, projected
+
+
+def report(results: dict[str, dict[int, dict[str, float]]]) -> None:
+    """Print each mode's table and, with two sizes or more, each cost's growth fit."""
+    for mode, by_size in results.items():
+        sizes = sorted(by_size)
+        if not sizes:
+            continue
+        print(f"\n### {mode}\n")
+        rows = [[f"{size:,}", *[by_size[size].get(m, float("nan")) for m in METRICS]] for size in sizes]
+        print(table(["paragraphs", *METRICS], rows))
+        if len(sizes) > 1:
+            fits = []
+            for m in METRICS:
+                kind, slope, projected = growth(sizes, [by_size[s].get(m, float("nan")) for s in sizes],
+                                                inverted=m in HIGHER_IS_BETTER)
+                fits.append([m, kind, slope, projected])
+            print()
+            print(table(["cost", "growth", "log-log slope", "projected at 1M"], fits))
 
 
 def main() -> None:
@@ -261,7 +283,16 @@ def main() -> None:
     parser.add_argument("--questions", type=int, default=60)
     parser.add_argument("--keep", type=Path, default=None, help="a folder to work in and keep (else a temp dir)")
     parser.add_argument("--json", type=Path, default=None, help="write the figures here too")
+    parser.add_argument("--from-json", type=Path, nargs="+", default=None,
+                        help="measure nothing: print the tables of figures --json wrote (runs merged)")
     args = parser.parse_args()
+    if args.from_json:
+        merged: dict[str, dict[int, dict[str, float]]] = {}
+        for path in args.from_json:
+            for mode, by_size in json.loads(path.read_text()).items():
+                merged.setdefault(mode, {}).update({int(n): v for n, v in by_size.items()})
+        report(merged)
+        return
     sizes = sorted(parse_size(s) for s in args.sizes.split(","))
     modes = [m.strip() for m in args.modes.split(",") if m.strip()]
     print(command_line())
@@ -287,19 +318,7 @@ def main() -> None:
     finally:
         if args.keep is None:
             shutil.rmtree(work, ignore_errors=True)
-    for mode in modes:
-        print(f"\n### {mode}\n")
-        rows = [[f"{size:,}", *[results[mode][size].get(m, float('nan')) for m in METRICS]] for size in sizes]
-        print(table(["paragraphs", *METRICS], rows))
-        if len(sizes) > 1:
-            fits = []
-            for m in METRICS:
-                kind, slope, projected = growth(sizes, [results[mode][s].get(m, float("nan")) for s in sizes],
-                                                inverted=m in HIGHER_IS_BETTER)
-                fits.append([m, kind, slope, projected])
-            print()
-            print(table(["cost", "growth", "log-log slope", "projected at 1M"], fits))
-
+    report(results)
 
 if __name__ == "__main__":
     main()

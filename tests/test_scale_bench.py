@@ -26,7 +26,8 @@ def test_growth_fits_name_the_right_class() -> None:
     assert scale.growth(sizes, [1.0, 100.0])[0] == "worse than linear"
     kind, _, projected = scale.growth(sizes, [10.0, 15.0])  # +5 per x10: log
     assert kind == "log" and projected == pytest.approx(20.0)
-    assert scale.growth(sizes, [500.0, 50.0], inverted=True)[0] == "linear"  # a rate falling x10
+    assert scale.growth(sizes, [500.0, 50.0], inverted=True)[0] == "per paragraph: linear"  # a rate falling x10
+    assert scale.growth(sizes, [500.0, 490.0], inverted=True)[0] == "per paragraph: constant"
     assert scale.growth([10_000], [1.0])[0] == "n/a"
     assert math.isnan(scale.growth(sizes, [float("nan"), 1.0])[1])
 
