@@ -253,3 +253,35 @@ def test_the_follower_updates_in_the_background_and_saves_when_an_indexer_asks(t
     finally:
         follower.close()
         catalog.close()
+
+
+def test_an_upload_through_the_indexer_adds_a_segment_to_the_served_index(hash_settings, seeds_copy: Path) -> None:  # noqa: ANN001
+    """`sanad serve`'s wiring: the upload indexer hands BM25 to the answerer's follower, which
+    adds the upload as a segment (the base is kept, not rebuilt) and saves it."""
+    from index.indexer import Indexer
+    from qa.answerer import Answerer
+
+    first = Indexer(hash_settings)
+    try:
+        first.index([seeds_copy])
+    finally:
+        first.close()
+    answerer = Answerer(hash_settings)
+    indexer = Indexer(hash_settings, embedder=answerer.embedder, lexical=answerer.lexical_follower)
+    try:
+        base = answerer.stores.lexical.segments
+        assert len(base) == 1
+        doc = _doc("upload.txt", "The Stoltenberg budget line zqxv was revised.\n\nA second paragraph.")
+        indexer.add_document(doc, size_bytes=80)
+        answerer.reload()
+        served = answerer.stores.lexical
+        assert served.segments[0] == base[0] and len(served.segments) == 2
+        assert served.search("zqxv")[0][0].startswith("upload.txt#")
+        assert sorted(served.ids) == sorted(answerer.catalog.all_chunk_ids())
+        _same(LexicalIndex.load(hash_settings.lexical_path), served)
+        assert indexer.remove("upload.txt")
+        answerer.reload()
+        assert answerer.stores.lexical.search("zqxv") == []
+    finally:
+        indexer.close()
+        answerer.close()
