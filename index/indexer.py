@@ -28,6 +28,7 @@ time it passes a named point (see :func:`crash_point`).
 from __future__ import annotations
 
 import fcntl
+import functools
 import hashlib
 import logging
 import os
@@ -67,9 +68,16 @@ CRASH_POINTS = ("embed_batch", "document_record", "before_commit", "published", 
 _crash_counts: dict[str, int] = {}
 
 
+@functools.lru_cache(maxsize=1)
+def _crash_spec() -> str:
+    """The hook's setting, read once per process (reading settings costs ~4 ms: per commit and
+    per embedded group that was a tenth of indexing without the model)."""
+    return HarnessSettings().test_crash_at or ""
+
+
 def crash_point(name: str) -> None:
     """Test hook: ``SANAD_TEST_CRASH_AT=name[:n]`` SIGKILLs this process the n-th time here."""
-    spec = HarnessSettings().test_crash_at
+    spec = _crash_spec()
     if not spec:
         return
     point, _, nth = spec.partition(":")
