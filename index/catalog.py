@@ -12,6 +12,7 @@ import hashlib
 import json
 import sqlite3
 import time
+import uuid
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -39,7 +40,20 @@ CREATE TABLE IF NOT EXISTS chunks (
     id TEXT PRIMARY KEY, file TEXT NOT NULL, paragraphs TEXT NOT NULL, text TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS chunks_by_file ON chunks (file);
+CREATE TABLE IF NOT EXISTS chunk_log (seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT NOT NULL);
+CREATE TRIGGER IF NOT EXISTS chunk_log_added AFTER INSERT ON chunks
+    BEGIN INSERT INTO chunk_log (id) VALUES (new.id); END;
+CREATE TRIGGER IF NOT EXISTS chunk_log_removed AFTER DELETE ON chunks
+    BEGIN INSERT INTO chunk_log (id) VALUES (old.id); END;
+CREATE TRIGGER IF NOT EXISTS chunk_log_trim AFTER INSERT ON chunk_log
+    BEGIN DELETE FROM chunk_log WHERE seq <= new.seq - {log_keep}; END;
 """
+
+#: the change log keeps the ids of the last this many chunk insertions and deletions
+#: (a derived index further behind than that is rebuilt whole)
+LOG_KEEP = 100_000
+#: meta key: this catalog file's identity (a log position means nothing in another catalog)
+LOG_UID_KEY = "log_uid"
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,8 +92,11 @@ class Catalog:
         self.path = path
         path.parent.mkdir(parents=True, exist_ok=True)
         self._conn = connect(path, "synchronous=NORMAL")
-        self._conn.executescript(SCHEMA)
+        self._conn.executescript(SCHEMA.format(log_keep=LOG_KEEP))
         _migrate(self._conn)
+        if self.get_meta(LOG_UID_KEY) is None:
+            with self._transaction() as tx:
+                tx.execute("INSERT OR IGNORE INTO meta (key, value) VALUES (?, ?)", (LOG_UID_KEY, uuid.uuid4().hex))
 
     def close(self) -> None:
         self._conn.close()
@@ -150,7 +167,7 @@ class Catalog:
             tx.execute("DELETE FROM documents")
             tx.execute("DELETE FROM paragraphs")
             tx.execute("DELETE FROM chunks")
-            tx.execute("DELETE FROM meta WHERE key != 'source'")
+            tx.execute("DELETE FROM meta WHERE key NOT IN ('source', ?)", (LOG_UID_KEY,))
 
     # --- consistent reads -----------------------------------------------------------------
     @contextmanager
@@ -236,6 +253,27 @@ class Catalog:
             digest.update(cid.encode())
             digest.update(b"\0")
         return digest.hexdigest()
+
+    # --- change log (derived indexes follow it: index.live_lexical) ------------------------
+    def log_position(self) -> tuple[str, int]:
+        """(this catalog's identity, the sequence number of its last chunk change)."""
+        try:
+            row = self._conn.execute("SELECT seq FROM sqlite_sequence WHERE name = 'chunk_log'").fetchone()
+        except sqlite3.OperationalError:  # no AUTOINCREMENT row written yet: no sqlite_sequence table
+            row = None
+        return self.get_meta(LOG_UID_KEY) or "", int(row[0]) if row else 0
+
+    def changed_since(self, seq: int) -> list[str] | None:
+        """Ids of the chunks inserted or deleted after log position ``seq`` (each once, in no
+        particular order), or None when the log no longer reaches back that far."""
+        _, head = self.log_position()
+        if head <= seq:
+            return []
+        first = self._conn.execute("SELECT MIN(seq) FROM chunk_log").fetchone()[0]
+        if first is None or first > seq + 1:
+            return None
+        return list(dict.fromkeys(r[0] for r in self._conn.execute(
+            "SELECT id FROM chunk_log WHERE seq > ? ORDER BY seq", (seq,))))
 
     def counts(self) -> dict[str, int]:
         return {

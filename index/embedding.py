@@ -7,6 +7,8 @@ through the model's *document* prompt and questions through its *query* prompt
 
 from __future__ import annotations
 
+import contextlib
+
 import hashlib
 import threading
 from pathlib import Path
@@ -100,8 +102,11 @@ class SentenceTransformerEmbedding(SanadEmbedding):
     """A sentence-transformers model loaded from a local folder (or the local HF cache)."""
 
     _model: Any = PrivateAttr()
-    #: one model call at a time (its tokenizer is not safe to share between threads)
+    #: one document-encoding call at a time
     _encode_lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)
+    #: the tokenizer is not safe to share between threads: every use of it holds this lock, so
+    #: the model's forward passes (read-only) may run in several threads at once
+    _tokenizer_lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)
 
     def __init__(self, *, model_name_or_path: str, batch_size: int = 16, threads: int = 1,
                  device: str = "cpu", max_seq_length: int | None = None) -> None:
@@ -127,6 +132,7 @@ class SentenceTransformerEmbedding(SanadEmbedding):
                 self._model.to(torch.bfloat16)
             if max_seq_length is not None:
                 self._model.max_seq_length = max_seq_length
+            self._lock_tokenizer()
         except Exception as exc:  # noqa: BLE001 - any load failure becomes one clear message
             raise EmbedderError(
                 f"could not load embedding model {model_name_or_path!r}: {exc.__class__.__name__}: "
@@ -137,14 +143,27 @@ class SentenceTransformerEmbedding(SanadEmbedding):
     def class_name(cls) -> str:
         return "SentenceTransformerEmbedding"
 
-    def _encode(self, texts: Sequence[str], prompt_name: str, *, title: str = "") -> np.ndarray:
+    def _lock_tokenizer(self) -> None:
+        """Make the model's tokenizing step (``preprocess``, which every ``encode`` calls) hold
+        ``_tokenizer_lock``: questions may then be encoded in several threads at once
+        (``qa.query_batcher`` lanes), each forward pass on its own core."""
+        preprocess = self._model.preprocess
+        lock = self._tokenizer_lock
+
+        def locked(*args: Any, **kwargs: Any) -> Any:
+            with lock:
+                return preprocess(*args, **kwargs)
+
+        self._model.preprocess = locked
+
+    def _encode(self, texts: Sequence[str], prompt_name: str, *, title: str = "", lock: bool = True) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
         prompts = getattr(self._model, "prompts", {}) or {}
         kwargs: dict[str, Any] = {"prompt_name": prompt_name} if prompt_name in prompts else {}
         if title and prompt_name == "document":
             kwargs = {"prompt": self._document_prompt(title)}
-        with self._encode_lock:
+        with self._encode_lock if lock else contextlib.nullcontext():
             vectors = self._model.encode(
                 list(texts), batch_size=self.embed_batch_size, normalize_embeddings=True,
                 convert_to_numpy=True, show_progress_bar=False, **kwargs,
@@ -249,8 +268,9 @@ class SentenceTransformerEmbedding(SanadEmbedding):
         if not spans:
             return []
         tokenizer = self._model.tokenizer
-        encoded = tokenizer(prompt + text, return_offsets_mapping=True, truncation=True,
-                            max_length=self._model.max_seq_length)
+        with self._tokenizer_lock:
+            encoded = tokenizer(prompt + text, return_offsets_mapping=True, truncation=True,
+                                max_length=self._model.max_seq_length)
         mask = out["attention_mask"].bool()
         if out["input_ids"][mask].tolist() != encoded["input_ids"]:
             return []  # not the tokens the model saw: encode the spans alone
@@ -266,7 +286,8 @@ class SentenceTransformerEmbedding(SanadEmbedding):
         return pooled
 
     def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
-        return self._encode(texts, "query")
+        """Safe to call from several threads at once (only the tokenizing step is serialised)."""
+        return self._encode(texts, "query", lock=False)
 
     @property
     def dimension(self) -> int:

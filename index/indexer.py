@@ -16,7 +16,7 @@ A crash before 3 leaves vectors and records no committed manifest names: readers
 them (retrieval keeps only chunk ids its catalog snapshot knows), the next run reuses the
 vectors it still needs and deletes the rest at its end. A crash after 3 leaves stale
 vectors that the committed catalog no longer names: the same clean-up. The lexical index
-is derived from the catalog and rebuilt when the catalog's stamp changes.
+is derived from the catalog and follows its change log (``index.live_lexical``).
 
 Writers are kept apart by a lock file in the data dir and, in server mode, by a lease
 record on the server (owner, host, pid, expiry) so indexers on other machines wait too.
@@ -28,6 +28,7 @@ time it passes a named point (see :func:`crash_point`).
 from __future__ import annotations
 
 import fcntl
+import functools
 import hashlib
 import logging
 import os
@@ -49,7 +50,7 @@ from index.titles import embedding_title
 from index.embedding import SanadEmbedding, build_embedder, embedder_fingerprint
 from index.extracted import ExtractLimits
 from index.lexical import LexicalIndex
-from index.live_lexical import current_lexical
+from index.live_lexical import LexicalKeeper, SavedLexical
 from index.paragraphs import DocumentError, ParsedDocument, load_document
 from index.readers import BINARY_SUFFIXES, SUPPORTED_SUFFIXES
 from index.sentences import sentence_spans
@@ -67,9 +68,16 @@ CRASH_POINTS = ("embed_batch", "document_record", "before_commit", "published", 
 _crash_counts: dict[str, int] = {}
 
 
+@functools.lru_cache(maxsize=1)
+def _crash_spec() -> str:
+    """The hook's setting, read once per process (reading settings costs ~4 ms: per commit and
+    per embedded group that was a tenth of indexing without the model)."""
+    return HarnessSettings().test_crash_at or ""
+
+
 def crash_point(name: str) -> None:
     """Test hook: ``SANAD_TEST_CRASH_AT=name[:n]`` SIGKILLs this process the n-th time here."""
-    spec = HarnessSettings().test_crash_at
+    spec = _crash_spec()
     if not spec:
         return
     point, _, nth = spec.partition(":")
@@ -254,10 +262,14 @@ class Indexer:
         server mode: publish a new catalog version at most this often during a run (each
         commit rewrites the manifest record, so committing per file would cost O(files²));
         embedded mode commits every file.
+    lexical:
+        brings the saved BM25 index up to the catalog after each change (a serving process
+        passes its answerer's follower, which holds the index in memory already); default:
+        one kept by this indexer (:class:`~index.live_lexical.SavedLexical`).
     """
 
     def __init__(self, settings: StoreSettings, *, embedder: SanadEmbedding | None = None,
-                 commit_interval_s: float = 2.0) -> None:
+                 commit_interval_s: float = 2.0, lexical: LexicalKeeper | None = None) -> None:
         self.settings = settings
         self._embedder = embedder
         self.commit_interval_s = commit_interval_s
@@ -272,6 +284,8 @@ class Indexer:
         self.shared = SharedCatalog(settings, client=self.vectors.client) if settings.chroma_url else None
         self._manifest = Manifest()
         self._lease: Lease | None = None
+        self.lexical: LexicalKeeper = lexical if lexical is not None else SavedLexical(
+            self.catalog, settings.lexical_path)
         if self.shared is None:
             self._check_model()
 
@@ -641,8 +655,9 @@ class Indexer:
         return len(orphans)
 
     def refresh_lexical(self) -> LexicalIndex:
-        """Rebuild the BM25 index from the catalog when it is missing or stale."""
-        return current_lexical(self.catalog, self.settings.lexical_path, save=True)
+        """Bring the saved BM25 index up to the catalog: what changed since it was saved is
+        added or deleted (``index.live_lexical``); rebuilt whole only when missing or too old."""
+        return self.lexical.refresh()
 
 
 def _root_of(source: SourceFile) -> Path:

@@ -1,4 +1,4 @@
-"""The dense side: chunk vectors in Chroma, through llama-index's ``ChromaVectorStore``.
+"""The dense side: chunk vectors in Chroma (a collection llama-index's ``ChromaVectorStore`` reads).
 
 We always hand Chroma our own embeddings (its default embedding function would try to
 download a model). The collection uses cosine distance; llama-index reports
@@ -14,7 +14,6 @@ from typing import Sequence
 from urllib.parse import urlparse
 
 import numpy as np
-from llama_index.core.schema import NodeRelationship, RelatedNodeInfo, TextNode
 
 from index.chunks import Chunk
 from settings import StoreSettings
@@ -126,18 +125,23 @@ class ChunkVectors:
         if not chunks:
             return
         sentence_vectors = sentence_vectors or [None] * len(chunks)
-        nodes = []
-        for chunk, vector, sentences in zip(chunks, vectors, sentence_vectors, strict=True):
-            metadata: dict[str, object] = {"file": chunk.file, "p_start": chunk.paragraphs[0],
-                                           "p_end": chunk.paragraphs[-1]}
+        metadatas: list[dict[str, str | int]] = []
+        for chunk, sentences in zip(chunks, sentence_vectors, strict=True):
+            metadata: dict[str, str | int] = {"file": chunk.file, "p_start": chunk.paragraphs[0],
+                                              "p_end": chunk.paragraphs[-1], "ref_doc_id": chunk.file}
             if sentences is not None and len(sentences):
                 metadata[SENTENCES_KEY] = encode_vectors(sentences)
-            nodes.append(TextNode(
-                id_=chunk.id, text=chunk.text, embedding=vector.tolist(), metadata=metadata,
-                excluded_embed_metadata_keys=[SENTENCES_KEY], excluded_llm_metadata_keys=[SENTENCES_KEY],
-                relationships={NodeRelationship.SOURCE: RelatedNodeInfo(node_id=chunk.file)},
-            ))
-        self.store.add(nodes)
+            metadatas.append(metadata)
+        # written straight to the collection, not through ChromaVectorStore.add: that adds the
+        # whole node again as JSON metadata (``_node_content``: the sentence vectors a second
+        # time, and the text), which Chroma also indexes: twice the disk for nothing read back.
+        # llama-index still reads these records (text, metadata, ``ref_doc_id``) by its legacy path.
+        matrix = np.asarray(vectors, dtype=np.float32)
+        step = max(1, min(5000, int(getattr(self._client, "get_max_batch_size", lambda: 5000)())))
+        for start in range(0, len(chunks), step):
+            part = slice(start, start + step)
+            self._collection.add(ids=[c.id for c in chunks[part]], embeddings=matrix[part],
+                                 metadatas=metadatas[part], documents=[c.text for c in chunks[part]])
         self._forget_sentences([chunk.id for chunk in chunks])
 
     def sentence_vectors(self, ids: Sequence[str]) -> dict[str, np.ndarray]:

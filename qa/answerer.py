@@ -41,7 +41,7 @@ from qa.answer_cache import AnswerCache
 from qa.extractive import ExtractiveComposer
 from qa.generative import LLMWriter, WriterFactory
 from qa.models import Answer, Language
-from qa.query_batcher import QueryBatcher
+from qa.query_batcher import QueryBatcher, default_lanes
 from qa.quotes import SentenceQuoter
 from qa.question import Question, QuestionBundle, parse_question
 from qa.ranker_model import RankerStatus, load_ranker
@@ -105,7 +105,8 @@ class Answerer:
             lexical=current_lexical(self.catalog, settings.lexical_path, save=False),
             sources=SourceMatcher(self.catalog) if settings.source_weight > 0 else None)
         # later versions: rebuilt in the background and swapped in (index.live_lexical)
-        self.lexical_follower = LexicalFollower(settings.catalog_path, on_built=self._use_lexical)
+        self.lexical_follower = LexicalFollower(settings.catalog_path, on_built=self._use_lexical,
+                                                initial=self.stores.lexical, directory=settings.lexical_path)
         self.quoter = SentenceQuoter(catalog=self.catalog, embedder=self.embedder,
                                      sentence_gap=settings.sentence_gap, vectors=self.vectors)
         self.composer = ExtractiveComposer(catalog=self.catalog, embedder=self.embedder, options=settings,
@@ -118,7 +119,8 @@ class Answerer:
         self.cache = AnswerCache(max_entries=settings.answer_cache_size)
         #: questions asked at once are encoded together, outside the lock (qa.query_batcher)
         self.query_batcher = QueryBatcher(self.embedder.embed_queries, max_batch=settings.query_batch_max,
-                                          window_ms=settings.query_batch_window_ms)
+                                          window_ms=settings.query_batch_window_ms,
+                                          lanes=settings.query_lanes or default_lanes())
 
     # ---------------------------------------------------------------- state
     @property

@@ -20,12 +20,17 @@ its own vector while the model sees batches:
   its own caller.
 
 There is no background thread: the first caller that finds the encoder idle encodes the
-queued batch in its own thread, the others wait for their vectors. Batch sizes are counted
+queued batch in its own thread, the others wait for their vectors. With ``lanes`` > 1 (by
+default one per core this process may run on: :func:`default_lanes`) as many batches are
+encoded at once, each by one of its callers' threads: questions that queue behind a batch
+start the next batch on an idle core instead of waiting (the embedder's forward passes run
+in parallel; only its tokenizer is serialised). Batch sizes are counted
 (:attr:`QueryBatcher.sizes`) for ``sanad_query_batch_size`` in ``/metrics``.
 """
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from collections import Counter
@@ -40,7 +45,7 @@ EncodeFn = Callable[[Sequence[str]], np.ndarray]
 class _Pending:
     """One caller's text, and (once done) its vector or its error."""
 
-    __slots__ = ("text", "vector", "error", "done", "queued")
+    __slots__ = ("text", "vector", "error", "done", "queued", "taken")
 
     def __init__(self, text: str, *, queued: bool) -> None:
         self.text = text
@@ -48,6 +53,7 @@ class _Pending:
         self.error: BaseException | None = None
         self.done = False
         self.queued = queued  # it arrived while a batch was being encoded
+        self.taken = False  # it is in a batch being encoded
 
 
 class QueryBatcher:
@@ -59,18 +65,24 @@ class QueryBatcher:
         ``embed_queries``); called by one thread at a time.
     max_batch: at most this many texts per call (1 = no batching).
     window_ms: how long a batch formed under load waits for more texts (0 = not at all).
+    lanes: how many batches may be encoded at once, each in its caller's thread (``encode``
+        must then be safe to call from several threads at once): questions that queue while
+        one batch is encoded start the next on another core instead of waiting for it.
     """
 
-    def __init__(self, encode: EncodeFn, *, max_batch: int, window_ms: float = 0.0) -> None:
+    def __init__(self, encode: EncodeFn, *, max_batch: int, window_ms: float = 0.0, lanes: int = 1) -> None:
         if max_batch < 1:
             raise ValueError("max_batch must be at least 1")
+        if lanes < 1:
+            raise ValueError("lanes must be at least 1")
         if window_ms < 0:
             raise ValueError("window_ms must not be negative")
         self._encode = encode
         self.max_batch = max_batch
         self.window_s = window_ms / 1000.0
+        self.lanes = lanes
         self._queue: list[_Pending] = []
-        self._busy = False
+        self._active = 0  # batches being encoded now
         self._last_size = 0  # the size of the last batch, when it ended, and how long it took
         self._last_end = 0.0
         self._last_took = 0.0
@@ -82,16 +94,16 @@ class QueryBatcher:
         """The vector of ``text`` (the row ``encode([text])`` gives); raises what encoding
         ``text`` alone raises."""
         with self._cond:
-            item = _Pending(text, queued=self._busy)
+            item = _Pending(text, queued=self._active > 0)
             self._queue.append(item)
             self._cond.notify_all()  # a batch gathering companions counts arrivals
         while True:
             with self._cond:
-                while self._busy and not item.done:
+                while not item.done and (item.taken or self._active >= self.lanes):
                     self._cond.wait()
                 if item.done:
                     break
-                self._busy = True  # this thread encodes the next batch
+                self._active += 1  # this thread encodes the next batch
                 # under load: it queued, or the encoder has been idle for less than the window (or than
                 # the last batch of several took: its callers compose their answers before asking again)
                 waited = self._queue[0].queued or (
@@ -109,10 +121,13 @@ class QueryBatcher:
                 with self._cond:
                     batch = self._queue[:self.max_batch]
                     del self._queue[:self.max_batch]
-                self._run(batch)
+                    for pending in batch:
+                        pending.taken = True
+                if batch:  # (another lane may have taken every queued text meanwhile)
+                    self._run(batch)
             finally:
                 with self._cond:
-                    self._busy = False
+                    self._active -= 1
                     self._cond.notify_all()
         if item.error is not None:
             raise item.error
@@ -161,4 +176,12 @@ class QueryBatcher:
         return vectors
 
 
-__all__ = ["QueryBatcher"]
+def default_lanes() -> int:
+    """One lane per core this process may run on (its CPU affinity)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # pragma: no cover - not Linux
+        return max(1, os.cpu_count() or 1)
+
+
+__all__ = ["QueryBatcher", "default_lanes"]

@@ -176,6 +176,13 @@ class StoreSettings(BaseSettings):
             " long a batch waits for as many questions as the batch before it held plus those "
             "queued behind it; a lone question never waits; 0 = never wait (see Throughput)"),
     )
+    query_lanes: int = Field(
+        0, ge=0, description=(
+            "how many question batches may be encoded at once, each in its own thread on its own "
+            "core (questions that queue behind a batch start the next one on an idle core); 0 = "
+            "as many as the cores this process may run on (one with `sanad serve --workers N` "
+            "pinned to a core each)"),
+    )
     chroma_url: str | None = Field(None, description="`http://host:port` of a Chroma server instead of the embedded store (server mode)")
     chroma_collection: str = Field("sanad", description=(
             "the Chroma collection of the chunk vectors; in server mode the catalog and the "

@@ -243,7 +243,73 @@ def test_the_window_ends_when_no_companion_comes() -> None:
     assert time.perf_counter() - started < 0.05
 
 
-@pytest.mark.parametrize("kwargs", [{"max_batch": 0}, {"max_batch": 4, "window_ms": -1}])
+class MeetingEncoder(SlowEncoder):
+    """Each call waits until ``parties`` calls are inside at once (or ``timeout_s`` passes)."""
+
+    def __init__(self, parties: int, timeout_s: float = 2.0) -> None:
+        super().__init__(delay_s=0.0)
+        self.gate = threading.Barrier(parties, timeout=timeout_s)
+        self.overlapped = 0
+
+    def __call__(self, texts: Sequence[str]) -> np.ndarray:
+        try:
+            self.gate.wait()
+            with self._lock:
+                self.overlapped += 1
+        except threading.BrokenBarrierError:
+            pass
+        return super().__call__(texts)
+
+
+def test_with_two_lanes_a_second_batch_is_encoded_while_the_first_runs() -> None:
+    encoder = MeetingEncoder(parties=2)
+    batcher = QueryBatcher(encoder, max_batch=32, lanes=2)
+    texts = [f"lane question {i}" for i in range(8)]
+    vectors = ask_at_once(batcher.encode, texts)
+    for text, vector in zip(texts, vectors):
+        np.testing.assert_array_equal(vector, HASH.embed_queries([text])[0])
+    assert encoder.overlapped >= 2  # two batches were inside the encoder at the same time
+    assert sorted(t for batch in encoder.batches for t in batch) == sorted(texts)  # each encoded once
+
+
+def test_with_one_lane_batches_never_overlap() -> None:
+    encoder = MeetingEncoder(parties=2, timeout_s=0.2)
+    batcher = QueryBatcher(encoder, max_batch=32, lanes=1)
+    ask_at_once(batcher.encode, [f"q{i}" for i in range(6)])
+    assert encoder.overlapped == 0
+
+
+def test_lanes_keep_every_caller_answered_under_churn() -> None:
+    encoder = SlowEncoder(delay_s=0.01)
+    batcher = QueryBatcher(encoder, max_batch=3, window_ms=5, lanes=3)
+    texts = [f"churn {i}" for i in range(40)]
+    vectors = ask_at_once(batcher.encode, texts)
+    for text, vector in zip(texts, vectors):
+        np.testing.assert_array_equal(vector, HASH.embed_queries([text])[0])
+    assert sum(size * n for size, n in batcher.batch_sizes().items()) == len(texts)
+
+
+def test_the_answerer_uses_a_lane_per_core_by_default(tmp_path: Path) -> None:
+    import os
+
+    from qa.query_batcher import default_lanes
+
+    assert default_lanes() == len(os.sched_getaffinity(0))
+    settings = make_settings(tmp_path / "data")
+    answerer = Answerer(settings, embedder=HASH)
+    try:
+        assert answerer.query_batcher.lanes == default_lanes()
+    finally:
+        answerer.close()
+    answerer = Answerer(settings.model_copy(update={"query_lanes": 1}), embedder=HASH)
+    try:
+        assert answerer.query_batcher.lanes == 1
+    finally:
+        answerer.close()
+
+
+@pytest.mark.parametrize("kwargs", [{"max_batch": 0}, {"max_batch": 4, "window_ms": -1},
+                                    {"max_batch": 4, "lanes": 0}])
 def test_bad_batcher_options_are_refused(kwargs: dict) -> None:
     with pytest.raises(ValueError):
         QueryBatcher(HASH.embed_queries, **kwargs)
@@ -436,3 +502,16 @@ def test_the_real_model_on_cpu_batches_to_the_same_answers(seeds_settings: Setti
         assert not isinstance(b, Exception), b
         assert (a.answerable, [c.file for c in a.citations], [c.paragraph for c in a.citations]) == \
             (b.answerable, [c.file for c in b.citations], [c.paragraph for c in b.citations]), question
+
+
+@pytest.mark.integration
+def test_the_real_model_encodes_questions_in_several_threads_at_once(real_embedder) -> None:  # noqa: ANN001
+    """Lanes call ``embed_queries`` from several threads: only the tokenizer is serialised, and
+    the vectors are those of one call at a time."""
+    questions = [f"What did the council decide in meeting {i}?" for i in range(6)] + \
+        [f"من ترأس الاجتماع رقم {i}؟" for i in range(6)]
+    alone = [real_embedder.embed_queries([q])[0] for q in questions]
+    together = ask_at_once(lambda q: real_embedder.embed_queries([q, q + " again"])[0], questions)
+    for a, b in zip(alone, together):
+        assert not isinstance(b, Exception), b
+        np.testing.assert_allclose(a, b, atol=2e-5)

@@ -119,7 +119,8 @@ class Service:
             if recover(self.settings, embedder=self.answerer.embedder).committed:
                 self.answerer.reload()  # an upload killed just before its commit was committed
             if self.settings.upload_embedder == "shared":
-                self.indexer = Indexer(self.settings, embedder=self.answerer.embedder)
+                self.indexer = Indexer(self.settings, embedder=self.answerer.embedder,
+                                       lexical=self.answerer.lexical_follower)
                 self._indexer_ready.set()
             self.catalog = Catalog(self.settings.catalog_path)
             counts = self.catalog.counts()
@@ -161,7 +162,9 @@ class Service:
     def _load_indexer(self) -> None:
         """The upload Indexer with its own model (after ready: it never delays questions)."""
         try:
-            indexer = Indexer(self.settings, embedder=self._indexer_embedder() if self._indexer_embedder else None)
+            indexer = Indexer(self.settings,
+                              embedder=self._indexer_embedder() if self._indexer_embedder else None,
+                              lexical=self.answerer.lexical_follower if self.answerer else None)
         except Exception:  # noqa: BLE001 - uploads then answer 503 with the reason in the log
             log.exception("loading the upload indexer failed")
             return
