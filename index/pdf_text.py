@@ -34,7 +34,7 @@ from index.pdf_glyphs import TATWEEL, page_glyph_lines
 if TYPE_CHECKING:
     from PIL.Image import Image
 
-__all__ = ["extract_pdf", "looks_like_pdf"]
+__all__ = ["extract_pdf", "looks_like_pdf", "pages_for_ocr"]
 
 # PDFium is not thread-safe: one document at a time per process.
 _PDFIUM_LOCK = threading.Lock()
