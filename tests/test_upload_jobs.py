@@ -183,3 +183,26 @@ def test_a_scan_being_read_when_the_server_is_killed_is_indexed_after_the_restar
         assert "reading them now" in server.log.read_text()
     finally:
         server.stop()
+
+
+def test_start_up_recovery_leaves_a_queued_scan_to_its_job(hash_settings, caplog: pytest.LogCaptureFixture,  # noqa: ANN001
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    """A scan's file in uploads/ that no commit lists, while its OCR job is unfinished (a server
+    killed between moving the file into place and its commit): recovery runs no OCR before
+    /readyz; the job indexes it again."""
+    from api.service.recovery import recover
+
+    data = (OFFICE / "scan_en.png").read_bytes()
+    hash_settings.uploads_dir.mkdir(parents=True)
+    (hash_settings.uploads_dir / "scan.png").write_bytes(data)
+    JobStore(hash_settings.data_dir / "upload_jobs").submit("scan.png", data)
+    import api.service.recovery as recovery
+
+    def no_parsing(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+        raise AssertionError("recovery read the scan")
+
+    monkeypatch.setattr(recovery, "parse_document", no_parsing)
+    with caplog.at_level("WARNING", logger="sanad.recovery"):
+        report = recover(hash_settings)
+    assert report.uploads_left == ["scan.png"] and not report.uploads_committed
+    assert "left to its queued OCR upload" in caplog.text
