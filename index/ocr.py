@@ -9,6 +9,9 @@ Tesseract's blocks, paragraphs and lines, words in reading order), with:
 - a page limit per file (``SANAD_OCR_MAX_PAGES``: later pages are reported, not read);
 - one thread and a lower CPU priority, so questions keep being answered while a scan is read;
 - the page levelled first (:func:`deskew`: a skew of a degree or two loses a page's columns);
+- a page with columns (gutters found from its ink: :mod:`index.ocr_layout`) read region by
+  region, each region twice (``--psm 4`` and ``--psm 6``, the more confident reading kept), the
+  columns of a band in the script's direction; a page without is read whole;
 - a confidence floor (``SANAD_OCR_MIN_CONFIDENCE``): a page read with less mean confidence
   (noise, a photo, a scan at too low a resolution) is reported instead of indexed, and so is a
   paragraph of a readable page read with less.
