@@ -71,6 +71,7 @@ class UploadStatus(BaseModel):
     size: int = Field(..., description="bytes uploaded")
     created_at: float = Field(..., description="Unix time it was accepted")
     updated_at: float = Field(..., description="Unix time its state last changed")
+    pages_read: int = Field(0, description="pages OCR has gone through so far")
     paragraphs: int | None = Field(None, description="paragraphs indexed, once indexed")
     warnings: list[str] = Field(default_factory=list, description="what OCR reported (pages read, confidence, limits)")
     error: str | None = Field(None, description="why it failed (or, while queued, why the last try waited)")

@@ -68,6 +68,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--pages", type=int, default=100)
     parser.add_argument("--questions", type=int, default=30)
     parser.add_argument("--embed-model", default=None, help="SANAD_EMBED_MODEL (default: the real model)")
+    parser.add_argument("--max-wait", type=float, default=3600.0,
+                        help="stop waiting for the scan after this many seconds and report what it reached")
     args = parser.parse_args(argv)
     questions = mixed_questions(args.questions)
     data = scan(args.pages)
@@ -90,11 +92,20 @@ def main(argv: list[str] | None = None) -> int:
                            timeout=600)
             result["status"] = r.status_code
             result["accepted_s"] = time.perf_counter() - t0
+            shown = 0.0
             while r.status_code == 202:
                 state = httpx.get(server.url + "/v1/documents/scan100.tiff/upload", timeout=60).json()
+                result.update(state=state["state"], pages_read=state.get("pages_read", 0))
                 if state["state"] in ("indexed", "failed"):
-                    result.update(state=state["state"], paragraphs=state.get("paragraphs"),
-                                  warnings=state.get("warnings"), error=state.get("error"))
+                    result.update(paragraphs=state.get("paragraphs"), warnings=state.get("warnings"),
+                                  error=state.get("error"))
+                    break
+                elapsed = time.perf_counter() - t0
+                if elapsed - shown >= 30:
+                    shown = elapsed
+                    print(f"  {elapsed:.0f} s: {state['state']}, {state.get('pages_read', 0)} pages read",
+                          file=sys.stderr, flush=True)
+                if elapsed > args.max_wait:
                     break
                 time.sleep(0.5)
             result["searchable_s"] = time.perf_counter() - t0
@@ -110,6 +121,10 @@ def main(argv: list[str] | None = None) -> int:
              percentile(during, 95) if during else None]]
     print(machine_line())
     print(command_line())
+    if result.get("state") not in ("indexed", "failed"):
+        read = int(result.get("pages_read") or 0)  # type: ignore[call-overload]
+        print(f"stopped waiting after {searchable:.0f} s (--max-wait): {read} of {args.pages} pages read"
+              + (f", {searchable / read:.1f} s a page" if read else ""))
     print(f"scan: {args.pages} pages, {len(data):,} bytes; POST answered {result.get('status')} in "
           f"{float(result.get('accepted_s', 0.0)):.2f} s; {result.get('state')} "  # type: ignore[arg-type]
           f"({result.get('paragraphs')} paragraphs) after {searchable:.1f} s = {searchable / args.pages:.2f} s "

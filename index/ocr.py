@@ -10,8 +10,9 @@ Tesseract's blocks, paragraphs and lines, words in reading order), with:
 - one thread and a lower CPU priority, so questions keep being answered while a scan is read;
 - the page levelled first (:func:`deskew`: a skew of a degree or two loses a page's columns);
 - a page with columns (gutters found from its ink: :mod:`index.ocr_layout`) read region by
-  region, each region twice (``--psm 4`` and ``--psm 6``, the more confident reading kept), the
-  columns of a band in the script's direction; a page without is read whole;
+  region (``--psm 4``, and ``--psm 6`` too when the first reading has fewer lines than the
+  region's rows of ink: the more confident reading kept), the columns of a band in the
+  script's direction; a page without is read whole;
 - a confidence floor (``SANAD_OCR_MIN_CONFIDENCE``): a page read with less mean confidence
   (noise, a photo, a scan at too low a resolution) is reported instead of indexed, and so is a
   paragraph of a readable page read with less.
@@ -39,7 +40,7 @@ from typing import TYPE_CHECKING, Iterable
 
 from index.bidi_text import is_rtl_char, join_lines
 from index.extracted import Block, ExtractLimits
-from index.ocr_layout import Region, page_regions
+from index.ocr_layout import Region, count_lines, page_regions
 from settings.errors import SanadError
 
 if TYPE_CHECKING:
@@ -422,10 +423,11 @@ def _reread_numbers(words: list[_Word], image: "Image", model: str, time_limit_s
 def _region_words(image: "Image", regions: list[Region], languages: str, time_limit_s: float,
                   dpi: int | None) -> list[_Word]:
     """The words of each region of ``image`` (keyed by the region's index, boxes in the page's
-    pixels): each region cut out with a white margin and read twice, as a column (``--psm 4``)
-    and as a uniform block (``--psm 6``), keeping the reading with more text read confidently
-    (each of Tesseract's modes drops a line now and then, on kashida-stretched lines mostly,
-    and rarely the same one)."""
+    pixels): each region cut out with a white margin and read as a column (``--psm 4``); when
+    that reading has fewer lines than the region's rows of ink show, read again as a uniform
+    block (``--psm 6``), keeping the reading with more text read confidently (each of
+    Tesseract's modes drops a line now and then, on kashida-stretched lines mostly, and rarely
+    the same one)."""
     from PIL import Image as PILImage
 
     started = time.monotonic()
@@ -438,11 +440,14 @@ def _region_words(image: "Image", regions: list[Region], languages: str, time_li
         buf = io.BytesIO()
         crop.save(buf, format="PNG", compress_level=1)
         best: list[_Word] = []
+        lines = count_lines(crop)
         for psm in (4, 6):
             left_s = time_limit_s - (time.monotonic() - started)
             found = _words(_tesseract(buf.getvalue(), languages, left_s, dpi, psm=psm))
             if _score(found) > _score(best):
                 best = found
+            if len({w.key for w in best}) >= lines:  # no line dropped: no second reading
+                break
         dx, dy = left - margin, top - margin
         out.extend(_Word((k,) + w.key[1:], w.text, w.conf, (w.box[0] + dx, w.box[1] + dy, w.box[2] + dx, w.box[3] + dy))
                    for w in best)
@@ -625,6 +630,8 @@ def ocr_pages(images: Iterable[tuple[int, "Image", int | None]], limits: Extract
     count = 0
     for number, image, dpi in images:
         count += 1
+        if count > 1 and limits.ocr_progress is not None:
+            limits.ocr_progress(count - 1)
         try:
             page = ocr_image(image, languages=limits.ocr_languages, time_limit_s=limits.ocr_page_time_limit_s,
                              dpi=dpi)
@@ -640,6 +647,8 @@ def ocr_pages(images: Iterable[tuple[int, "Image", int | None]], limits: Extract
         confidences.append(page.confidence)
         blocks.extend(Block(text=p.text, page_start=number, page_end=number, ocr=True,
                             ocr_confidence=round(p.confidence, 3)) for p in kept)
+    if count and limits.ocr_progress is not None:
+        limits.ocr_progress(count)
     blocks = _running_heads(blocks)
     blocks = _join_across_pages(blocks)
     warnings = []

@@ -189,3 +189,17 @@ def page_regions(image: "Image") -> list[Region]:
     if all(r.columns == 1 for r in regions):
         return full
     return regions
+
+
+def count_lines(image: "Image") -> int:
+    """How many lines of text ``image`` (one column) holds, from its rows of ink: runs of inked
+    rows at least 0.4 of the typical run's height (a line of dots or marks alone is no line)."""
+    import numpy as np
+
+    grey = np.asarray(image.convert("L"))
+    rows = (grey < 128).sum(axis=1) >= 2
+    runs = [b - a for a, b in _runs(rows)]
+    if not runs:
+        return 0
+    typical = sorted(runs)[len(runs) * 3 // 4]
+    return sum(1 for r in runs if r >= 0.4 * typical)

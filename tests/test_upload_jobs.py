@@ -142,7 +142,7 @@ def test_an_ocr_upload_returns_at_once_and_questions_go_on(tmp_path: Path) -> No
         assert status["state"] == "indexed" or "scans/long.tiff" not in listed  # visible only once complete
         done = wait_state(server.url, "scans/long.tiff", {"indexed", "failed"})
         assert done["state"] == "indexed", done
-        assert done["warnings"][0].startswith("pages 1-6 read by OCR")
+        assert done["warnings"][0].startswith("pages 1-6 read by OCR") and done["pages_read"] == 6
         doc = httpx.get(server.url + "/v1/documents/scans/long.tiff", timeout=30).json()
         assert doc["kind"] == "image" and doc["uploaded"] and doc["paragraphs"] == done["paragraphs"]
         para = httpx.get(server.url + "/v1/documents/scans/long.tiff/paragraphs/1", timeout=30).json()

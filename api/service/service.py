@@ -24,7 +24,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable
 
@@ -320,10 +320,20 @@ class Service:
         if len(data) > limit:
             raise DocumentTooLarge(f"the document is larger than the limit of {limit} bytes")
 
-    def _parse_upload(self, name: str, data: bytes) -> ParsedDocument:
+    def _parse_upload(self, name: str, data: bytes, *, job: UploadJob | None = None) -> ParsedDocument:
         self._check_size(data)
+        limits = ExtractLimits.from_settings(self.settings)
+        if job is not None:
+            def progress(pages: int) -> None:
+                job.pages_read = pages
+                try:
+                    self.jobs.save(job)
+                except OSError:  # only the progress is lost
+                    log.debug("could not save the progress of job %s", job.id, exc_info=True)
+
+            limits = replace(limits, ocr_progress=progress)
         try:
-            doc = parse_document(data, file=name, limits=ExtractLimits.from_settings(self.settings))
+            doc = parse_document(data, file=name, limits=limits)
         except DocumentError as exc:
             raise DocumentError(f"cannot read the document: {exc}") from None
         if not doc.paragraphs:
@@ -397,12 +407,12 @@ class Service:
                              "stopped or was killed meanwhile); upload it again, or index it with `sanad index`")
             log.warning("upload job %s (%s) given up after %d attempts", job.id, job.file, job.attempts)
             return
-        job.state, job.attempts = "reading", job.attempts + 1
+        job.state, job.attempts, job.pages_read = "reading", job.attempts + 1, 0
         self.jobs.save(job)
         try:
             data = self.jobs.data(job)
             started = time.monotonic()
-            doc = self._parse_upload(job.file, data)
+            doc = self._parse_upload(job.file, data, job=job)
             if self._closing:
                 raise _Stopping
             info, _ = self._index_upload(job.file, data, doc)

@@ -58,6 +58,7 @@ class UploadJob:
     state: State = "queued"
     updated_at: float = 0.0
     attempts: int = 0
+    pages_read: int = 0  # pages OCR has gone through (while reading)
     paragraphs: int | None = None
     warnings: list[str] = field(default_factory=list)
     error: str | None = None

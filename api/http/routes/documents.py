@@ -60,7 +60,7 @@ async def list_documents_slash(service: ServiceDep) -> DocumentList:
 
 def _status(job: UploadJob) -> UploadStatus:
     return UploadStatus(job=job.id, file=job.file, state=job.state, size=job.size, created_at=job.created_at,
-                        updated_at=job.updated_at, paragraphs=job.paragraphs, warnings=job.warnings,
+                        updated_at=job.updated_at, pages_read=job.pages_read, paragraphs=job.paragraphs, warnings=job.warnings,
                         error=job.error, status_url=f"/v1/documents/{quote(job.file)}/upload")
 
 
