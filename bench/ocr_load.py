@@ -127,8 +127,9 @@ def main(argv: list[str] | None = None) -> int:
               + (f", {searchable / read:.1f} s a page" if read else ""))
     print(f"scan: {args.pages} pages, {len(data):,} bytes; POST answered {result.get('status')} in "
           f"{float(result.get('accepted_s', 0.0)):.2f} s; {result.get('state')} "  # type: ignore[arg-type]
-          f"({result.get('paragraphs')} paragraphs) after {searchable:.1f} s = {searchable / args.pages:.2f} s "
-          f"per page; {'; '.join(result.get('warnings') or [])}{result.get('error') or ''}")  # type: ignore[arg-type]
+          + (f"({result.get('paragraphs')} paragraphs) after {searchable:.1f} s = {searchable / args.pages:.2f} s "
+             f"per page; " if result.get("state") == "indexed" else f"after {searchable:.1f} s; ")
+          + f"{'; '.join(result.get('warnings') or [])}{result.get('error') or ''}")  # type: ignore[arg-type]
     print(table(["phase", "asks", "p50 ms", "p95 ms"], rows))
     if during:
         print(f"p95 during the scan / idle p95: {percentile(during, 95) / percentile(idle, 95):.2f}x (target <= 2x)")
