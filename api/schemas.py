@@ -71,6 +71,23 @@ class DocumentInfo(BaseModel):
     uploaded: bool = Field(..., description="true for documents added through the API")
 
 
+class UploadStatus(BaseModel):
+    """An upload read by OCR in the background (``POST /v1/documents`` answered 202)."""
+
+    job: str = Field(..., description="the upload's id")
+    file: str
+    state: Literal["queued", "reading", "indexed", "failed"] = Field(..., description=(
+        "queued, reading (OCR, then embedding), indexed (searchable, listed), or failed (see error)"))
+    size: int = Field(..., description="bytes uploaded")
+    created_at: float = Field(..., description="Unix time it was accepted")
+    updated_at: float = Field(..., description="Unix time its state last changed")
+    pages_read: int = Field(0, description="pages OCR has gone through so far")
+    paragraphs: int | None = Field(None, description="paragraphs indexed, once indexed")
+    warnings: list[str] = Field(default_factory=list, description="what OCR reported (pages read, confidence, limits)")
+    error: str | None = Field(None, description="why it failed (or, while queued, why the last try waited)")
+    status_url: str = Field(..., description="where to ask again: GET /v1/documents/{file}/upload")
+
+
 class DocumentList(BaseModel):
     documents: list[DocumentInfo]
     count: int

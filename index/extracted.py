@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Callable
 
 from settings import StoreSettings
 from settings.errors import SanadError
@@ -51,6 +52,8 @@ class ExtractLimits:
     ocr_page_time_limit_s: float = _DEFAULTS["ocr_page_time_limit_s"].default
     ocr_max_pages: int = _DEFAULTS["ocr_max_pages"].default
     ocr_min_confidence: float = _DEFAULTS["ocr_min_confidence"].default
+    #: called with the count of pages OCR has gone through so far, after each (a job's progress)
+    ocr_progress: Callable[[int], None] | None = field(default=None, compare=False)
 
     @classmethod
     def from_settings(cls, settings: StoreSettings) -> "ExtractLimits":

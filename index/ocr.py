@@ -9,6 +9,10 @@ Tesseract's blocks, paragraphs and lines, words in reading order), with:
 - a page limit per file (``SANAD_OCR_MAX_PAGES``: later pages are reported, not read);
 - one thread and a lower CPU priority, so questions keep being answered while a scan is read;
 - the page levelled first (:func:`deskew`: a skew of a degree or two loses a page's columns);
+- a page with columns (gutters found from its ink: :mod:`index.ocr_layout`) read region by
+  region (``--psm 4``, and ``--psm 6`` too when the first reading has fewer lines than the
+  region's rows of ink: the more confident reading kept), the columns of a band in the
+  script's direction; a page without is read whole;
 - a confidence floor (``SANAD_OCR_MIN_CONFIDENCE``): a page read with less mean confidence
   (noise, a photo, a scan at too low a resolution) is reported instead of indexed, and so is a
   paragraph of a readable page read with less.
@@ -36,6 +40,7 @@ from typing import TYPE_CHECKING, Iterable
 
 from index.bidi_text import is_rtl_char, join_lines
 from index.extracted import Block, ExtractLimits
+from index.ocr_layout import Region, count_lines, page_regions
 from settings.errors import SanadError
 
 if TYPE_CHECKING:
@@ -214,13 +219,14 @@ def _split(lines: list[_OcrLine]) -> list[list[_OcrLine]]:
     return paras
 
 
-def _paragraphs(words: list[_Word]) -> list[OcrParagraph]:
-    """Tesseract's words grouped into paragraphs of lines (words in reading order)."""
+def _block_paragraphs(words: list[_Word]) -> tuple[list[OcrParagraph], float]:
+    """Tesseract's words grouped into paragraphs of lines, block by block (words in reading
+    order), and the line pitch."""
     out = []
     blocks = _lines(words)
     every = [ln for block in blocks.values() for ln in block]
     if not every:
-        return []
+        return [], 0.0
     page_width = max(ln.box[2] for ln in every) - min(ln.box[0] for ln in every) or 1
     mids = [[(ln.box[1] + ln.box[3]) / 2 for ln in block] for block in blocks.values()]
     steps = [b - a for m in mids for a, b in zip(m, m[1:]) if b > a]
@@ -240,7 +246,45 @@ def _paragraphs(words: list[_Word]) -> list[OcrParagraph]:
                                     last_width=lines[-1].box[2] - lines[-1].box[0],
                                     first_mid=(lines[0].box[1] + lines[0].box[3]) / 2,
                                     last_mid=(lines[-1].box[1] + lines[-1].box[3]) / 2))
+    return out, pitch
+
+
+def _paragraphs(words: list[_Word]) -> list[OcrParagraph]:
+    """Tesseract's words grouped into paragraphs of lines (words in reading order)."""
+    out, pitch = _block_paragraphs(words)
     return _join_runs(_reading_order(out), pitch)
+
+
+def _region_paragraphs(words: list[_Word], regions: list[Region]) -> list[OcrParagraph]:
+    """Paragraphs of a page read region by region (:mod:`index.ocr_layout`; each word keyed by
+    its region's index): each region's words read as one column; the regions in reading
+    order: bands top to bottom, a band's columns in the script's direction, a paragraph that
+    ends a column mid-sentence on its last full line carried on at the top of the next."""
+    per_region: list[list[OcrParagraph]] = [[] for _ in regions]
+    grouped: list[list[_Word]] = [[] for _ in regions]
+    for w in words:
+        if 0 <= w.key[0] < len(regions):
+            grouped[w.key[0]].append(w)
+    for k, region_words in enumerate(grouped):
+        paras, pitch = _block_paragraphs(region_words)
+        per_region[k] = _join_runs(sorted(paras, key=lambda p: p.box[1]), pitch)
+    rtl = _rtl([p for paras in per_region for p in paras])
+    order = sorted(range(len(regions)), key=lambda k: (regions[k].band,
+                                                        -regions[k].column if rtl else regions[k].column))
+    out: list[OcrParagraph] = []
+    for n, k in enumerate(order):
+        paras = per_region[k]
+        if not paras:
+            continue
+        before = order[n - 1] if n else None
+        if (out and before is not None and per_region[before] and out[-1] is per_region[before][-1]
+                and not out[-1].text.endswith(_SENTENCE_END)):
+            measure = max(p.box[2] - p.box[0] for p in per_region[before])
+            if out[-1].last_width >= 0.85 * measure:
+                out[-1] = _merge(out[-1], paras[0])
+                paras = paras[1:]
+        out.extend(paras)
+    return out
 
 
 def _merge(a: OcrParagraph, b: OcrParagraph) -> OcrParagraph:
@@ -376,14 +420,58 @@ def _reread_numbers(words: list[_Word], image: "Image", model: str, time_limit_s
             words[k] = _Word(words[k].key, number + tail, words[k].conf, words[k].box)
 
 
-def _run(png: bytes, languages: str, time_limit_s: float, dpi: int | None, *,
-         numbers_model: str | None = None, numbers_image: "Image | None" = None) -> OcrPage:
+def _region_words(image: "Image", regions: list[Region], languages: str, time_limit_s: float,
+                  dpi: int | None) -> list[_Word]:
+    """The words of each region of ``image`` (keyed by the region's index, boxes in the page's
+    pixels): each region cut out with a white margin and read as a column (``--psm 4``); when
+    that reading has fewer lines than the region's rows of ink show, read again as a uniform
+    block (``--psm 6``), keeping the reading with more text read confidently (each of
+    Tesseract's modes drops a line now and then, on kashida-stretched lines mostly, and rarely
+    the same one)."""
+    from PIL import Image as PILImage
+
     started = time.monotonic()
-    tsv = _tesseract(png, languages, time_limit_s, dpi)
-    words = _words(tsv)
-    if numbers_model and numbers_image is not None:
-        _reread_numbers(words, numbers_image, numbers_model, time_limit_s - (time.monotonic() - started))
-    paragraphs = _paragraphs(words)
+    margin = REGION_MARGIN
+    out: list[_Word] = []
+    for k, region in enumerate(regions):
+        left, top, right, bottom = region.box
+        crop = PILImage.new("L", (right - left + 2 * margin, bottom - top + 2 * margin), 255)
+        crop.paste(image.crop(region.box), (margin, margin))
+        buf = io.BytesIO()
+        crop.save(buf, format="PNG", compress_level=1)
+        best: list[_Word] = []
+        lines = count_lines(crop)
+        for psm in (4, 6):
+            left_s = time_limit_s - (time.monotonic() - started)
+            found = _words(_tesseract(buf.getvalue(), languages, left_s, dpi, psm=psm))
+            if _score(found) > _score(best):
+                best = found
+            if len({w.key for w in best}) >= lines:  # no line dropped: no second reading
+                break
+        dx, dy = left - margin, top - margin
+        out.extend(_Word((k,) + w.key[1:], w.text, w.conf, (w.box[0] + dx, w.box[1] + dy, w.box[2] + dx, w.box[3] + dy))
+                   for w in best)
+    return out
+
+
+def _score(words: list[_Word]) -> float:
+    return sum(len(w.text) * w.conf for w in words)
+
+
+#: white pixels around a region cut out for Tesseract
+REGION_MARGIN = 30
+
+
+def _run(png: bytes, languages: str, time_limit_s: float, dpi: int | None, *,
+         image: "Image", numbers_model: str | None = None, layout: list[Region] | None = None) -> OcrPage:
+    """One reading of a page (``png`` is ``image``): whole, or (``layout``) each of its regions
+    on its own; number words read again with ``numbers_model``."""
+    started = time.monotonic()
+    words = _region_words(image, layout, languages, time_limit_s, dpi) if layout else \
+        _words(_tesseract(png, languages, time_limit_s, dpi))
+    if numbers_model:
+        _reread_numbers(words, image, numbers_model, time_limit_s - (time.monotonic() - started))
+    paragraphs = _region_paragraphs(words, layout) if layout else _paragraphs(words)
     weight = sum(len(p.text) for p in paragraphs) or 1
     confidence = sum(len(p.text) * p.confidence for p in paragraphs) / weight if paragraphs else 0.0
     return OcrPage(paragraphs=tuple(paragraphs), confidence=confidence, seconds=time.monotonic() - started)
@@ -432,6 +520,8 @@ def ocr_image(image: "Image", *, languages: str, time_limit_s: float, dpi: int |
     both readings together) or RuntimeError (tesseract failed)."""
     started = time.monotonic()
     level = deskew(image)[0]
+    regions = page_regions(level)
+    layout = regions if len(regions) > 1 else None  # columns: each region read on its own
     buf = io.BytesIO()
     level.save(buf, format="PNG", compress_level=1)
     png = buf.getvalue()
@@ -439,9 +529,10 @@ def ocr_image(image: "Image", *, languages: str, time_limit_s: float, dpi: int |
     # Numbers in Arabic text are read again with the English model when it is listed.
     numbers = "eng" if models[0] != "eng" and "eng" in models else None
     try:
-        page = _run(png, models[0], time_limit_s, dpi, numbers_model=numbers, numbers_image=level)
+        page = _run(png, models[0], time_limit_s, dpi, image=level, numbers_model=numbers, layout=layout)
         if len(models) > 1 and page.confidence < SINGLE_MODEL_CONFIDENCE:
-            both = _run(png, languages, time_limit_s - (time.monotonic() - started), dpi)
+            both = _run(png, languages, time_limit_s - (time.monotonic() - started), dpi, image=level,
+                        layout=layout)
             if both.confidence > page.confidence:
                 page = both
     except TimeoutError:
@@ -539,6 +630,8 @@ def ocr_pages(images: Iterable[tuple[int, "Image", int | None]], limits: Extract
     count = 0
     for number, image, dpi in images:
         count += 1
+        if count > 1 and limits.ocr_progress is not None:
+            limits.ocr_progress(count - 1)
         try:
             page = ocr_image(image, languages=limits.ocr_languages, time_limit_s=limits.ocr_page_time_limit_s,
                              dpi=dpi)
@@ -554,6 +647,8 @@ def ocr_pages(images: Iterable[tuple[int, "Image", int | None]], limits: Extract
         confidences.append(page.confidence)
         blocks.extend(Block(text=p.text, page_start=number, page_end=number, ocr=True,
                             ocr_confidence=round(p.confidence, 3)) for p in kept)
+    if count and limits.ocr_progress is not None:
+        limits.ocr_progress(count)
     blocks = _running_heads(blocks)
     blocks = _join_across_pages(blocks)
     warnings = []

@@ -93,6 +93,34 @@ def parse_document(data: bytes, *, file: str, kind: str | None = None,
     )
 
 
+def needs_ocr(data: bytes, *, file: str, limits: ExtractLimits) -> bool:
+    """Whether reading ``file`` runs OCR (minutes for a long scan): an image file, or a PDF with
+    a page without a usable text layer, while OCR is on (``limits.ocr``). Cheap: no text is
+    extracted, no page rendered (an image's header is read). False for a file no reader takes, or
+    an image file that is no image (parsing says why)."""
+    if not limits.ocr:
+        return False
+    try:
+        kind = reader_for(file).kind
+    except DocumentError:
+        return False
+    if kind == "image":  # one that is no image is refused at once, by its reader
+        import io
+
+        from PIL import Image, UnidentifiedImageError
+
+        try:
+            with Image.open(io.BytesIO(data)):
+                return True
+        except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError):
+            return False
+    if kind == "pdf":
+        from index.pdf_text import looks_like_pdf, pages_for_ocr
+
+        return looks_like_pdf(data) and pages_for_ocr(data, max_pages=limits.max_pages) > 0
+    return False
+
+
 def _relative_file(path: Path, root: Path) -> str:
     """``path`` relative to ``root`` as POSIX; DocumentError if it is (or resolves) outside."""
     abs_root = Path(os.path.abspath(root))

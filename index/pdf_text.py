@@ -34,7 +34,7 @@ from index.pdf_glyphs import TATWEEL, page_glyph_lines
 if TYPE_CHECKING:
     from PIL.Image import Image
 
-__all__ = ["extract_pdf", "looks_like_pdf"]
+__all__ = ["extract_pdf", "looks_like_pdf", "pages_for_ocr"]
 
 # PDFium is not thread-safe: one document at a time per process.
 _PDFIUM_LOCK = threading.Lock()
@@ -531,6 +531,40 @@ def _unusable(textpage) -> bool:  # noqa: ANN001 - a pypdfium2 PdfTextPage
     return len(chars) >= 20 and bad >= 0.3 * len(chars)
 
 
+def _has_images(page) -> bool:  # noqa: ANN001 - a pypdfium2 PdfPage
+    import pypdfium2.raw as pdfium_c
+
+    return any(True for _ in page.get_objects(filter=[pdfium_c.FPDF_PAGEOBJ_IMAGE], max_depth=2))
+
+
+def pages_for_ocr(data: bytes, *, max_pages: int) -> int:
+    """How many of a PDF's first ``max_pages`` pages have no usable text layer (the pages
+    :func:`extract_pdf` reads by OCR), without extracting the text; 0 for a file PDFium cannot
+    open (extraction says what is wrong with it)."""
+    import pypdfium2 as pdfium
+
+    count = 0
+    with _PDFIUM_LOCK:
+        try:
+            doc = pdfium.PdfDocument(data)
+        except pdfium.PdfiumError:
+            return 0
+        try:
+            for index in range(min(len(doc), max_pages)):
+                try:
+                    page = doc[index]
+                    textpage = page.get_textpage()
+                    if _unusable(textpage) or (not textpage.get_text_range().strip() and _has_images(page)):
+                        count += 1
+                    textpage.close()
+                    page.close()
+                except pdfium.PdfiumError:
+                    continue
+        finally:
+            doc.close()
+    return count
+
+
 def _rendered(data: bytes, pages: list[int], dpi: int) -> Iterator[tuple[int, "Image", int]]:
     """``(page number, greyscale image, dpi)`` for each of ``pages`` (1-based), rendered one at
     a time under PDFium's lock (the OCR in between runs without it)."""
@@ -578,7 +612,6 @@ def extract_pdf(data: bytes, *, max_pages: int, time_limit_s: float, ocr: Extrac
         ocr: the limits whose ``ocr*`` fields say whether and how pages are read by OCR.
     """
     import pypdfium2 as pdfium
-    import pypdfium2.raw as pdfium_c
 
     if not looks_like_pdf(data):
         if data.startswith(b"PK\x03\x04"):
@@ -613,8 +646,7 @@ def extract_pdf(data: bytes, *, max_pages: int, time_limit_s: float, ocr: Extrac
                     if _unusable(textpage):
                         lines = []
                         scanned.append(index + 1)
-                    elif not lines and any(True for _ in page.get_objects(
-                            filter=[pdfium_c.FPDF_PAGEOBJ_IMAGE], max_depth=2)):
+                    elif not lines and _has_images(page):
                         scanned.append(index + 1)
                     textpage.close()
                     page.close()

@@ -12,6 +12,7 @@ import difflib
 import functools
 import io
 import sqlite3
+import time
 import unicodedata
 from pathlib import Path
 
@@ -188,8 +189,9 @@ def test_cli_citation_line_says_ocr(capsys: pytest.CaptureFixture[str]) -> None:
 
 @pytest.mark.integration
 def test_upload_an_image_over_http(tmp_path: Path) -> None:
-    """Real uvicorn on 127.0.0.1: an image upload is indexed by OCR; its paragraphs say so and
-    the stored text (GET .../text) holds them verbatim."""
+    """Real uvicorn on 127.0.0.1: an image upload is accepted (202) and indexed by OCR in the
+    background; its paragraphs say so and the stored text (GET .../text) holds them verbatim; a
+    file that is no image is refused at once."""
     import httpx
 
     from tests.api_fixtures import LiveServer, make_settings
@@ -199,8 +201,16 @@ def test_upload_an_image_over_http(tmp_path: Path) -> None:
         with httpx.Client(base_url=live.url, timeout=120) as client:
             r = client.post("/v1/documents", files={"file": ("scans/page.png", (OFFICE / "scan_en.png").read_bytes(),
                                                              "image/png")})
-            assert r.status_code == 201, r.text
-            assert r.json()["kind"] == "image"
+            assert r.status_code == 202, r.text  # read by OCR in the background
+            status_url = r.json()["status_url"]
+            assert r.headers["location"] == status_url == "/v1/documents/scans/page.png/upload"
+            deadline = time.monotonic() + 120
+            while (status := client.get(status_url).json())["state"] in ("queued", "reading"):
+                assert time.monotonic() < deadline, status
+                time.sleep(0.2)
+            assert status["state"] == "indexed" and status["paragraphs"] >= 1, status
+            assert status["warnings"][0].startswith("page 1 read by OCR")
+            assert client.get("/v1/documents/scans%2Fpage.png").json()["kind"] == "image"
             got = client.get("/v1/documents/scans%2Fpage.png/paragraphs/1").json()
             assert got["ocr"] is True and 0.6 <= got["ocr_confidence"] <= 1 and got["page_start"] == 1
             text = client.get("/v1/documents/scans%2Fpage.png/text").json()["text"]

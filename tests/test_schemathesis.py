@@ -151,7 +151,7 @@ OPERATIONS = [
     ("GET", "/v1/documents"), ("POST", "/v1/documents"), ("GET", "/v1/documents/{file}"),
     ("DELETE", "/v1/documents/{file}"), ("GET", "/v1/documents/{file}/paragraphs/{n}"),
     ("POST", "/slack/events"),
-    ("GET", "/v1/documents/{file}/text"),
+    ("GET", "/v1/documents/{file}/text"), ("GET", "/v1/documents/{file}/upload"),
     ("POST", "/v1/feedback"), ("DELETE", "/v1/conversations/{conversation_id}"),
     ("GET", "/v1/collections"), ("POST", "/v1/collections"), ("GET", "/v1/collections/{name}"),
     ("DELETE", "/v1/collections/{name}"),

@@ -17,7 +17,9 @@ of them leaves, and this puts right (each logged):
   written after that version was indexed (in server mode another replica may have replaced
   the document since, with a newer version than this file). Other files are left as they
   are, with a warning (``sanad index`` indexes them): recovery never deletes a document's
-  only copy.
+  only copy. A file whose name an unfinished OCR upload job holds is left to that job
+  (``api.service.upload_jobs``), which reads and commits it again after the start: recovery
+  never runs OCR before ``/readyz``.
 - **orphan vectors**: Chroma vectors whose chunk the catalog does not hold, deleted under the
   index lock (and, in server mode, the write lease), so a writer in another process is never
   cut short; when one holds them, this step is left to a later start (``sanad index`` also
@@ -33,6 +35,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from api.service import upload_paths
+from api.service.upload_jobs import JOBS_FOLDER, JobStore
 from index.catalog import Catalog
 from index.embedding import SanadEmbedding
 from index.extracted import ExtractLimits
@@ -113,11 +116,16 @@ def _parts(uploads: Path, catalog: Catalog, report: RecoveryReport) -> None:
 
 def _uploads(uploads: Path, indexer: Indexer, settings: StoreSettings, report: RecoveryReport) -> None:
     catalog = indexer.catalog
+    queued = {j.file for j in JobStore(settings.data_dir / JOBS_FOLDER).pending()}
     for path in sorted(p for p in uploads.rglob("*") if p.is_file() and not p.name.startswith(".")):
         rel = path.relative_to(uploads).as_posix()
         rec = catalog.document(rel)
         data = path.read_bytes()
         if rec is not None and rec.sha256 == hashlib.sha256(data).hexdigest():
+            continue
+        if rel in queued:  # its OCR job reads and commits it again (no OCR before /readyz)
+            report.uploads_left.append(rel)
+            log.warning("uploads/%s is left to its queued OCR upload, which indexes it again", rel)
             continue
         if rec is not None and path.stat().st_mtime <= rec.indexed_at:
             log.warning("uploads/%s differs from its indexed version, which is newer; left as it is", rel)

@@ -23,7 +23,8 @@ from __future__ import annotations
 
 import logging
 import threading
-from dataclasses import asdict
+import time
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable
 
@@ -35,12 +36,14 @@ from api.service.file_names import FileNameError, validate_filename
 from api.service.folder_sync import start_folder_sync
 from api.service.metrics import Metrics
 from api.service.recovery import recover
+from api.service.upload_jobs import JOBS_FOLDER, MAX_ATTEMPTS, POLL_S, JobStore, UploadJob, lower_thread_priority
 from index.catalog import Catalog, DocumentRecord
 from index.embedding import SanadEmbedding
 from index.extracted import ExtractLimits
 from index.indexer import Indexer, IndexerError
 from index.watch import FolderSync
-from index.paragraphs import DocumentError, parse_document
+from index.paragraphs import DocumentError, ParsedDocument, needs_ocr, parse_document
+from settings.errors import SanadError
 from qa.answerer import Answerer, build_answerer
 from settings import Settings
 
@@ -48,6 +51,10 @@ if TYPE_CHECKING:  # made by the server that runs the service (api.serving)
     from api.serving.worker_readiness import WorkerReadiness
 
 log = logging.getLogger("sanad.api")
+
+
+class _Stopping(Exception):
+    """The service is closing: a job being read is left for the next start."""
 
 #: builds the Answerer from settings (in the loading thread)
 Loader = Callable[[Settings], Answerer]
@@ -86,6 +93,9 @@ class Service:
         self._index_version = IndexVersion()
         #: SANAD_WATCH_DIRS kept in sync once the indexer is loaded (api.service.folder_sync)
         self.folder_sync: FolderSync | None = None
+        self.jobs = JobStore(settings.data_dir / JOBS_FOLDER)
+        self._jobs_wake = threading.Event()
+        self._jobs_thread: threading.Thread | None = None
 
     # --- lifecycle --------------------------------------------------------------------
     @property
@@ -148,6 +158,8 @@ class Service:
             with self._uploads_lock:
                 if not self._closing:
                     self.folder_sync = start_folder_sync(self)
+        self._jobs_thread = threading.Thread(target=self._run_jobs, name="sanad-ocr-uploads", daemon=True)
+        self._jobs_thread.start()
 
     def _set_counts(self, counts: dict[str, int]) -> None:
         if self._indexer_embedder is None:  # the gauges are the default collection's
@@ -203,6 +215,7 @@ class Service:
             sync, self.folder_sync = self.folder_sync, None
         if sync is not None:
             sync.stop()
+        self._jobs_wake.set()
         if self._ready.is_set() and self.answerer is not None:
             with self.write_lock, self.answerer.lock:
                 self._close_stores()
@@ -326,21 +339,75 @@ class Service:
             raise NotFound(f"{file} has paragraphs 1 to {rec.n_paragraphs}, not {number}")
         return ParagraphOut(**asdict(para))
 
-    def add_document(self, name: str, data: bytes) -> tuple[DocumentInfo, bool]:
-        """Store and index an uploaded document; returns (info, created)."""
-        answerer = self.require_answerer()
+    def accept_upload(self, name: str, data: bytes) -> tuple[DocumentInfo, bool] | UploadJob:
+        """An upload: indexed now (``(info, created)``, as :meth:`add_document`), or, when reading
+        it needs OCR (an image, a scanned PDF page), checked, kept and queued for the OCR worker:
+        its :class:`UploadJob` (``api.service.upload_jobs``)."""
+        self.require_answerer()
         path = self._upload_path(name)
         assert path is not None and self.catalog is not None
+        self._check_size(data)
+        if not needs_ocr(data, file=name, limits=ExtractLimits.from_settings(self.settings)):
+            return self.add_document(name, data)
+        with self.read_lock:
+            existing = self.catalog.document(name)
+        if existing is not None and not path.is_file():
+            raise Conflict(f"{name} is a corpus document indexed by `sanad index`; upload under another name")
+        reason = upload_paths.clash(self.uploads_dir.resolve(), path)
+        if reason:
+            raise Conflict(reason)
+        job = self.jobs.submit(name, data)
+        self._jobs_wake.set()
+        log.info("queued upload %s for OCR (job %s)", name, job.id)
+        return job
+
+    def upload_status(self, file: str) -> UploadJob:
+        """The latest upload job of ``file``; :class:`NotFound` when it has none."""
+        self.require_ready()
+        job = self.jobs.latest(file)
+        if job is None:
+            validate_filename(file)
+            raise NotFound(f"no upload of {file} is queued or was read by OCR recently "
+                           "(uploads that need no OCR are indexed in their request)")
+        return job
+
+    def _check_size(self, data: bytes) -> None:
         limit = min(self.settings.max_upload_bytes, self.settings.max_file_bytes)
         if len(data) > limit:
             raise DocumentTooLarge(f"the document is larger than the limit of {limit} bytes")
+
+    def _parse_upload(self, name: str, data: bytes, *, job: UploadJob | None = None) -> ParsedDocument:
+        self._check_size(data)
+        limits = ExtractLimits.from_settings(self.settings)
+        if job is not None:
+            def progress(pages: int) -> None:
+                job.pages_read = pages
+                try:
+                    self.jobs.save(job)
+                except OSError:  # only the progress is lost
+                    log.debug("could not save the progress of job %s", job.id, exc_info=True)
+
+            limits = replace(limits, ocr_progress=progress)
         try:
-            doc = parse_document(data, file=name, limits=ExtractLimits.from_settings(self.settings))
+            doc = parse_document(data, file=name, limits=limits)
         except DocumentError as exc:
             raise DocumentError(f"cannot read the document: {exc}") from None
         if not doc.paragraphs:
             why = f" ({'; '.join(doc.warnings)})" if doc.warnings else ""
             raise DocumentError(f"the document has no text to index{why}")
+        return doc
+
+    def add_document(self, name: str, data: bytes) -> tuple[DocumentInfo, bool]:
+        """Store and index an uploaded document now (OCR included); returns (info, created)."""
+        self.require_answerer()
+        path = self._upload_path(name)
+        assert path is not None and self.catalog is not None
+        return self._index_upload(name, data, self._parse_upload(name, data))
+
+    def _index_upload(self, name: str, data: bytes, doc: ParsedDocument) -> tuple[DocumentInfo, bool]:
+        answerer = self.require_answerer()
+        path = self._upload_path(name)
+        assert path is not None and self.catalog is not None
         indexer = self.require_indexer()
         with self.write_lock:
             with self.read_lock:
@@ -369,6 +436,69 @@ class Service:
         answerer.reload()  # the new version is committed: have its lexical index built
         log.info("indexed upload %s (%d paragraphs)", name, rec.n_paragraphs)
         return info, existing is None
+
+    # --- the OCR worker -------------------------------------------------------------------
+    def _run_jobs(self) -> None:
+        """Read and index the queued OCR uploads, one at a time, at a lower CPU priority; jobs a
+        killed process left are taken up again (``api.service.upload_jobs``)."""
+        lower_thread_priority()
+        left = self.jobs.pending()
+        if left:
+            log.warning("%d upload(s) waiting for OCR from before this start: reading them now", len(left))
+        while not self._closing:
+            try:
+                job = self.jobs.claim_next()
+            except OSError:
+                log.exception("looking for OCR uploads failed")
+                job = None
+            if job is None:
+                self._jobs_wake.wait(POLL_S)
+                self._jobs_wake.clear()
+                continue
+            self._process_job(job)
+
+    def _process_job(self, job: UploadJob) -> None:
+        if job.attempts >= MAX_ATTEMPTS:
+            self.jobs.finish(job, "failed", error=f"reading it was cut short {job.attempts} times (the server "
+                             "stopped or was killed meanwhile); upload it again, or index it with `sanad index`")
+            log.warning("upload job %s (%s) given up after %d attempts", job.id, job.file, job.attempts)
+            return
+        job.state, job.attempts, job.pages_read = "reading", job.attempts + 1, 0
+        self.jobs.save(job)
+        try:
+            data = self.jobs.data(job)
+            started = time.monotonic()
+            doc = self._parse_upload(job.file, data, job=job)
+            if self._closing:
+                raise _Stopping
+            info, _ = self._index_upload(job.file, data, doc)
+        except _Stopping:
+            self.jobs.release(job)  # read again at the next start
+            return
+        except IndexBusy as exc:  # another writer: try again shortly
+            job.state, job.attempts = "queued", job.attempts - 1
+            job.error = str(exc)
+            self.jobs.save(job)
+            self.jobs.release(job)
+            self._jobs_wake.wait(exc.retry_after_s)
+            return
+        except (SanadError, FileNameError) as exc:
+            if self._closing:
+                self.jobs.release(job)
+                return
+            self.jobs.finish(job, "failed", error=str(exc))
+            log.info("upload job %s (%s) failed: %s", job.id, job.file, exc)
+            return
+        except Exception:  # noqa: BLE001 - the job is reported; the traceback goes to the log
+            if self._closing:
+                self.jobs.release(job)
+                return
+            log.exception("upload job %s (%s) failed", job.id, job.file)
+            self.jobs.finish(job, "failed", error="the server failed to index it (see its log)")
+            return
+        self.jobs.finish(job, "indexed", paragraphs=info.paragraphs, warnings=list(doc.warnings))
+        log.info("indexed OCR upload %s (%d paragraphs, %.1f s)", job.file, info.paragraphs,
+                 time.monotonic() - started)
 
     def delete_document(self, name: str) -> None:
         answerer = self.require_answerer()

@@ -3,24 +3,31 @@
 routes (:func:`build_router`), with the caller's key checked for the collection (404 for one it
 cannot see, 403 for a write its role lacks).
 
-Uploads are indexed synchronously: ``POST /v1/documents`` returns (201) only once the new
-document is embedded, committed and visible to ``/v1/ask``. For the small documents an
-API upload carries this takes seconds on CPU, and it spares clients a job-polling
-protocol; bulk loads should use ``sanad index`` instead.
+Uploads of text (``.txt .md .html``, PDFs with a text layer, ``.docx``) are indexed
+synchronously: ``POST /v1/documents`` returns (201, or 200 for a replaced upload) only once the
+new document is embedded, committed and visible to ``/v1/ask``. For the small documents an API
+upload carries this takes seconds on CPU. An upload that needs OCR (an image, a PDF with a
+scanned page: minutes for a long scan) is checked, kept on disk and answered **202** with its
+:class:`~api.schemas.UploadStatus` (``Location``: ``GET /v1/documents/{file}/upload``); the
+service's OCR worker reads and indexes it in the background (``api.service.upload_jobs``).
+Bulk loads should use ``sanad index`` instead.
 """
 
 from pathlib import PurePosixPath
-
 from typing import Annotated
+from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Request, Response
+from fastapi.responses import JSONResponse
 from fastapi.concurrency import run_in_threadpool
 from pydantic import ValidationError
 
 from api.http.deps import document_service_for, get_document_service
 from api.service.service import Service
 from api.http.errors import ERROR_SCHEMA, ApiError
-from api.schemas import DocumentInfo, DocumentList, DocumentText, ParagraphOut, UploadJson
+from api.schemas import DocumentInfo, DocumentList, DocumentText, ParagraphOut, UploadJson, UploadStatus
+from api.service.upload_jobs import UploadJob
+from index.collections import DEFAULT_COLLECTION
 from index.readers import BINARY_SUFFIXES
 
 _ERR = {"description": "error", "content": {"application/json": {"schema": ERROR_SCHEMA}}}
@@ -40,6 +47,19 @@ _UPLOAD_BODY = {
         },
     }
 }
+
+
+def prefix_of(service: Service) -> str:
+    """Where ``service``'s collection's document routes live."""
+    if service.collection == DEFAULT_COLLECTION:
+        return "/v1/documents"
+    return f"/v1/collections/{service.collection}/documents"
+
+
+def _status(job: UploadJob, prefix: str) -> UploadStatus:
+    return UploadStatus(job=job.id, file=job.file, state=job.state, size=job.size, created_at=job.created_at,
+                        updated_at=job.updated_at, pages_read=job.pages_read, paragraphs=job.paragraphs,
+                        warnings=job.warnings, error=job.error, status_url=f"{prefix}/{quote(job.file)}/upload")
 
 
 async def _named_service(request: Request, collection: str) -> Service:
@@ -65,12 +85,16 @@ def build_router(*, named: bool) -> APIRouter:
 
     @router.post("", status_code=201, response_model=DocumentInfo, openapi_extra=_UPLOAD_BODY,
                  responses={200: {"model": DocumentInfo, "description": "an uploaded document replaced"},
+                            202: {"model": UploadStatus, "description": "accepted for OCR: poll its status_url"},
                             **_SCOPED, 409: _ERR, 413: _ERR, 415: _ERR, 422: _ERR, 503: _ERR})
-    async def upload_document(request: Request, response: Response, service: ServiceDep) -> DocumentInfo:
-        """Upload and index a document (synchronously: it is searchable when this returns).
+    async def upload_document(request: Request, response: Response,
+                              service: ServiceDep) -> DocumentInfo | JSONResponse:
+        """Upload and index a document: synchronously (201 when new, 200 when it replaced an
+        earlier upload: it is searchable when this returns), or, when it needs OCR (an image, a
+        scanned PDF page), in the background: 202 with its status, polled at `status_url`.
 
         Multipart with a `file` field (optionally `name` to rename), or JSON
-        `{"file": name, "text": str}`. 201 when new, 200 when it replaced an earlier upload."""
+        `{"file": name, "text": str}`."""
         service.require_ready()
         ctype = (request.headers.get("content-type") or "").split(";")[0].strip().lower()
         if ctype == "multipart/form-data":
@@ -96,9 +120,18 @@ def build_router(*, named: bool) -> APIRouter:
             name, data = payload.file, payload.text.encode("utf-8")
         else:
             raise ApiError(415, f"send multipart/form-data or application/json, not {ctype}")
-        info, created = await run_in_threadpool(service.add_document, name, data)
+        result = await run_in_threadpool(service.accept_upload, name, data)
+        if isinstance(result, UploadJob):
+            status = _status(result, prefix_of(service))
+            return JSONResponse(status.model_dump(), status_code=202, headers={"Location": status.status_url})
+        info, created = result
         response.status_code = 201 if created else 200
         return info
+
+    @router.get("/{file:path}/upload", response_model=UploadStatus, responses={**_SCOPED, 503: _ERR})
+    async def get_upload_status(file: str, service: ServiceDep) -> UploadStatus:
+        """Where the latest upload of `file` that needs OCR stands (queued, reading, indexed, failed)."""
+        return _status(await run_in_threadpool(service.upload_status, file), prefix_of(service))
 
     @router.get("/{file:path}/paragraphs/{n}", response_model=ParagraphOut,
                 responses={**_SCOPED, 503: _ERR})

@@ -561,8 +561,11 @@ async function uploadFiles(files) {
     try {
       const form = new FormData();
       form.append("file", file, file.name);
-      const info = await (await request(documentsBase(), { method: "POST", body: form })).json();
-      setDocStatus(label(state.lang, "uploaded", info.file, info.paragraphs));
+      const response = await request(documentsBase(), { method: "POST", body: form });
+      const info = await response.json();
+      // 202: it needs OCR and is read in the background (GET info.status_url says how it goes)
+      setDocStatus(response.status === 202 ? label(state.lang, "ocrQueued", info.file)
+        : label(state.lang, "uploaded", info.file, info.paragraphs));
     } catch (error) {
       setDocStatus(`${label(state.lang, "errorPrefix")} ${file.name}: ${error.message}`, true);
       break;
