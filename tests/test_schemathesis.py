@@ -159,6 +159,7 @@ OPERATIONS = [
     ("GET", "/v1/collections/{collection}/documents/{file}"),
     ("DELETE", "/v1/collections/{collection}/documents/{file}"),
     ("GET", "/v1/collections/{collection}/documents/{file}/paragraphs/{n}"),
+    ("GET", "/v1/collections/{collection}/documents/{file}/upload"),
     ("GET", "/v1/collections/{collection}/documents/{file}/text"),
 ]
 
