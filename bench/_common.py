@@ -20,6 +20,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any, Iterable, Sequence
@@ -59,6 +60,25 @@ def mixed_questions(n: int | None = None, path: Path = GOLD) -> list[str]:
 
 
 # --------------------------------------------------------------------------- figures
+
+
+def ask_times(client: httpx.Client, questions: list[str], *, until: threading.Event | None = None) -> list[float]:
+    """Milliseconds of each ``/v1/ask`` over ``questions`` in turn: once through them, or (with
+    ``until``) round and round until the event is set, keeping only the times before it."""
+    out: list[float] = []
+    k = 0
+    while True:
+        q = questions[k % len(questions)]
+        k += 1
+        t0 = time.perf_counter()
+        r = client.post("/v1/ask", json={"question": q})
+        r.raise_for_status()
+        if until is None or not until.is_set():
+            out.append((time.perf_counter() - t0) * 1000)
+        if until is None and k >= len(questions):
+            return out
+        if until is not None and until.is_set():
+            return out
 
 
 def percentile(values: Sequence[float], p: float) -> float:

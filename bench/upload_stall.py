@@ -24,7 +24,8 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench._common import SanadServer, command_line, machine_line, mixed_questions, percentile, table  # noqa: E402
+from bench._common import (  # noqa: E402
+    SanadServer, ask_times, command_line, machine_line, mixed_questions, percentile, table)
 
 
 def generated_document(size: int) -> str:
@@ -37,23 +38,6 @@ def generated_document(size: int) -> str:
         lines.append(line)
         total += len(line.encode()) + 1
     return "\n".join(lines) + "\n"
-
-
-def ask_times(client: httpx.Client, questions: list[str], *, until: threading.Event | None = None) -> list[float]:
-    out = []
-    k = 0
-    while True:
-        q = questions[k % len(questions)]
-        k += 1
-        t0 = time.perf_counter()
-        r = client.post("/v1/ask", json={"question": q})
-        r.raise_for_status()
-        if until is None or not until.is_set():
-            out.append((time.perf_counter() - t0) * 1000)
-        if until is None and k >= len(questions):
-            return out
-        if until is not None and until.is_set():
-            return out
 
 
 def main(argv: list[str] | None = None) -> int:
