@@ -188,10 +188,16 @@ def test_no_server_errors(api_schema, method: str, path: str) -> None:  # noqa: 
 
 
 def remove_uploads(url: str) -> None:
+    """Back to the server's first state: the default collection's uploads deleted, and every
+    collection a scenario created (with its documents) deleted."""
     docs = httpx.get(url + "/v1/documents", timeout=30).json()["documents"]
     for doc in docs:
         if doc["uploaded"]:
             r = httpx.delete(f"{url}/v1/documents/{quote(doc['file'], safe='')}", timeout=30)
+            assert r.status_code == 204, r.text
+    for collection in httpx.get(url + "/v1/collections", timeout=30).json()["collections"]:
+        if not collection["default"]:
+            r = httpx.delete(f"{url}/v1/collections/{collection['name']}", timeout=30)
             assert r.status_code == 204, r.text
 
 
