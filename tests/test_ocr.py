@@ -221,6 +221,36 @@ def test_upload_an_image_over_http(tmp_path: Path) -> None:
         live.stop()
 
 
+@pytest.mark.integration
+def test_an_image_uploaded_into_a_named_collection_is_read_there(tmp_path: Path) -> None:
+    """An OCR upload into a named collection: its status URL is under that collection, it is
+    indexed there by that collection's OCR job, and the default collection never lists it."""
+    import httpx
+
+    from tests.api_fixtures import LiveServer, make_settings
+
+    live = LiveServer(make_settings(tmp_path / "data", embed_model="hash")).start()
+    try:
+        with httpx.Client(base_url=live.url, timeout=120) as client:
+            assert client.post("/v1/collections", json={"name": "scans"}).status_code == 201
+            r = client.post("/v1/collections/scans/documents",
+                            files={"file": ("page.png", (OFFICE / "scan_en.png").read_bytes(), "image/png")})
+            assert r.status_code == 202, r.text
+            status_url = r.json()["status_url"]
+            assert r.headers["location"] == status_url == "/v1/collections/scans/documents/page.png/upload"
+            deadline = time.monotonic() + 120
+            while (status := client.get(status_url).json())["state"] in ("queued", "reading"):
+                assert time.monotonic() < deadline, status
+                time.sleep(0.2)
+            assert status["state"] == "indexed", status
+            named = client.get("/v1/collections/scans/documents").json()["documents"]
+            assert [d["file"] for d in named] == ["page.png"]
+            assert "page.png" not in {d["file"] for d in client.get("/v1/documents").json()["documents"]}
+            assert client.get("/v1/documents/page.png/upload").status_code == 404
+    finally:
+        live.stop()
+
+
 def test_a_text_layer_that_maps_to_nothing_is_read_by_ocr() -> None:
     """A page whose fonts map every glyph to private-use characters has text, but none usable:
     OCR reads it instead."""
